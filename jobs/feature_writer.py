@@ -1,0 +1,29 @@
+"""Writes feature tables as date-partitioned parquet, replacing only the dates it computed.
+
+Hamilton has no Spark savers; this is the one the jobs use.
+"""
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+PARTITION_COLUMN = "date"
+
+
+def with_date_partition(table: DataFrame) -> DataFrame:
+    """The table with its UTC event date as the partition column, rows in a stable order."""
+    dated = table.withColumn(PARTITION_COLUMN, F.to_date("event_timestamp"))
+    # One task and one file per date, rows sorted: reruns write the same rows in the same order.
+    return dated.repartition(PARTITION_COLUMN).sortWithinPartitions(
+        PARTITION_COLUMN, "event_timestamp", "trip_id"
+    )
+
+
+def write_partitions(table: DataFrame, path: str) -> None:
+    """Overwrites the date partitions present in `table` under `path`; other dates stay."""
+    (
+        with_date_partition(table)
+        .write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .partitionBy(PARTITION_COLUMN)
+        .parquet(path)
+    )

@@ -1,0 +1,14 @@
+"""Arrow columns as numpy arrays for the compiled kernels: nulls become NaN in float columns."""
+
+import numpy as np
+import pyarrow as pa
+
+
+def numpy_column(table: pa.Table, name: str) -> np.ndarray:
+    """The column as one numpy array; a float column's nulls become NaN, other nulls are an error."""
+    column = table.column(name).combine_chunks() if table.num_rows else table.column(name)
+    if pa.types.is_floating(column.type):
+        return column.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    if column.null_count:
+        raise ValueError(f"column {name!r} has {column.null_count} null(s) where none may be")
+    return column.to_numpy(zero_copy_only=False)

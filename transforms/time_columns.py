@@ -1,0 +1,36 @@
+"""Moving event times between engines as integer microseconds since the epoch (UTC).
+
+Arrow hands integers to Python far faster than time-zone-aware timestamps, so the Spark steps that
+run pandas code send `unix_micros(...)` and rebuild timestamps on return.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def to_micros(ts: pd.Series) -> np.ndarray:
+    """UTC microseconds since the epoch; naive times are taken to be UTC."""
+    ts = pd.to_datetime(ts)
+    if ts.dt.tz is not None:
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts.to_numpy(dtype="datetime64[us]").view(np.int64)
+
+
+def from_micros(micros: np.ndarray | pd.Series) -> pd.Series:
+    """UTC-aware microsecond timestamps from microseconds since the epoch."""
+    values = np.asarray(micros, dtype=np.int64).view("datetime64[us]")
+    return pd.Series(pd.DatetimeIndex(values).tz_localize("UTC"))
+
+
+def window_micros(window: str | pd.Timedelta) -> int:
+    """A positive window length such as '3h' or '7d' in microseconds, or a clear error."""
+    try:
+        length = pd.Timedelta(window)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"window length {window!r} is not a duration like '3h' or '7d'") from err
+    micros = length // pd.Timedelta(1, "us")
+    if micros <= 0:
+        raise ValueError(f"window length {window!r} must be positive")
+    return int(micros)

@@ -1,0 +1,144 @@
+"""Compiled sliding-window kernels shared by the pandas and Spark engines.
+
+Every kernel reads rows already sorted by (group, event time, trip id), with `group` a run label
+(rows of one group are contiguous), and a row's window is the rows of its group at or before it
+in that order whose time is in (t - window, t]. NaN values are missing: skipped, never counted.
+The kernels are O(n) or O(n log n); pandas' rolling rank is the reference they are tested against.
+"""
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def _window_starts(group: np.ndarray, ts: np.ndarray, window: int) -> np.ndarray:
+    starts = np.empty(len(ts), dtype=np.int64)
+    lo = 0
+    for i in range(len(ts)):
+        if i > 0 and group[i] != group[i - 1]:
+            lo = i
+        while ts[lo] <= ts[i] - window:
+            lo += 1
+        starts[i] = lo
+    return starts
+
+
+@numba.njit(cache=True)
+def rolling_count(group: np.ndarray, ts: np.ndarray, window: int) -> np.ndarray:
+    """Rows in each row's window, the row included."""
+    starts = _window_starts(group, ts, window)
+    return np.arange(len(ts)) - starts + 1
+
+
+@numba.njit(cache=True)
+def rolling_mean(group: np.ndarray, ts: np.ndarray, x: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the non-NaN values in each row's window (NaN when there are none).
+
+    The running sum is compensated (Kahan), as pandas' rolling mean is, so long runs do not drift.
+    """
+    out = np.empty(len(ts), dtype=np.float64)
+    lo = 0
+    total = 0.0
+    comp = 0.0
+    count = 0
+    for i in range(len(ts)):
+        if i > 0 and group[i] != group[i - 1]:
+            lo = i
+            total = 0.0
+            comp = 0.0
+            count = 0
+        if not np.isnan(x[i]):
+            y = x[i] - comp
+            t = total + y
+            comp = (t - total) - y
+            total = t
+            count += 1
+        while ts[lo] <= ts[i] - window:
+            if not np.isnan(x[lo]):
+                y = -x[lo] - comp
+                t = total + y
+                comp = (t - total) - y
+                total = t
+                count -= 1
+            lo += 1
+        if count == 0:
+            total = 0.0
+            comp = 0.0
+            out[i] = np.nan
+        else:
+            out[i] = total / count
+    return out
+
+
+@numba.njit(cache=True)
+def rolling_max(group: np.ndarray, ts: np.ndarray, x: np.ndarray, window: int) -> np.ndarray:
+    """Largest non-NaN value in each row's window (NaN when there is none), by monotonic deque."""
+    n = len(ts)
+    out = np.empty(n, dtype=np.float64)
+    queue = np.empty(n, dtype=np.int64)  # indices with decreasing values
+    head = 0
+    tail = 0
+    lo = 0
+    for i in range(n):
+        if i > 0 and group[i] != group[i - 1]:
+            lo = i
+            head = 0
+            tail = 0
+        while ts[lo] <= ts[i] - window:
+            lo += 1
+        while head < tail and queue[head] < lo:
+            head += 1
+        if not np.isnan(x[i]):
+            while head < tail and x[queue[tail - 1]] <= x[i]:
+                tail -= 1
+            queue[tail] = i
+            tail += 1
+        out[i] = x[queue[head]] if head < tail else np.nan
+    return out
+
+
+@numba.njit(cache=True)
+def rolling_percentile_rank(ts: np.ndarray, x: np.ndarray, window: int) -> np.ndarray:
+    """Average-method percentile rank of each value among the non-NaN values of its window.
+
+    Equal to pandas' `rolling(window).rank(pct=True)`; a Fenwick tree over the value ranks makes
+    it O(n log n) whatever the window holds.
+    """
+    n = len(ts)
+    out = np.full(n, np.nan)
+    valid = ~np.isnan(x)
+    values = np.unique(x[valid])
+    code = np.searchsorted(values, x)  # 0-based rank of the value; ignored where NaN
+    m = len(values)
+    tree = np.zeros(m + 1, dtype=np.int64)
+    in_window = 0
+    lo = 0
+    for i in range(n):
+        if valid[i]:
+            k = code[i] + 1
+            while k <= m:
+                tree[k] += 1
+                k += k & -k
+            in_window += 1
+        while ts[lo] <= ts[i] - window:
+            if valid[lo]:
+                k = code[lo] + 1
+                while k <= m:
+                    tree[k] -= 1
+                    k += k & -k
+                in_window -= 1
+            lo += 1
+        if valid[i]:
+            less = 0
+            k = code[i]
+            while k > 0:
+                less += tree[k]
+                k -= k & -k
+            equal = 0  # prefix(code + 1) - prefix(code)
+            k = code[i] + 1
+            while k > 0:
+                equal += tree[k]
+                k -= k & -k
+            equal -= less
+            out[i] = (less + (equal + 1) / 2.0) / in_window
+    return out
