@@ -38,6 +38,7 @@ def configure_logging() -> None:
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
+        force=True,  # spark-submit installs handlers of its own first
     )
     for noisy in ("py4j", "hamilton", "feast"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -68,8 +68,13 @@ def run(
     out: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    tables: list[str] | None = None,
 ) -> FeatureRun:
-    """Computes both feature tables for trips dated [start, end] (all when omitted) and writes them."""
+    """Computes the feature tables (all by default) for trips dated [start, end] and writes them."""
+    unknown = sorted(set(tables or []) - set(TABLES))
+    if unknown:
+        raise FeatureJobError(f"unknown table(s) {unknown}: choose from {sorted(TABLES)}")
+    tables = list(tables or TABLES)
     trips = trips or conf["paths"]["trips"]
     out = out or conf["paths"]["features"]
     first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
@@ -93,8 +98,8 @@ def run(
         "read_until": range_until,
         **feature_inputs(conf["features"]),
     }
-    tables = hamilton.execute(["trips", *TABLES], inputs=inputs)
-    trips_df: DataFrame = tables.pop("trips")
+    computed = hamilton.execute(["trips", *tables], inputs=inputs)
+    trips_df: DataFrame = computed.pop("trips")
     in_range = _in_range(F.col("event_timestamp"), range_from, range_until)
     counted = trips_df.select(
         F.count(F.lit(1)).alias("read"), F.sum(in_range.cast("long")).alias("in_range")
@@ -113,7 +118,7 @@ def run(
             "check --trips and the date range"
         )
 
-    for name, table in tables.items():
+    for name, table in computed.items():
         stage_began = time.perf_counter()
         observation = Observation(name)
         table = table.where(_in_range(F.col("event_timestamp"), range_from, range_until))
@@ -152,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="output folder (default: conf paths.features)")
     parser.add_argument("--start", help="first date to compute, YYYY-MM-DD (default: all)")
     parser.add_argument("--end", help="last date to compute, YYYY-MM-DD (default: all)")
+    parser.add_argument("--tables", nargs="+", choices=sorted(TABLES), help="default: all")
     args = parser.parse_args(argv)
     configure_logging()
     conf = load_from_args(args)
@@ -163,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     out = os.path.abspath(args.out) if args.out else None
     try:
-        run(spark, conf, trips=trips, out=out, start=args.start, end=args.end)
+        run(spark, conf, trips=trips, out=out, start=args.start, end=args.end, tables=args.tables)
     except (FeatureJobError, ValueError, FileNotFoundError) as err:
         log.error("%s", err)
         return 2

@@ -12,3 +12,8 @@ def numpy_column(table: pa.Table, name: str) -> np.ndarray:
     if column.null_count:
         raise ValueError(f"column {name!r} has {column.null_count} null(s) where none may be")
     return column.to_numpy(zero_copy_only=False)
+
+
+def nan_as_null(values: np.ndarray) -> pa.Array:
+    """A float column for Spark, where NaN is a value and not missing: missing must be null."""
+    return pa.array(values, type=pa.float64(), mask=np.isnan(values))

@@ -13,6 +13,7 @@ from hamilton.function_modifiers import config
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from transforms.arrow_columns import nan_as_null
 from transforms.arrow_columns import numpy_column as _numpy
 from transforms.time_columns import to_micros, window_micros
 from transforms.window_kernels import rolling_count, rolling_max, rolling_mean
@@ -165,7 +166,9 @@ def driver_windowed__spark(
             name: table.column(name) for name in ("trip_id", "driver_id", "ts_us", "created_us")
         }
         for name, values in features.items():
-            columns[name] = values.astype(np.int64) if plan[name][0] == "count" else values
+            columns[name] = (
+                values.astype(np.int64) if plan[name][0] == "count" else nan_as_null(values)
+            )
         return pa.table(columns, schema=schema)
 
     schema = pa.schema(

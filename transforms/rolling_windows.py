@@ -14,6 +14,7 @@ from hamilton.function_modifiers import config
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from transforms.arrow_columns import nan_as_null
 from transforms.arrow_columns import numpy_column as _numpy
 from transforms.time_columns import to_micros, window_micros
 from transforms.window_kernels import rolling_percentile_rank
@@ -86,7 +87,7 @@ def trips_ranked__spark(
             name: _numpy(table, name)[own]
             for name in ("trip_id", "driver_id", "ts_us", "created_us")
         }
-        columns["percentile_dist_rolling_3h"] = ranked[own]
+        columns["percentile_dist_rolling_3h"] = nan_as_null(ranked[own])
         return pa.table(columns, schema=_RANKED_SCHEMA)
 
     # Arrow in and out: pandas conversions would cost more than the ranking itself.

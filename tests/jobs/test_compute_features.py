@@ -1,0 +1,154 @@
+"""The feature job: date ranges with history, partition overwrite, identical reruns, errors."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from jobs import compute_features
+from jobs.generate_trips import generate_trips, write_trips
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def trips_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("trips") / "trips"
+    write_trips(generate_trips(rows=30_000, days=10, seed=21, drivers=40), path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def full_run(spark, conf, trips_path, tmp_path_factory):
+    out = tmp_path_factory.mktemp("features")
+    report = compute_features.run(spark, conf, trips=trips_path, out=str(out))
+    return out, report
+
+
+def _read(path: Path, table: str) -> pd.DataFrame:
+    frame = pd.read_parquet(path / table)
+    frame["date"] = frame["date"].astype(str)
+    return frame.sort_values("trip_id", ignore_index=True)
+
+
+def test_full_run_counts_every_trip_once(full_run):
+    out, report = full_run
+    assert report.trips_read == report.trips_in_range == 30_000
+    assert report.rows_written == {"trips_stats_3h": 30_000, "driver_activity": 30_000}
+    for table in ("trips_stats_3h", "driver_activity"):
+        frame = _read(out, table)
+        assert len(frame) == 30_000 and frame["trip_id"].is_unique
+        assert (frame["date"] == frame["event_timestamp"].dt.strftime("%Y-%m-%d")).all()
+
+
+def test_written_timestamps_are_microseconds(full_run):
+    out, _ = full_run
+    one_file = next((out / "driver_activity").rglob("*.parquet"))
+    schema = pq.read_schema(one_file)
+    assert str(schema.field("event_timestamp").type) == "timestamp[us, tz=UTC]"
+
+
+def test_date_range_reads_history_and_matches_the_full_run(
+    spark, conf, trips_path, full_run, tmp_path
+):
+    out, _ = full_run
+    report = compute_features.run(
+        spark, conf, trips=trips_path, out=str(tmp_path), start="2026-01-12", end="2026-01-13"
+    )
+    assert report.trips_read > report.trips_in_range  # 7 days of history were read
+    for table in ("trips_stats_3h", "driver_activity"):
+        part = _read(tmp_path, table)
+        assert sorted(part["date"].unique()) == ["2026-01-12", "2026-01-13"]
+        full = _read(out, table)
+        full = full[full["date"].isin(["2026-01-12", "2026-01-13"])].reset_index(drop=True)
+        pd.testing.assert_frame_equal(part, full)
+
+
+def test_rerun_of_a_range_replaces_only_its_dates(spark, conf, trips_path, tmp_path):
+    compute_features.run(spark, conf, trips=trips_path, out=str(tmp_path))
+    table_dir = tmp_path / "trips_stats_3h"
+    before = {p: p.read_bytes() for p in table_dir.rglob("*.parquet")}
+    frame_before = _read(tmp_path, "trips_stats_3h")
+    compute_features.run(
+        spark, conf, trips=trips_path, out=str(tmp_path), start="2026-01-09", end="2026-01-09"
+    )
+    after = {p: p.read_bytes() for p in table_dir.rglob("*.parquet")}
+    untouched = {p for p in before if "date=2026-01-09" not in str(p)}
+    assert untouched and all(after.get(p) == before[p] for p in untouched)
+    assert set(after) - set(before), "the recomputed date got new files"
+    pd.testing.assert_frame_equal(_read(tmp_path, "trips_stats_3h"), frame_before)
+
+
+def test_rerun_gives_identical_rows_and_file_contents(spark, conf, trips_path, full_run, tmp_path):
+    out, _ = full_run
+    compute_features.run(spark, conf, trips=trips_path, out=str(tmp_path))
+    for table in ("trips_stats_3h", "driver_activity"):
+        pd.testing.assert_frame_equal(_read(tmp_path, table), _read(out, table))
+        for date_dir in sorted((out / table).glob("date=*")):
+            first = [pq.read_table(p) for p in sorted(date_dir.glob("*.parquet"))]
+            second = [
+                pq.read_table(p)
+                for p in sorted((tmp_path / table / date_dir.name).glob("*.parquet"))
+            ]
+            assert len(first) == len(second) == 1
+            assert first[0].equals(second[0])  # same rows in the same order
+
+
+def test_empty_or_inverted_range_is_a_clear_error(spark, conf, trips_path, tmp_path):
+    with pytest.raises(compute_features.FeatureJobError, match="no trips .* between 2030-01-01"):
+        compute_features.run(
+            spark, conf, trips=trips_path, out=str(tmp_path), start="2030-01-01", end="2030-01-02"
+        )
+    with pytest.raises(compute_features.FeatureJobError, match="is after --end"):
+        compute_features.run(
+            spark, conf, trips=trips_path, out=str(tmp_path), start="2026-01-09", end="2026-01-08"
+        )
+    with pytest.raises(compute_features.FeatureJobError, match="not a date like"):
+        compute_features.run(spark, conf, trips=trips_path, out=str(tmp_path), start="9 Jan")
+
+
+def test_missing_input_exits_non_zero_with_a_message(spark, tmp_path, caplog):
+    code = compute_features.main(
+        ["--trips", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]
+    )
+    assert code == 2
+    assert "cannot read trips" in caplog.text
+
+
+def test_runs_under_spark_submit(trips_path, tmp_path):
+    spark_submit = Path(sys.executable).with_name("spark-submit")
+    result = subprocess.run(
+        [
+            str(spark_submit),
+            "--master",
+            "local[2]",
+            str(PROJECT / "jobs" / "compute_features.py"),
+            "--trips",
+            trips_path,
+            "--out",
+            str(tmp_path),
+            "--start",
+            "2026-01-14",
+            "--end",
+            "2026-01-14",
+            "--set",
+            "spark.conf.spark.sql.shuffle.partitions=2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={
+            # not the variables this test run's own Spark gateway left behind
+            **{k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))},
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYSPARK_PYTHON": sys.executable,
+        },
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rows of driver_activity" in result.stdout + result.stderr
+    assert [p.name for p in (tmp_path / "driver_activity").glob("date=*")] == ["date=2026-01-14"]

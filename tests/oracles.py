@@ -1,0 +1,83 @@
+"""Brute-force references: every window recomputed from scratch, row by row, in plain numpy.
+
+Slow (O(n * window)) and independent of the code under test: no pandas rolling, no kernels.
+"""
+
+import numpy as np
+import pandas as pd
+
+
+def _micros(ts: pd.Series) -> np.ndarray:
+    ts = pd.to_datetime(ts)
+    if ts.dt.tz is not None:
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts.to_numpy(dtype="datetime64[us]").view(np.int64)
+
+
+def percentile_oracle(trips: pd.DataFrame, window: str) -> pd.Series:
+    """trip_id -> average-method percentile rank of trip_dist in the trailing global window."""
+    w = pd.Timedelta(window) // pd.Timedelta(1, "us")
+    ts, ids = _micros(trips["event_timestamp"]), trips["trip_id"].to_numpy()
+    dist = trips["trip_dist"].to_numpy(dtype=float, na_value=np.nan)
+    key = list(zip(ts, ids, strict=True))
+    out = {}
+    for i in range(len(trips)):
+        if np.isnan(dist[i]):
+            out[ids[i]] = np.nan
+            continue
+        members = [j for j in range(len(trips)) if key[j] <= key[i] and ts[j] > ts[i] - w]
+        values = dist[members]
+        values = values[~np.isnan(values)]
+        less = np.sum(values < dist[i])
+        equal = np.sum(values == dist[i])
+        out[ids[i]] = (less + (equal + 1) / 2) / len(values)
+    return pd.Series(out, name="percentile_dist_rolling_3h")
+
+
+def driver_window_oracle(trips: pd.DataFrame, windows: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """trip_id -> each feature of `windows` (name -> (count|mean|max, length)) per driver."""
+    ts, ids = _micros(trips["event_timestamp"]), trips["trip_id"].to_numpy()
+    drivers = trips["driver_id"].to_numpy()
+    dist = trips["trip_dist"].to_numpy(dtype=float, na_value=np.nan)
+    rows = {}
+    for i in range(len(trips)):
+        same = np.flatnonzero(drivers == drivers[i])
+        earlier = [j for j in same if (ts[j], ids[j]) <= (ts[i], ids[i])]
+        row = {}
+        for name, (how, length) in windows.items():
+            w = pd.Timedelta(length) // pd.Timedelta(1, "us")
+            members = [j for j in earlier if ts[j] > ts[i] - w]
+            values = dist[members]
+            values = values[~np.isnan(values)]
+            if how == "count":
+                row[name] = len(members)
+            elif how == "mean":
+                row[name] = values.mean() if len(values) else np.nan
+            else:
+                row[name] = values.max() if len(values) else np.nan
+        rows[ids[i]] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def adversarial_trips(rows: int = 1500, seed: int = 7, drivers: int = 12) -> pd.DataFrame:
+    """Trips on a 15-minute grid (many exact ties, rows exactly 3h apart), some null distances,
+    distances with repeats, trip ids in no particular order, shuffled row order."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2026-03-27 18:00", tz="UTC")  # a Friday: crosses a weekend
+    slots = rng.integers(0, 4 * 60, size=rows)  # 60 hours of 15-minute slots
+    event = start + pd.to_timedelta(slots * 15, unit="min")
+    dist = np.round(rng.uniform(0.5, 6.0, size=rows), 1)
+    dist[rng.random(rows) < 0.05] = np.nan
+    frame = pd.DataFrame(
+        {
+            "trip_id": rng.permutation(rows).astype(np.int64) * 7 + 3,
+            "event_timestamp": event.astype("datetime64[us, UTC]"),
+            "driver_id": rng.integers(0, drivers, size=rows).astype(np.int64) + 100,
+            "rider_id": rng.integers(1, 50, size=rows).astype(np.int64),
+            "trip_dist": dist,
+            "created": (event + pd.to_timedelta(rng.integers(1, 600, size=rows), unit="s")).astype(
+                "datetime64[us, UTC]"
+            ),
+        }
+    )
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)

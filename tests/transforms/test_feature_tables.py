@@ -1,0 +1,157 @@
+"""Both feature tables on both engines against the brute-force oracles and the seed's pandas code."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jobs.config import apply_override
+from jobs.generate_trips import generate_trips
+from tests.oracles import adversarial_trips, driver_window_oracle, percentile_oracle
+from transforms.dataflow import build_driver, feature_inputs
+from transforms.feature_tables import DRIVER_ACTIVITY_COLUMNS, TABLES, TRIPS_STATS_COLUMNS
+
+DRIVER_PLAN = {
+    "trips_1h": ("count", "1h"),
+    "trips_24h": ("count", "24h"),
+    "trips_7d": ("count", "7d"),
+    "mean_dist_24h": ("mean", "24h"),
+    "max_dist_24h": ("max", "24h"),
+}
+
+
+def run_spark(spark, trips: pd.DataFrame, features_conf: dict) -> dict[str, pd.DataFrame]:
+    inputs = {"trips_raw": spark.createDataFrame(trips), **feature_inputs(features_conf)}
+    tables = build_driver("spark").execute(list(TABLES), inputs=inputs)
+    return {name: t.toPandas().set_index("trip_id").sort_index() for name, t in tables.items()}
+
+
+def run_pandas(trips: pd.DataFrame, features_conf: dict) -> dict[str, pd.DataFrame]:
+    inputs = {"trips_raw": trips, **feature_inputs(features_conf)}
+    tables = build_driver("pandas").execute(list(TABLES), inputs=inputs)
+    return {name: t.set_index("trip_id").sort_index() for name, t in tables.items()}
+
+
+@pytest.fixture(scope="module")
+def trips():
+    return adversarial_trips(rows=1500)
+
+
+@pytest.fixture(scope="module")
+def expected(trips):
+    return {
+        "percentile": percentile_oracle(trips, "3h").sort_index(),
+        "driver": driver_window_oracle(trips, DRIVER_PLAN).sort_index(),
+    }
+
+
+def _check_against_oracle(tables, trips, expected):
+    stats, activity = tables["trips_stats_3h"], tables["driver_activity"]
+    assert len(stats) == len(activity) == len(trips)
+    assert stats.index.is_unique and activity.index.is_unique
+    assert list(stats.reset_index().columns) == TRIPS_STATS_COLUMNS
+    assert list(activity.reset_index().columns) == DRIVER_ACTIVITY_COLUMNS
+    np.testing.assert_allclose(
+        stats["percentile_dist_rolling_3h"].to_numpy(dtype=float, na_value=np.nan),
+        expected["percentile"].to_numpy(),
+        rtol=0,
+        atol=1e-12,
+    )
+    for name in DRIVER_PLAN:
+        np.testing.assert_allclose(
+            activity[name].to_numpy(dtype=float, na_value=np.nan),
+            expected["driver"][name].to_numpy(dtype=float),
+            rtol=1e-12,
+            atol=1e-12,
+            err_msg=name,
+        )
+    source = trips.set_index("trip_id").sort_index()
+    for table in (stats, activity):
+        pd.testing.assert_series_equal(table["driver_id"], source["driver_id"], check_dtype=False)
+        for column in ("event_timestamp", "created"):
+            pd.testing.assert_series_equal(
+                table[column].dt.tz_localize(None) if table[column].dt.tz else table[column],
+                source[column].dt.tz_localize(None),
+                check_dtype=False,
+            )
+
+
+# Buckets narrower than the window put one trip in up to four buckets' halos; odd widths
+# put bucket edges off the 15-minute grid.
+@pytest.mark.parametrize("bucket", ["24h", "1h", "17min", "3h"])
+def test_spark_tables_equal_oracle(spark, conf, trips, expected, bucket):
+    features = apply_override(conf, f"features.percentile_bucket={bucket}")["features"]
+    _check_against_oracle(run_spark(spark, trips, features), trips, expected)
+
+
+def test_pandas_tables_equal_oracle(conf, trips, expected):
+    _check_against_oracle(run_pandas(trips, conf["features"]), trips, expected)
+
+
+def test_spark_equals_pandas_exactly_on_generated_trips(spark, conf):
+    trips = generate_trips(rows=20_000, days=3, seed=11, drivers=50, null_dist_fraction=0.01)
+    on_spark = run_spark(spark, trips, conf["features"])
+    on_pandas = run_pandas(trips, conf["features"])
+    for name in TABLES:
+        pd.testing.assert_frame_equal(
+            on_spark[name], on_pandas[name], check_dtype=False, check_exact=False, rtol=1e-12
+        )
+
+
+def _seed_percentile_dist_rolling_3h(trip_dist: pd.Series, event_timestamp: pd.Series) -> pd.Series:
+    """The design note's function, as written there (with the sort the note does beforehand)."""
+    df = pd.concat([trip_dist, event_timestamp], axis=1)
+    agg = df.rolling("3h", on="event_timestamp")["trip_dist"].rank(pct=True)
+    return pd.Series(agg, name="percentile_trip_dist_rolling_3h", index=event_timestamp.index)
+
+
+def test_spark_equals_the_seed_code_without_ties(spark, conf):
+    trips = generate_trips(rows=5_000, days=2, seed=5, drivers=30)
+    trips = trips.drop_duplicates("event_timestamp").sort_values(by="event_timestamp")
+    seed = _seed_percentile_dist_rolling_3h(trips["trip_dist"], trips["event_timestamp"])
+    got = run_spark(spark, trips, conf["features"])["trips_stats_3h"]
+    np.testing.assert_allclose(
+        got["percentile_dist_rolling_3h"].to_numpy(dtype=float, na_value=np.nan),
+        pd.Series(seed.to_numpy(), index=trips["trip_id"]).sort_index().to_numpy(),
+        rtol=0,
+        atol=1e-12,
+    )
+
+
+def test_nan_distance_is_missing_not_a_value_on_spark(spark, conf):
+    """Spark keeps NaN apart from null and sorts it above every number: both must be missing."""
+    from pyspark.sql import functions as F
+
+    trips = adversarial_trips(rows=200, seed=3)
+    raw = spark.createDataFrame(trips)
+    nan_where_null = F.when(F.col("trip_dist").isNull(), F.lit(float("nan"))).otherwise(
+        F.col("trip_dist")
+    )
+    with_nan = raw.withColumn("trip_dist", nan_where_null)
+    assert with_nan.where(F.isnan("trip_dist")).count() == trips["trip_dist"].isna().sum() > 0
+    inputs = {"trips_raw": with_nan, **feature_inputs(conf["features"])}
+    tables = build_driver("spark").execute(list(TABLES), inputs=inputs)
+    got = {name: t.toPandas().set_index("trip_id").sort_index() for name, t in tables.items()}
+    expected = percentile_oracle(trips, "3h").sort_index()
+    np.testing.assert_allclose(
+        got["trips_stats_3h"]["percentile_dist_rolling_3h"].to_numpy(dtype=float, na_value=np.nan),
+        expected.to_numpy(),
+        atol=1e-12,
+    )
+    assert got["driver_activity"]["max_dist_24h"].max() == trips["trip_dist"].max()
+
+
+def test_missing_results_are_null_not_nan_on_spark(spark, conf, trips):
+    """A null distance gives a null percentile, a window without distances null mean and max."""
+    from pyspark.sql import functions as F
+
+    inputs = {"trips_raw": spark.createDataFrame(trips), **feature_inputs(conf["features"])}
+    tables = build_driver("spark").execute(list(TABLES), inputs=inputs)
+    stats = tables["trips_stats_3h"]
+    assert stats.where(F.isnan("percentile_dist_rolling_3h")).count() == 0
+    assert (
+        stats.where(F.col("percentile_dist_rolling_3h").isNull()).count()
+        == trips["trip_dist"].isna().sum()
+    )
+    activity = tables["driver_activity"]
+    for name in ("mean_dist_24h", "max_dist_24h"):
+        assert activity.where(F.isnan(name)).count() == 0
