@@ -111,12 +111,12 @@ def test_empty_or_inverted_range_is_a_clear_error(spark, conf, trips_path, tmp_p
         compute_features.run(spark, conf, trips=trips_path, out=str(tmp_path), start="9 Jan")
 
 
-def test_missing_input_exits_non_zero_with_a_message(spark, tmp_path, caplog):
+def test_missing_input_exits_non_zero_with_a_message(spark, tmp_path, capsys):
     code = compute_features.main(
         ["--trips", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]
     )
     assert code == 2
-    assert "cannot read trips" in caplog.text
+    assert "cannot read trips" in capsys.readouterr().err
 
 
 def test_runs_under_spark_submit(trips_path, tmp_path):
