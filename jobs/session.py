@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import time
 from typing import Any
 
@@ -55,6 +56,8 @@ def get_spark(conf: dict[str, Any]) -> SparkSession:
     spark = SparkSession.getActiveSession()
     if spark is None:
         check_java()
+        # Python workers must run this interpreter (its packages), not whatever python3 is on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         spark_conf = conf.get("spark", {})
         builder = SparkSession.builder.appName(spark_conf.get("app_name", "trip-features"))
         builder = builder.master(spark_conf.get("master", "local[2]"))
