@@ -81,3 +81,37 @@ def adversarial_trips(rows: int = 1500, seed: int = 7, drivers: int = 12) -> pd.
         }
     )
     return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def point_in_time_oracle(
+    entities: pd.DataFrame,
+    timestamp: str,
+    features: pd.DataFrame,
+    keys: list[str],
+    feature_timestamp: str,
+    created: str | None,
+    columns: list[str],
+    ttl: pd.Timedelta | None,
+) -> pd.DataFrame:
+    """Per entity row: the latest feature row of its key with time <= entity time (and within
+    ttl), ties broken by created time; nulls where nothing qualifies. Row by row, no joins."""
+    out = []
+    for _, row in entities.iterrows():
+        t = row[timestamp]
+        match = (
+            features[
+                np.logical_and.reduce([features[k] == row[k] for k in keys])
+                & (features[feature_timestamp] <= t)
+            ]
+            if not any(pd.isna(row[k]) for k in keys)
+            else features.iloc[0:0]
+        )
+        if ttl is not None:
+            match = match[match[feature_timestamp] >= t - ttl]
+        if len(match):
+            order = [feature_timestamp] + ([created] if created else [])
+            best = match.sort_values(order, kind="stable").iloc[-1]
+            out.append({c: best[c] for c in columns})
+        else:
+            out.append(dict.fromkeys(columns))
+    return pd.DataFrame(out, index=entities.index)

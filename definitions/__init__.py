@@ -1,0 +1,1 @@
+"""Feast objects as a Hamilton DAG: each object is a function of the objects it depends on."""

@@ -1,0 +1,40 @@
+"""Registers the Feast definitions: prints the plan (what changes), then applies it.
+
+python -m jobs.register [--plan-only] [--env local]
+"""
+
+import logging
+import os
+import sys
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from jobs.feature_store import feature_store, plan_and_apply, repo_contents
+
+log = logging.getLogger("jobs.register")
+
+
+def run(conf: dict[str, Any], apply: bool = True) -> str:
+    """Plans (and applies) the definitions; returns the printed diff."""
+    store = feature_store(conf)
+    diff = plan_and_apply(store, repo_contents(conf), apply=apply)
+    print(diff or "no changes")
+    log.info("%s project %s", "applied" if apply else "planned", store.project)
+    return diff
+
+
+def main(argv: list[str] | None = None) -> int:
+    from jobs.cli import base_parser, configure_logging, load_from_args
+
+    parser = base_parser(__doc__)
+    parser.add_argument("--plan-only", action="store_true", help="print the plan, change nothing")
+    args = parser.parse_args(argv)
+    configure_logging()
+    run(load_from_args(args), apply=not args.plan_only)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

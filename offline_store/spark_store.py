@@ -1,0 +1,287 @@
+"""A drop-in Feast offline store: Feast's Spark store with a correct point-in-time join.
+
+    offline_store:
+      type: offline_store.spark_store.ProjectSparkOfflineStore
+
+What it changes against Feast 0.67's `SparkOfflineStore` (which it extends):
+- training sets use `asof_join.point_in_time_join`: keys are compared column by column (Feast
+  concatenates them, so (1, 23) met (12, 3)), exact event-time ties yield one row (Feast returned
+  one per tied feature row), every entity row comes out once, in the entity dataframe's order;
+- the caller's `spark.sql.parser.quotedRegexColumnNames` is left as it was;
+- results do not depend on the session time zone or the process `TZ`: timestamps are compared as
+  instants and come back as UTC-aware pandas timestamps.
+Everything else (materialization reads, writes, non-entity retrieval) is Feast's own.
+"""
+
+import datetime as dt
+from contextlib import contextmanager
+
+import pandas as pd
+import pyarrow as pa
+import pyspark.sql
+from feast.errors import InvalidEntityType
+from feast.feature_view import FeatureView
+from feast.infra.offline_stores import offline_utils
+from feast.infra.offline_stores.contrib.spark_offline_store.spark import (
+    SparkOfflineStore,
+    SparkOfflineStoreConfig,
+    SparkRetrievalJob,
+)
+from feast.infra.offline_stores.offline_store import RetrievalJob, RetrievalMetadata
+from feast.on_demand_feature_view import OnDemandFeatureView
+from pydantic import StrictStr
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from offline_store.asof_join import ROW_ID, ViewJoin, point_in_time_join
+
+_REGEX_NAMES = "spark.sql.parser.quotedRegexColumnNames"
+
+
+class ProjectSparkOfflineStoreConfig(SparkOfflineStoreConfig):
+    type: StrictStr = "offline_store.spark_store.ProjectSparkOfflineStore"
+
+
+def _session(config: SparkOfflineStoreConfig) -> SparkSession:
+    """The active session, else one from the store's `spark_conf`; its settings are not changed."""
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        builder = SparkSession.builder
+        for key, value in (config.spark_conf or {}).items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
+    return spark
+
+
+@contextmanager
+def _regex_column_names(spark: SparkSession):
+    """Feast's SQL needs quoted regex column names while it is parsed; the caller's value returns."""
+    before = spark.conf.get(_REGEX_NAMES, None)
+    spark.conf.set(_REGEX_NAMES, "true")
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(_REGEX_NAMES)
+        else:
+            spark.conf.set(_REGEX_NAMES, before)
+
+
+def _utc_pandas(frame: pd.DataFrame, spark: SparkSession) -> pd.DataFrame:
+    """Spark hands naive wall-clock times in the session zone to pandas: make them UTC-aware."""
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    for name, dtype in frame.dtypes.items():
+        if pd.api.types.is_datetime64_dtype(dtype) and getattr(dtype, "tz", None) is None:
+            frame[name] = (
+                frame[name]
+                .dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+                .dt.tz_convert("UTC")
+            )
+    return frame
+
+
+class ProjectRetrievalJob(SparkRetrievalJob):
+    """A retrieval job over a DataFrame built with the DataFrame API instead of a SQL string."""
+
+    def __init__(
+        self,
+        spark_session,
+        frame_builder,
+        config,
+        full_feature_names,
+        on_demand_feature_views,
+        metadata,
+    ):
+        super().__init__(
+            spark_session=spark_session,
+            query="",
+            full_feature_names=full_feature_names,
+            config=config,
+            on_demand_feature_views=on_demand_feature_views,
+            metadata=metadata,
+        )
+        self._frame_builder = frame_builder
+
+    def to_spark_df(self) -> pyspark.sql.DataFrame:
+        return self._frame_builder()
+
+    def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
+        return _utc_pandas(self.to_spark_df().toPandas(), self.spark_session)
+
+    def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
+        if self._should_use_staging_for_arrow():
+            return self._to_arrow_via_staging()
+        return pa.Table.from_pandas(self._to_df_internal(timeout), preserve_index=False)
+
+
+class _QuietRegexRetrievalJob(SparkRetrievalJob):
+    """Feast's own SQL job, parsed with regex column names on and the caller's setting restored."""
+
+    def to_spark_df(self) -> pyspark.sql.DataFrame:
+        with _regex_column_names(self.spark_session):
+            return super().to_spark_df()
+
+    def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
+        return _utc_pandas(self.to_spark_df().toPandas(), self.spark_session)
+
+
+def _entity_frame(spark: SparkSession, entity_df) -> DataFrame:
+    """The entity rows as a Spark DataFrame with a ROW_ID giving their order."""
+    if isinstance(entity_df, pd.DataFrame):
+        frame = entity_df.reset_index(drop=True).copy()
+        frame.insert(0, ROW_ID, range(len(frame)))
+        return spark.createDataFrame(frame)
+    if isinstance(entity_df, str):
+        entity_df = spark.sql(entity_df)
+    if isinstance(entity_df, DataFrame):
+        # zipWithIndex keeps the DataFrame's own order, unlike monotonically_increasing_id gaps
+        indexed = entity_df.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1]))
+        return spark.createDataFrame(indexed, entity_df.schema.add(ROW_ID, "long"))
+    raise InvalidEntityType(type(entity_df))
+
+
+def _pandas_timestamps_utc(entity_df, timestamp: str):
+    if isinstance(entity_df, pd.DataFrame) and timestamp in entity_df:
+        entity_df = entity_df.copy()
+        entity_df[timestamp] = pd.to_datetime(entity_df[timestamp], utc=True)
+    return entity_df
+
+
+class ProjectSparkOfflineStore(SparkOfflineStore):
+    @staticmethod
+    def get_historical_features(
+        config,
+        feature_views: list[FeatureView],
+        feature_refs: list[str],
+        entity_df,
+        registry,
+        project: str,
+        full_feature_names: bool = False,
+        **kwargs,
+    ) -> RetrievalJob:
+        if entity_df is None:  # retrieval by date range: Feast's own
+            job = SparkOfflineStore.get_historical_features(
+                config,
+                feature_views,
+                feature_refs,
+                entity_df,
+                registry,
+                project,
+                full_feature_names,
+                **kwargs,
+            )
+            return _quiet(job)
+        spark = _session(config.offline_store)
+        if isinstance(entity_df, pd.DataFrame):
+            schema = dict(zip(entity_df.columns, entity_df.dtypes, strict=True))
+        else:
+            probe = spark.sql(entity_df) if isinstance(entity_df, str) else entity_df
+            schema = {f.name: f.dataType for f in probe.schema.fields}
+        timestamp = offline_utils.infer_event_timestamp_from_entity_df(schema)
+        offline_utils.assert_expected_columns_in_entity_df(
+            schema,
+            offline_utils.get_expected_join_keys(project, feature_views, registry),
+            timestamp,
+        )
+        entity_df = _pandas_timestamps_utc(entity_df, timestamp)
+        entities = _entity_frame(spark, entity_df)
+        if isinstance(entity_df, pd.DataFrame):
+            lo, hi = entity_df[timestamp].min(), entity_df[timestamp].max()
+        else:
+            bounds = entities.agg(F.min(timestamp), F.max(timestamp)).first()
+            lo, hi = bounds[0], bounds[1]
+        contexts = offline_utils.get_feature_view_query_context(
+            feature_refs, feature_views, registry, project, (lo, hi)
+        )
+        views = [_view_join(spark, ctx, feature_views, full_feature_names) for ctx in contexts]
+
+        def build() -> DataFrame:
+            joined = point_in_time_join(entities, timestamp, views)
+            return joined.orderBy(ROW_ID).drop(ROW_ID)
+
+        return ProjectRetrievalJob(
+            spark_session=spark,
+            frame_builder=build,
+            config=config,
+            full_feature_names=full_feature_names,
+            on_demand_feature_views=OnDemandFeatureView.get_requested_odfvs(
+                feature_refs, project, registry
+            ),
+            metadata=RetrievalMetadata(
+                features=feature_refs,
+                keys=[c for c in schema if c != timestamp],
+                min_event_timestamp=lo,
+                max_event_timestamp=hi,
+            ),
+        )
+
+    @staticmethod
+    def pull_latest_from_table_or_query(*args, **kwargs) -> RetrievalJob:
+        return _quiet(SparkOfflineStore.pull_latest_from_table_or_query(*args, **kwargs))
+
+    @staticmethod
+    def pull_all_from_table_or_query(*args, **kwargs) -> RetrievalJob:
+        return _quiet(SparkOfflineStore.pull_all_from_table_or_query(*args, **kwargs))
+
+
+def _quiet(job: RetrievalJob) -> RetrievalJob:
+    """Feast's job, with the session setting Feast switched on put back as it was."""
+    if not isinstance(job, SparkRetrievalJob):
+        return job
+    spark = job.spark_session
+    spark.conf.unset(_REGEX_NAMES)  # Feast set it while building the job
+    quiet = _QuietRegexRetrievalJob.__new__(_QuietRegexRetrievalJob)
+    quiet.__dict__.update(job.__dict__)
+    return quiet
+
+
+def _view_join(
+    spark: SparkSession, ctx, feature_views: list[FeatureView], full_feature_names: bool
+) -> ViewJoin:
+    view = next(v for v in feature_views if v.projection.name_to_use() == ctx.name)
+    source = spark.sql(f"SELECT * FROM {view.batch_source.get_table_query_string()}")
+    reverse = {v: k for k, v in view.batch_source.field_mapping.items()}
+    keys = {}
+    for entity_column in view.entity_columns:
+        entity_key = view.projection.join_key_map.get(entity_column.name, entity_column.name)
+        keys[entity_key] = reverse.get(entity_column.name, entity_column.name)
+    features = {}
+    for source_column in ctx.features:
+        name = ctx.field_mapping.get(source_column, source_column)
+        features[source_column] = f"{ctx.name}__{name}" if full_feature_names else name
+    return ViewJoin(
+        name=ctx.name,
+        source=source,
+        keys=keys,
+        timestamp=ctx.timestamp_field,
+        created=ctx.created_timestamp_column or None,
+        features=features,
+        ttl=dt.timedelta(seconds=ctx.ttl) if ctx.ttl else None,
+    )
+
+
+def with_on_demand_features(job: RetrievalJob) -> DataFrame:
+    """The job's Spark DataFrame with its on-demand views applied on the executors, batch by
+    batch (Feast's own `to_df` would apply them to one pandas frame on the driver)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    frame = job.to_spark_df()
+    full = job.full_feature_names
+    for view in job.on_demand_feature_views:
+
+        def add_view(table: pa.Table, view=view) -> pa.Table:
+            computed = view.transform_arrow(table, full)
+            kept = [c for c in table.column_names if c not in computed.column_names]
+            return pa.Table.from_arrays(
+                [table[c] for c in kept] + list(computed.columns),
+                names=kept + computed.column_names,
+            )
+
+        schema = from_arrow_schema(add_view(frame.limit(8).toArrow()).schema)
+
+        def apply(batches, add_view=add_view):
+            for batch in batches:
+                yield from add_view(pa.Table.from_batches([batch])).to_batches()
+
+        frame = frame.mapInArrow(apply, schema)
+    return frame

@@ -1,0 +1,168 @@
+"""The as-of join against a row-by-row oracle, on data built to break point-in-time joins."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from offline_store.asof_join import ROW_ID, ViewJoin, point_in_time_join
+from tests.oracles import point_in_time_oracle
+
+T0 = pd.Timestamp("2026-03-01 00:00", tz="UTC")
+
+
+def _ts(minutes):
+    return T0 + pd.to_timedelta(minutes, unit="min")
+
+
+@pytest.fixture(scope="module")
+def adversarial():
+    """Two-key features where (1, 23) and (12, 3) must not meet, exact time ties told apart by
+    created time, rows exactly at the ttl edge, entity rows before any data, unknown keys."""
+    rng = np.random.default_rng(5)
+    keys = [(1, 23), (12, 3), (1, 2), (11, 23), (0, 0)]
+    rows = []
+    for a, b in keys:
+        for _ in range(40):
+            minute = int(rng.integers(0, 600)) // 5 * 5  # 5-minute grid: many exact ties
+            rows.append(
+                (
+                    a,
+                    b,
+                    _ts(minute),
+                    _ts(minute) + pd.Timedelta(seconds=int(rng.integers(0, 50))),
+                    rng.normal(),
+                )
+            )
+    features = pd.DataFrame(
+        rows, columns=["driver_id", "rider_id", "event_timestamp", "created", "value"]
+    )
+    features = features.drop_duplicates(["driver_id", "rider_id", "event_timestamp", "created"])
+    features["count"] = np.arange(len(features), dtype=np.int64)
+
+    entity_rows = []
+    for a, b in keys + [(99, 99), (2, 3)]:  # unknown keys
+        for minute in list(rng.integers(-60, 700, size=25)) + [0, 300, 600]:
+            entity_rows.append((a, b, _ts(int(minute) // 5 * 5 + int(rng.integers(0, 2)) * 0)))
+    # rows exactly one ttl (60 min) after a feature row, and one microsecond more
+    first = features.iloc[0]
+    ttl_edge = first["event_timestamp"] + pd.Timedelta(minutes=60)
+    entity_rows += [
+        (first["driver_id"], first["rider_id"], ttl_edge),
+        (first["driver_id"], first["rider_id"], ttl_edge + pd.Timedelta(microseconds=1)),
+    ]
+    entities = pd.DataFrame(entity_rows, columns=["driver_id", "rider_id", "event_timestamp"])
+    entities["label"] = np.arange(len(entities))
+    return features, entities
+
+
+def _run(spark, entities, features, ttl, keys=("driver_id", "rider_id")):
+    entity_df = spark.createDataFrame(entities.reset_index().rename(columns={"index": ROW_ID}))
+    view = ViewJoin(
+        name="v",
+        source=spark.createDataFrame(features),
+        keys={k: k for k in keys},
+        timestamp="event_timestamp",
+        created="created",
+        features={"value": "value", "count": "count"},
+        ttl=ttl,
+    )
+    out = point_in_time_join(entity_df, "event_timestamp", [view]).toPandas()
+    return out.set_index(ROW_ID).sort_index()
+
+
+@pytest.mark.parametrize("ttl", [None, dt.timedelta(minutes=60), dt.timedelta(minutes=7)])
+def test_equals_oracle(spark, adversarial, ttl):
+    features, entities = adversarial
+    got = _run(spark, entities, features, ttl)
+    expected = point_in_time_oracle(
+        entities,
+        "event_timestamp",
+        features,
+        ["driver_id", "rider_id"],
+        "event_timestamp",
+        "created",
+        ["value", "count"],
+        pd.Timedelta(ttl) if ttl else None,
+    )
+    assert len(got) == len(entities) and got.index.tolist() == list(range(len(entities)))
+    assert got["label"].tolist() == entities["label"].tolist()
+    pd.testing.assert_series_equal(
+        got["count"].astype("Float64"), expected["count"].astype("Float64"), check_names=False
+    )
+    np.testing.assert_allclose(got["value"].astype(float), expected["value"].astype(float))
+
+
+def test_keys_that_concatenate_alike_do_not_collide(spark, adversarial):
+    features, entities = adversarial
+    got = _run(spark, entities, features, None)
+    got_keys = entities[["driver_id", "rider_id"]]
+    matched = got["count"].notna()
+    source_of = features.set_index("count")[["driver_id", "rider_id"]]
+    pairs = source_of.loc[got.loc[matched, "count"].astype(int)].to_numpy()
+    np.testing.assert_array_equal(pairs, got_keys[matched].to_numpy())
+
+
+def test_exact_duplicates_give_one_row_and_the_same_answer_every_time(spark):
+    features = pd.DataFrame(
+        {
+            "driver_id": [1, 1, 1],
+            "event_timestamp": [_ts(0)] * 3,
+            "created": [_ts(1)] * 3,
+            "value": [1.0, 2.0, 3.0],
+        }
+    )
+    entities = pd.DataFrame({"driver_id": [1, 1], "event_timestamp": [_ts(5), _ts(10)]})
+    view = ViewJoin(
+        "v",
+        spark.createDataFrame(features),
+        {"driver_id": "driver_id"},
+        "event_timestamp",
+        "created",
+        {"value": "value"},
+    )
+    entity_df = spark.createDataFrame(entities.reset_index().rename(columns={"index": ROW_ID}))
+    answers = {
+        tuple(
+            point_in_time_join(entity_df, "event_timestamp", [view])
+            .orderBy(ROW_ID)
+            .toPandas()["value"]
+        )
+        for _ in range(3)
+    }
+    assert len(answers) == 1
+    (answer,) = answers
+    assert len(answer) == 2 and answer[0] == answer[1] and answer[0] in (1.0, 2.0, 3.0)
+
+
+def test_null_keys_match_nothing(spark):
+    features = pd.DataFrame(
+        {"driver_id": [None, 1.0], "event_timestamp": [_ts(0), _ts(0)], "value": [5.0, 6.0]}
+    )
+    entities = pd.DataFrame({"driver_id": [None, 1.0], "event_timestamp": [_ts(1), _ts(1)]})
+    view = ViewJoin(
+        "v",
+        spark.createDataFrame(features),
+        {"driver_id": "driver_id"},
+        "event_timestamp",
+        None,
+        {"value": "value"},
+    )
+    entity_df = spark.createDataFrame(entities.reset_index().rename(columns={"index": ROW_ID}))
+    got = point_in_time_join(entity_df, "event_timestamp", [view]).orderBy(ROW_ID).toPandas()
+    assert got["value"].isna().tolist() == [True, False] and got["value"].iloc[1] == 6.0
+
+
+def test_clashing_output_names_are_refused(spark):
+    features = spark.createDataFrame(
+        pd.DataFrame({"driver_id": [1], "event_timestamp": [_ts(0)], "value": [1.0]})
+    )
+    view = ViewJoin(
+        "v", features, {"driver_id": "driver_id"}, "event_timestamp", None, {"value": "value"}
+    )
+    entity_df = spark.createDataFrame(
+        pd.DataFrame({ROW_ID: [0], "driver_id": [1], "event_timestamp": [_ts(1)]})
+    )
+    with pytest.raises(ValueError, match="appear twice"):
+        point_in_time_join(entity_df, "event_timestamp", [view, view])
