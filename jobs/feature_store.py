@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from feast import FeatureStore
+from feast import FeatureStore, Project
 from feast.repo_contents import RepoContents
 
 from definitions.dataflow import build_definitions
@@ -56,8 +56,21 @@ def repo_contents(conf: dict[str, Any]) -> RepoContents:
     )
 
 
+def _keep_registered_timestamps(store: FeatureStore, contents: RepoContents) -> None:
+    """Feast compares data sources with their creation times, so a rebuilt but identical source
+    would show as updated on every plan: unchanged sources keep the registered times."""
+    registered = {s.name: s for s in store.list_data_sources()}
+    for source in contents.data_sources:
+        old = registered.get(source.name)
+        if old is not None:
+            source.created_timestamp = old.created_timestamp
+            source.last_updated_timestamp = old.last_updated_timestamp  # real changes still show
+
+
 def plan_and_apply(store: FeatureStore, contents: RepoContents, apply: bool = True) -> str:
     """Prints what registering `contents` changes; applies it unless `apply` is False."""
+    contents.projects.append(Project(name=store.project))
+    _keep_registered_timestamps(store, contents)
     registry_diff, infra_diff, new_infra = store.plan(contents)
     diff = f"{registry_diff.to_string()}\n{infra_diff.to_string()}".strip()
     if apply:

@@ -1,0 +1,189 @@
+"""Register, training set, materialize, online lookup and `feast serve` on the real definitions."""
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jobs import compute_features, materialize, register, training_set
+from jobs.config import apply_override
+from jobs.generate_trips import generate_trips, write_trips
+from tests.oracles import point_in_time_oracle
+
+PROJECT = Path(__file__).resolve().parents[2]
+ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
+
+
+@pytest.fixture(scope="module")
+def feast_conf(spark, conf, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("feast")
+    write_trips(generate_trips(rows=8_000, days=6, seed=9, drivers=25), tmp / "trips")
+    (tmp / "repo").mkdir()
+    shutil.copy(PROJECT / "feature_repo" / "feature_store.yaml", tmp / "repo")
+    for override in (
+        f"paths.features={tmp / 'features'}",
+        f"paths.trips={tmp / 'trips'}",
+        f"feast.repo_path={tmp / 'repo'}",
+    ):
+        conf = apply_override(conf, override)
+    compute_features.run(spark, conf)
+    register.run(conf)
+    return conf, tmp
+
+
+def test_register_twice_changes_nothing_the_second_time(feast_conf, capsys):
+    conf, _ = feast_conf
+    diff = register.run(conf, apply=False)
+    assert "Created" not in diff and "Updated" not in diff
+
+
+def test_training_set_equals_oracle(spark, feast_conf):
+    conf, tmp = feast_conf
+    activity = pd.read_parquet(tmp / "features" / "driver_activity")
+    rng = np.random.default_rng(1)
+    entities = pd.DataFrame(
+        {
+            "driver_id": rng.choice(activity["driver_id"].unique(), size=300).astype("int64"),
+            "event_timestamp": activity["event_timestamp"]
+            .sample(300, random_state=2, replace=True)
+            .to_numpy(),
+            "label": np.arange(300),
+        }
+    )
+    entities.loc[:9, "event_timestamp"] = pd.Timestamp("2025-01-01", tz="UTC")  # before any data
+    entities.loc[10:14, "driver_id"] = 424242  # unknown driver
+    entities["event_timestamp"] = entities["event_timestamp"].astype("datetime64[us, UTC]")
+    entities.to_parquet(tmp / "entities.parquet", coerce_timestamps="us")
+    rows = training_set.run(
+        spark, conf, str(tmp / "entities.parquet"), "driver_activity_v1", str(tmp / "ts")
+    )
+    assert rows == 300
+    got = pd.read_parquet(tmp / "ts")
+    assert got["label"].tolist() == list(range(300))
+    expected = point_in_time_oracle(
+        entities,
+        "event_timestamp",
+        activity,
+        ["driver_id"],
+        "event_timestamp",
+        "created",
+        ACTIVITY,
+        pd.Timedelta("1d"),
+    )
+    for name in ACTIVITY:
+        np.testing.assert_allclose(
+            got[name].astype(float), expected[name].astype(float), err_msg=name
+        )
+    assert got.loc[:14, ACTIVITY].isna().all().all()
+
+
+def test_training_set_from_sql_and_table(spark, feast_conf):
+    conf, tmp = feast_conf
+    spark.read.parquet(str(tmp / "entities.parquet")).createOrReplaceTempView("training_entities")
+    by_sql = training_set.run(
+        spark,
+        conf,
+        "SELECT * FROM training_entities WHERE label < 50",
+        "driver_activity_v1",
+        str(tmp / "ts_sql"),
+    )
+    by_table = training_set.run(
+        spark, conf, "training_entities", "driver_activity_v1", str(tmp / "ts_table")
+    )
+    assert (by_sql, by_table) == (50, 300)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp / "ts_sql"), pd.read_parquet(tmp / "ts_table").head(50)
+    )
+
+
+@pytest.mark.parametrize(
+    "entities, service, message",
+    [
+        ("nowhere_table", "driver_activity_v1", "cannot read entity rows"),
+        ("SELECT 1 AS x WHERE 1 = 0", "driver_activity_v1", "has no entity rows"),
+        ("training_entities", "no_such_service", "unknown feature service 'no_such_service'"),
+    ],
+)
+def test_training_set_errors_say_what_to_fix(spark, feast_conf, entities, service, message):
+    conf, tmp = feast_conf
+    with pytest.raises(training_set.TrainingSetError, match=message):
+        training_set.run(spark, conf, entities, service, str(tmp / "ts_err"))
+
+
+def _latest_per_driver(activity: pd.DataFrame) -> pd.DataFrame:
+    ordered = activity.sort_values(["driver_id", "event_timestamp", "created"])
+    return ordered.groupby("driver_id").tail(1).set_index("driver_id").sort_index()
+
+
+def test_online_equals_latest_offline_for_every_driver(spark, feast_conf):
+    conf, tmp = feast_conf
+    materialize.run(conf, start="2026-01-01", end="2026-01-12")
+    activity = pd.read_parquet(tmp / "features" / "driver_activity")
+    latest = _latest_per_driver(activity)
+    online = materialize.lookup(conf, latest.index.tolist()).set_index("driver_id").sort_index()
+    for name in ACTIVITY:
+        np.testing.assert_allclose(
+            online[name].astype(float), latest[name].astype(float), err_msg=name
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_feast_serve_answers_online_requests(feast_conf):
+    conf, tmp = feast_conf
+    port = _free_port()
+    feast = Path(sys.executable).with_name("feast")
+    server = subprocess.Popen(
+        [
+            str(feast),
+            "-c",
+            str(tmp / "repo"),
+            "serve",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--no-access-log",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=PROJECT,
+    )
+    try:
+        body = json.dumps(
+            {"feature_service": "driver_activity_v1", "entities": {"driver_id": [1000, 1001]}}
+        ).encode()
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/get-online-features",
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                )
+                answer = json.loads(urllib.request.urlopen(request, timeout=5).read())
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]
+                assert time.monotonic() < deadline, "feast serve did not answer within 120 s"
+                time.sleep(1)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    names = answer["metadata"]["feature_names"]
+    assert "trips_24h" in names
+    latest = _latest_per_driver(pd.read_parquet(tmp / "features" / "driver_activity"))
+    values = answer["results"][names.index("trips_24h")]["values"]
+    assert values == [int(latest.loc[1000, "trips_24h"]), int(latest.loc[1001, "trips_24h"])]
