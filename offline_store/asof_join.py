@@ -5,9 +5,10 @@ before the entity's time (and, with a ttl, no older than time - ttl); the latest
 ties on event time broken by the created timestamp, then by a hash of the values, so the answer is
 the same on every run. Nothing matches a null key. Every entity row comes out exactly once.
 
-Entity and feature rows of one view are unioned and sorted once by (key, time, kind): the latest
-feature row is carried forward to each entity row by a window, instead of joining every entity
-row to all earlier feature rows of its key.
+Entity and feature rows of one view are unioned and sorted once by (key, time, kind); a running
+window (`max_by` over all rows so far) hands each entity row the latest feature row it can see,
+instead of joining every entity row to all earlier feature rows of its key. Each key's timeline is
+cut into time buckets sorted separately, so one key with millions of rows is not one task.
 """
 
 import datetime as dt
@@ -17,14 +18,17 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 ROW_ID = "__feast_row"
-_TS, _KIND, _CREATED, _FEATURES, _TIEBREAK, _PICKED = (
+_VISIBLE = "__visible"  # when a row can first be seen: its event time, or later with created filter
+_TS, _KIND, _CREATED, _FEATURES, _PICKED, _BUCKET, _CARRIED = (
     "__ts",
     "__kind",
     "__created",
     "__features",
-    "__tiebreak",
     "__picked",
+    "__bucket",
+    "__carried",
 )
+DEFAULT_BUCKET = dt.timedelta(days=1)
 _FEATURE_ROW, _ENTITY_ROW = 0, 1  # at equal times the feature row sorts first: it is visible
 
 
@@ -45,7 +49,13 @@ def _key_names(view: ViewJoin) -> list[str]:
     return [f"__key{i}" for i in range(len(view.keys))]
 
 
-def _view_values(entities: DataFrame, timestamp: str, view: ViewJoin) -> DataFrame:
+def _view_values(
+    entities: DataFrame,
+    timestamp: str,
+    view: ViewJoin,
+    bucket: dt.timedelta | None,
+    filter_by_created: bool,
+) -> DataFrame:
     """ROW_ID -> the view's output columns, for every entity row (nulls where nothing matches)."""
     keys = _key_names(view)
     entity_rows = entities.select(
@@ -88,19 +98,22 @@ def _view_values(entities: DataFrame, timestamp: str, view: ViewJoin) -> DataFra
             F.lit(None).cast("long").alias(ROW_ID),
         )
     )
+    row = F.struct(F.col(_TS).alias("ts"), F.col(_FEATURES).alias("values"))
+    rank = F.struct(F.col(_TS), F.col(_CREATED), F.xxhash64(_FEATURES))  # what "latest" means
+    visible = F.col(_TS)
+    if filter_by_created and view.created:  # a row created after the entity time is not seen
+        visible = F.greatest(F.col(_TS), F.coalesce(F.col(_CREATED), F.col(_TS)))
+    union = union.withColumn(_VISIBLE, visible).withColumn(_BUCKET, _time_bucket(bucket))
     order = (
-        Window.partitionBy(*keys)
-        .orderBy(F.col(_TS), F.col(_KIND), F.col(_CREATED).asc_nulls_first(), F.xxhash64(_FEATURES))
+        Window.partitionBy(*keys, _BUCKET)
+        .orderBy(F.col(_VISIBLE), F.col(_KIND))
         .rowsBetween(Window.unboundedPreceding, Window.currentRow)
     )
-    latest = F.last(
-        F.when(
-            F.col(_KIND) == _FEATURE_ROW,
-            F.struct(F.col(_TS).alias("ts"), F.col(_FEATURES).alias("values")),
-        ),
-        ignorenulls=True,
-    ).over(order)
+    is_feature = F.col(_KIND) == _FEATURE_ROW
+    latest = F.max_by(F.when(is_feature, row), F.when(is_feature, rank)).over(order)
     picked = union.withColumn(_PICKED, latest).where(F.col(_KIND) == _ENTITY_ROW)
+    if bucket is not None:
+        picked = _with_earlier_buckets(picked, union, keys, row, rank)
     fresh = F.col(f"{_PICKED}.ts").isNotNull()
     if view.ttl:
         fresh = fresh & (F.col(f"{_PICKED}.ts") >= F.col(_TS) - _interval(view.ttl))
@@ -113,12 +126,67 @@ def _view_values(entities: DataFrame, timestamp: str, view: ViewJoin) -> DataFra
     )
 
 
+def _time_bucket(bucket: dt.timedelta | None) -> Column:
+    if bucket is None:
+        return F.lit(0).cast("long")
+    width = int(bucket / dt.timedelta(microseconds=1))
+    micros = F.unix_micros(F.col(_VISIBLE))
+    return ((micros - F.pmod(micros, F.lit(width))) / F.lit(width)).cast("long")
+
+
+def _with_earlier_buckets(
+    picked: DataFrame, union: DataFrame, keys, row: Column, rank: Column
+) -> DataFrame:
+    """Entity rows with no feature row earlier in their own time bucket take the latest row of
+    the key's earlier buckets: one row per (key, bucket) is carried, so a key with millions of
+    rows is sorted in bucket-sized pieces instead of in one task."""
+    last_in_bucket = (
+        union.where(F.col(_KIND) == _FEATURE_ROW)
+        .groupBy(*keys, _BUCKET)
+        .agg(F.max_by(row, rank).alias(_CARRIED), F.lit(_FEATURE_ROW).alias(_KIND))
+    )
+    asked = (
+        picked.select(*keys, _BUCKET)
+        .distinct()
+        .select(
+            *keys,
+            _BUCKET,
+            F.lit(None).cast(last_in_bucket.schema[_CARRIED].dataType).alias(_CARRIED),
+            F.lit(-1).alias(_KIND),  # sorts before its bucket's own row: only earlier buckets count
+        )
+    )
+    before = (
+        Window.partitionBy(*keys)
+        .orderBy(_BUCKET, _KIND)
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+    carried = (
+        asked.unionByName(last_in_bucket)
+        .withColumn(_CARRIED, F.last(_CARRIED, ignorenulls=True).over(before))
+        .where(F.col(_KIND) == -1)
+        .drop(_KIND)
+    )
+    joined = picked.join(carried, on=[*keys, _BUCKET], how="left")
+    return joined.withColumn(_PICKED, F.coalesce(F.col(_PICKED), F.col(_CARRIED)))
+
+
 def _interval(ttl: dt.timedelta) -> Column:
     return F.expr(f"INTERVAL {int(ttl / dt.timedelta(microseconds=1))} MICROSECONDS")
 
 
-def point_in_time_join(entities: DataFrame, timestamp: str, views: list[ViewJoin]) -> DataFrame:
-    """The entity rows (which must carry a unique ROW_ID) with every view's features added."""
+def point_in_time_join(
+    entities: DataFrame,
+    timestamp: str,
+    views: list[ViewJoin],
+    bucket: dt.timedelta | None = DEFAULT_BUCKET,
+    filter_by_created: bool = False,
+) -> DataFrame:
+    """The entity rows (which must carry a unique ROW_ID) with every view's features added.
+
+    With `filter_by_created`, feature rows created after an entity row's time are not seen by it.
+
+    `bucket` splits each key's timeline into sorting units (see `_with_earlier_buckets`);
+    None sorts each key's rows in one piece."""
     outputs = [out for view in views for out in view.features.values()]
     clashes = sorted(
         {o for o in outputs if outputs.count(o) > 1} | (set(outputs) & set(entities.columns))
@@ -130,5 +198,9 @@ def point_in_time_join(entities: DataFrame, timestamp: str, views: list[ViewJoin
         )
     result = entities
     for view in views:
-        result = result.join(_view_values(entities, timestamp, view), on=ROW_ID, how="left")
+        result = result.join(
+            _view_values(entities, timestamp, view, bucket, filter_by_created),
+            on=ROW_ID,
+            how="left",
+        )
     return result

@@ -157,6 +157,7 @@ class ProjectSparkOfflineStore(SparkOfflineStore):
         registry,
         project: str,
         full_feature_names: bool = False,
+        filter_by_created_timestamp: bool = False,
         **kwargs,
     ) -> RetrievalJob:
         if entity_df is None:  # retrieval by date range: Feast's own
@@ -168,6 +169,7 @@ class ProjectSparkOfflineStore(SparkOfflineStore):
                 registry,
                 project,
                 full_feature_names,
+                filter_by_created_timestamp=filter_by_created_timestamp,
                 **kwargs,
             )
             return _quiet(job)
@@ -196,7 +198,9 @@ class ProjectSparkOfflineStore(SparkOfflineStore):
         views = [_view_join(spark, ctx, feature_views, full_feature_names) for ctx in contexts]
 
         def build() -> DataFrame:
-            joined = point_in_time_join(entities, timestamp, views)
+            joined = point_in_time_join(
+                entities, timestamp, views, filter_by_created=filter_by_created_timestamp
+            )
             return joined.orderBy(ROW_ID).drop(ROW_ID)
 
         return ProjectRetrievalJob(

@@ -1,7 +1,7 @@
 """Repo configuration for Feast's universal offline-store tests, pointed at the project's store.
 
     FEAST_GIT=<feast snapshot git dir> FEAST_REPO_CONFIGS_MODULE=feast_universal_repo_configuration \
-    PYTHONPATH=$PWD/tests:$PWD ../shared/feast-universal-tests/run.sh
+    PYTHONPATH=$PWD:$PWD/tests ../shared/feast-universal-tests/run.sh
 
 Not collected by this project's pytest run (no test_ prefix); see docs/feast.md for the result.
 """

@@ -57,7 +57,9 @@ def adversarial():
     return features, entities
 
 
-def _run(spark, entities, features, ttl, keys=("driver_id", "rider_id")):
+def _run(
+    spark, entities, features, ttl, keys=("driver_id", "rider_id"), bucket=dt.timedelta(days=1)
+):
     entity_df = spark.createDataFrame(entities.reset_index().rename(columns={"index": ROW_ID}))
     view = ViewJoin(
         name="v",
@@ -68,14 +70,24 @@ def _run(spark, entities, features, ttl, keys=("driver_id", "rider_id")):
         features={"value": "value", "count": "count"},
         ttl=ttl,
     )
-    out = point_in_time_join(entity_df, "event_timestamp", [view]).toPandas()
+    out = point_in_time_join(entity_df, "event_timestamp", [view], bucket=bucket).toPandas()
     return out.set_index(ROW_ID).sort_index()
 
 
-@pytest.mark.parametrize("ttl", [None, dt.timedelta(minutes=60), dt.timedelta(minutes=7)])
-def test_equals_oracle(spark, adversarial, ttl):
+# Buckets narrower than the data make entity rows take their row from earlier buckets.
+@pytest.mark.parametrize(
+    "ttl, bucket",
+    [
+        (None, None),
+        (None, dt.timedelta(minutes=7)),
+        (dt.timedelta(minutes=60), dt.timedelta(days=1)),
+        (dt.timedelta(minutes=60), dt.timedelta(hours=1)),
+        (dt.timedelta(minutes=7), dt.timedelta(minutes=13)),
+    ],
+)
+def test_equals_oracle(spark, adversarial, ttl, bucket):
     features, entities = adversarial
-    got = _run(spark, entities, features, ttl)
+    got = _run(spark, entities, features, ttl, bucket=bucket)
     expected = point_in_time_oracle(
         entities,
         "event_timestamp",
@@ -166,3 +178,35 @@ def test_clashing_output_names_are_refused(spark):
     )
     with pytest.raises(ValueError, match="appear twice"):
         point_in_time_join(entity_df, "event_timestamp", [view, view])
+
+
+def test_filter_by_created_hides_rows_created_after_the_entity_time(spark):
+    """A backfilled row (same event time, created later) wins by default, and is unseen by an
+    entity row older than its creation when filtering by created time."""
+    features = pd.DataFrame(
+        {
+            "driver_id": [1, 1, 1],
+            "event_timestamp": [_ts(0), _ts(0), _ts(30)],
+            "created": [_ts(0), _ts(120), _ts(200)],
+            "value": [10.0, 20.0, 30.0],
+        }
+    )
+    entities = pd.DataFrame(
+        {"driver_id": [1, 1, 1], "event_timestamp": [_ts(60), _ts(150), _ts(250)]}
+    )
+    view = ViewJoin(
+        "v",
+        spark.createDataFrame(features),
+        {"driver_id": "driver_id"},
+        "event_timestamp",
+        "created",
+        {"value": "value"},
+    )
+    entity_df = spark.createDataFrame(entities.reset_index().rename(columns={"index": ROW_ID}))
+    for bucket in (None, dt.timedelta(minutes=45)):
+        default = point_in_time_join(entity_df, "event_timestamp", [view], bucket=bucket)
+        filtered = point_in_time_join(
+            entity_df, "event_timestamp", [view], bucket=bucket, filter_by_created=True
+        )
+        assert default.orderBy(ROW_ID).toPandas()["value"].tolist() == [30.0, 30.0, 30.0]
+        assert filtered.orderBy(ROW_ID).toPandas()["value"].tolist() == [10.0, 20.0, 30.0]
