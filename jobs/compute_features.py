@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import logging
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,16 +20,24 @@ from typing import Any
 if __package__ in (None, ""):  # spark-submit jobs/compute_features.py: make the project importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+from py4j.protocol import Py4JJavaError
+from pyspark import StorageLevel
+from pyspark.errors import AnalysisException, PythonException
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import trips_loader
-from jobs.feature_writer import write_partitions
-from transforms.dataflow import build_driver, feature_inputs
+from jobs.feature_writer import PARTITION_COLUMN, with_date_partition
+from jobs.publishing import commit, remove_dead_staging, stage
+from jobs.quality_report import write_quality_report
+from transforms.dataflow import build_driver, feature_inputs, quality_inputs
 from transforms.feature_tables import TABLES
+from transforms.spark_checks import SPARK_CHECKS, evaluate, profile
 from transforms.time_columns import window_micros
+from transforms.trips_quality import REASONS
 
 log = logging.getLogger("jobs.compute_features")
+QUARANTINE_TABLE = "quarantine"
 
 
 class FeatureJobError(RuntimeError):
@@ -37,11 +46,16 @@ class FeatureJobError(RuntimeError):
 
 @dataclass
 class FeatureRun:
-    """What a run read, wrote and how long each stage took."""
+    """What a run read, accepted, quarantined and wrote, its checks and its timings."""
 
+    run_id: str = ""
     trips_read: int = 0
     trips_in_range: int = 0
+    trips_accepted: int = 0
+    trips_quarantined: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
     rows_written: dict[str, int] = field(default_factory=dict)
+    tables: dict[str, dict] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -70,7 +84,8 @@ def run(
     end: str | None = None,
     tables: list[str] | None = None,
 ) -> FeatureRun:
-    """Computes the feature tables (all by default) for trips dated [start, end] and writes them."""
+    """Computes the feature tables (all by default) for trips dated [start, end], checks them and
+    publishes them atomically, with the quarantined rows and a quality report beside them."""
     unknown = sorted(set(tables or []) - set(TABLES))
     if unknown:
         raise FeatureJobError(f"unknown table(s) {unknown}: choose from {sorted(TABLES)}")
@@ -87,8 +102,10 @@ def run(
         dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), dt.UTC) if last else None
     )
     read_from = range_from - history_needed(conf["features"]) if range_from else None
+    started = dt.datetime.now(dt.UTC)
+    run_id = started.strftime("%Y%m%dT%H%M%S%fZ")
 
-    report = FeatureRun()
+    report = FeatureRun(run_id=run_id)
     began = time.perf_counter()
     hamilton = build_driver("spark", (trips_loader,))
     inputs = {
@@ -97,46 +114,155 @@ def run(
         "read_from": read_from,
         "read_until": range_until,
         **feature_inputs(conf["features"]),
+        **quality_inputs(conf["quality"], started),
     }
-    computed = hamilton.execute(["trips", *tables], inputs=inputs)
-    trips_df: DataFrame = computed.pop("trips")
-    in_range = _in_range(F.col("event_timestamp"), range_from, range_until)
-    counted = trips_df.select(
-        F.count(F.lit(1)).alias("read"), F.sum(in_range.cast("long")).alias("in_range")
-    ).first()
-    report.trips_read, report.trips_in_range = counted["read"], counted["in_range"] or 0
-    report.seconds["read"] = time.perf_counter() - began
-    log.info(
-        "read %d trips (%d in the output range) from %s",
-        report.trips_read,
-        report.trips_in_range,
-        trips,
+    try:
+        checked = hamilton.execute(["trips_checked"], inputs=inputs)["trips_checked"]
+        checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
+        _count_input(checked, report, range_from, range_until)
+    except (AnalysisException, Py4JJavaError, PythonException) as err:
+        raise FeatureJobError(_explain_read_error(trips, err)) from err
+    try:
+        report.seconds["read and check"] = time.perf_counter() - began
+        log.info(
+            "read %d trips: %d in the output range, of which %d accepted and %d quarantined %s",
+            report.trips_read,
+            report.trips_in_range,
+            report.trips_accepted,
+            report.trips_quarantined,
+            dict(report.quarantine_reasons),
+        )
+        _fail_on_failing_rules(conf["quality"], report)
+        if report.trips_accepted == 0:
+            raise FeatureJobError(
+                f"no usable trips in {trips} between {first or 'the beginning'} and "
+                f"{last or 'the end'} ({report.trips_in_range} read, "
+                f"{report.trips_quarantined} quarantined): check --trips and the date range"
+            )
+        overrides = {"trips_checked": checked}
+        computed = hamilton.execute(
+            ["trips_quarantined", *tables], inputs=inputs, overrides=overrides
+        )
+        quarantined = computed.pop("trips_quarantined").where(
+            _in_range(F.col("event_timestamp"), range_from, range_until)
+            | F.col("event_timestamp").isNull()
+        )
+        _publish(quarantined, out, QUARANTINE_TABLE, run_id, report, checks=())
+        for name, table in computed.items():
+            table = table.where(_in_range(F.col("event_timestamp"), range_from, range_until))
+            _publish(table, out, name, run_id, report, checks=SPARK_CHECKS.get(name, ()))
+            if report.rows_written[name] != report.trips_accepted:
+                raise FeatureJobError(
+                    f"{name}: {report.rows_written[name]} rows for {report.trips_accepted} "
+                    "accepted trips in range; every trip must give exactly one row"
+                )
+    finally:
+        checked.unpersist()
+    report.seconds["total"] = time.perf_counter() - began
+    write_quality_report(report, out)
+    log.info("feature job done in %.1f s", report.seconds["total"])
+    return report
+
+
+def _count_input(checked: DataFrame, report: "FeatureRun", range_from, range_until) -> None:
+    """Rows read, rows in range (or without a usable time), accepted and by reason: one pass."""
+    in_range = (
+        _in_range(F.col("event_timestamp"), range_from, range_until)
+        | F.col("event_timestamp").isNull()
     )
-    if report.trips_in_range == 0:
+    accepted = F.size(REASONS) == 0
+    row = checked.agg(
+        F.count(F.lit(1)).alias("read"),
+        F.sum(in_range.cast("long")).alias("in_range"),
+        F.sum((in_range & accepted).cast("long")).alias("accepted"),
+    ).first()
+    report.trips_read = row["read"]
+    report.trips_in_range = row["in_range"] or 0
+    report.trips_accepted = row["accepted"] or 0
+    report.trips_quarantined = report.trips_in_range - report.trips_accepted
+    by_reason = (
+        checked.where(in_range & ~accepted)
+        .select(F.explode(REASONS).alias("reason"))
+        .groupBy("reason")
+        .count()
+        .collect()
+    )
+    report.quarantine_reasons = {r["reason"]: r["count"] for r in sorted(by_reason)}
+    if report.trips_accepted + report.trips_quarantined != report.trips_in_range:
+        raise FeatureJobError("accepted + quarantined != input: a row was lost")
+
+
+def _fail_on_failing_rules(quality_conf: dict[str, Any], report: "FeatureRun") -> None:
+    failing = {
+        rule: count
+        for rule, count in report.quarantine_reasons.items()
+        if quality_conf.get("rules", {}).get(rule) == "fail"
+    }
+    if failing:
         raise FeatureJobError(
-            f"no trips in {trips} between {first or 'the beginning'} and {last or 'the end'}: "
-            "check --trips and the date range"
+            f"quality rules set to fail were broken: {failing} rows; nothing was written. Fix the "
+            "input, or set quality.rules.<rule> to quarantine"
         )
 
-    for name, table in computed.items():
-        stage_began = time.perf_counter()
-        observation = Observation(name)
-        table = table.where(_in_range(F.col("event_timestamp"), range_from, range_until))
-        write_partitions(
-            table.observe(observation, F.count(F.lit(1)).alias("rows")), os.path.join(out, name)
-        )
-        report.rows_written[name] = observation.get["rows"]
-        report.seconds[name] = time.perf_counter() - stage_began
-        log.info(
-            "wrote %d rows of %s in %.1f s", report.rows_written[name], name, report.seconds[name]
-        )
-        if report.rows_written[name] != report.trips_in_range:
+
+def _publish(
+    table: DataFrame, out: str, name: str, run_id: str, report: "FeatureRun", checks
+) -> None:
+    """Stages the table, checks it, then swaps it in; a failing `fail` check publishes nothing."""
+    stage_began = time.perf_counter()
+    remove_dead_staging(out, name)
+    staged = stage(table, out, name, run_id)
+    try:
+        schema = with_date_partition(table).schema  # explicit: an empty table has no files
+        staged_frame = table.sparkSession.read.schema(schema).parquet(str(staged))
+        table_profile = profile(staged_frame.drop(PARTITION_COLUMN))
+        results = evaluate(staged_frame, checks, table_profile)
+        report.tables[name] = {
+            **table_profile,
+            "checks": [r.as_dict() for r in results],
+        }
+        report.rows_written[name] = table_profile["rows"]
+        for result in results:
+            if not result.passed:
+                level = logging.ERROR if result.check.importance == "fail" else logging.WARNING
+                log.log(
+                    level,
+                    "%s check of %s.%s: %s",
+                    result.check.importance,
+                    name,
+                    result.check.column,
+                    "; ".join(result.problems),
+                )
+        failed = [r for r in results if not r.passed and r.check.importance == "fail"]
+        if failed:
             raise FeatureJobError(
-                f"{name}: wrote {report.rows_written[name]} rows for {report.trips_in_range} "
-                "trips in range; every trip must give exactly one row"
+                f"{name} failed its checks, so it was not published: "
+                + "; ".join(f"{r.check.column}: {', '.join(r.problems)}" for r in failed)
             )
-    log.info("feature job done in %.1f s", time.perf_counter() - began)
-    return report
+        commit(out, name, staged, run_id)
+    finally:
+        if staged.exists():
+            shutil.rmtree(staged, ignore_errors=True)
+    report.seconds[name] = time.perf_counter() - stage_began
+    log.info(
+        "published %d rows of %s in %.1f s", report.rows_written[name], name, report.seconds[name]
+    )
+
+
+def _explain_read_error(trips: str, err: Exception) -> str:
+    text = str(err)
+    if "TIMESTAMP(NANOS" in text or "Illegal Parquet type: INT64 (TIMESTAMP(NANOS" in text:
+        return (
+            f"{trips} holds nanosecond timestamps, which Spark 4 cannot read: rewrite it with "
+            "microsecond timestamps (pandas: to_parquet(..., coerce_timestamps='us'))"
+        )
+    if (
+        "is not a Parquet file" in text
+        or "CANNOT_READ_FILE_FOOTER" in text
+        or "corrupt" in text.lower()
+    ):
+        return f"{trips} holds a corrupt or non-parquet file: {text.splitlines()[0][:300]}"
+    return f"cannot read the trips in {trips}: {text.splitlines()[0][:300]}"
 
 
 def _in_range(ts, range_from: dt.datetime | None, range_until: dt.datetime | None):

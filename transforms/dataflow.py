@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from hamilton import driver
@@ -13,11 +14,12 @@ from transforms import (
     feature_tables,
     rolling_windows,
     trips_contract,
+    trips_quality,
 )
 
 FEATURE_MODULES = [trips_contract, rolling_windows, driver_windows, feature_tables]
 # On Spark, calendar features run inside `feature_tables`' `with_columns`; on pandas, as nodes.
-TOP_LEVEL_ON = {"spark": [], "pandas": [calendar_features]}
+TOP_LEVEL_ON = {"spark": [trips_quality], "pandas": [calendar_features]}
 ENGINES = tuple(TOP_LEVEL_ON)
 
 
@@ -37,6 +39,17 @@ def feature_inputs(features_conf: dict[str, Any]) -> dict[str, Any]:
         "trips_24h_window": str(counts["trips_24h"]),
         "trips_7d_window": str(counts["trips_7d"]),
         "driver_distance_window": str(features_conf["driver_distance_window"]),
+    }
+
+
+def quality_inputs(quality_conf: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """The Hamilton inputs of the quality rules, from the `quality:` section of the configuration."""
+    import pandas as pd
+
+    return {
+        "quality_rules": dict(quality_conf.get("rules", {})),
+        "max_trip_km": float(quality_conf["max_trip_km"]),
+        "future_limit": now + pd.Timedelta(quality_conf["future_slack"]).to_pytimedelta(),
     }
 
 

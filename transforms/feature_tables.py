@@ -7,6 +7,7 @@ from pyspark.sql import DataFrame
 
 from transforms import calendar_features
 from transforms.driver_windows import DRIVER_FEATURES
+from transforms.spark_checks import Check, check_spark_output
 from transforms.trips_contract import TRIPS_COLUMNS
 
 KEY_COLUMNS = ["trip_id", "driver_id", "event_timestamp", "created"]
@@ -30,6 +31,22 @@ def trip_columns__pandas(trips: pd.DataFrame) -> pd.DataFrame:
     select=CALENDAR_FEATURES,
     config_required=["engine"],
 )
+@check_spark_output(
+    Check("trip_id", dtype="bigint"),
+    Check("driver_id", dtype="bigint"),
+    Check("day_of_week", dtype="int", minimum=0, maximum=6),
+    Check("is_weekend", dtype="int", allowed=(0, 1)),
+    Check("hour_of_day", dtype="int", minimum=0, maximum=23),
+    Check(
+        "percentile_dist_rolling_3h",
+        dtype="double",
+        minimum=0,
+        minimum_exclusive=True,
+        maximum=1,
+        max_null_fraction=0.05,
+        importance="warn",
+    ),
+)
 def trips_stats_3h__spark(trips_ranked: DataFrame) -> DataFrame:
     """Per trip: calendar features and the rolling 3h percentile of trip distance."""
     return trips_ranked.select(*TRIPS_STATS_COLUMNS)
@@ -49,6 +66,15 @@ def trips_stats_3h__pandas(
 
 
 @config.when(engine="spark")
+@check_spark_output(
+    Check("trip_id", dtype="bigint"),
+    Check("driver_id", dtype="bigint"),
+    Check("trips_1h", dtype="bigint", minimum=1),
+    Check("trips_24h", dtype="bigint", minimum=1),
+    Check("trips_7d", dtype="bigint", minimum=1),
+    Check("mean_dist_24h", dtype="double", minimum=0, max_null_fraction=0.05, importance="warn"),
+    Check("max_dist_24h", dtype="double", minimum=0, max_null_fraction=0.05, importance="warn"),
+)
 def driver_activity__spark(driver_windowed: DataFrame) -> DataFrame:
     """Per trip: the driver's trip counts and distances over sliding windows."""
     return driver_windowed.select(*DRIVER_ACTIVITY_COLUMNS)

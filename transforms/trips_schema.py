@@ -15,7 +15,8 @@ TRIPS_COLUMNS: dict[str, T.DataType] = {
 _WIDENS_TO = {
     T.LongType(): (T.ByteType(), T.ShortType(), T.IntegerType()),
     T.DoubleType(): (T.FloatType(), T.ByteType(), T.ShortType(), T.IntegerType(), T.LongType()),
-    T.TimestampType(): (T.TimestampNTZType(),),  # naive times are read as UTC
+    # naive times are read as UTC; text is parsed, and rows it fails to parse are quarantined
+    T.TimestampType(): (T.TimestampNTZType(), T.StringType()),
 }
 
 

@@ -37,8 +37,12 @@ def _read(path: Path, table: str) -> pd.DataFrame:
 
 def test_full_run_counts_every_trip_once(full_run):
     out, report = full_run
-    assert report.trips_read == report.trips_in_range == 30_000
-    assert report.rows_written == {"trips_stats_3h": 30_000, "driver_activity": 30_000}
+    assert report.trips_read == report.trips_in_range == report.trips_accepted == 30_000
+    assert report.rows_written == {
+        "quarantine": 0,
+        "trips_stats_3h": 30_000,
+        "driver_activity": 30_000,
+    }
     for table in ("trips_stats_3h", "driver_activity"):
         frame = _read(out, table)
         assert len(frame) == 30_000 and frame["trip_id"].is_unique
@@ -71,15 +75,17 @@ def test_date_range_reads_history_and_matches_the_full_run(
 def test_rerun_of_a_range_replaces_only_its_dates(spark, conf, trips_path, tmp_path):
     compute_features.run(spark, conf, trips=trips_path, out=str(tmp_path))
     table_dir = tmp_path / "trips_stats_3h"
-    before = {p: p.read_bytes() for p in table_dir.rglob("*.parquet")}
+    before = {p.relative_to(table_dir): p.stat().st_ino for p in table_dir.rglob("*.parquet")}
     frame_before = _read(tmp_path, "trips_stats_3h")
     compute_features.run(
         spark, conf, trips=trips_path, out=str(tmp_path), start="2026-01-09", end="2026-01-09"
     )
-    after = {p: p.read_bytes() for p in table_dir.rglob("*.parquet")}
-    untouched = {p for p in before if "date=2026-01-09" not in str(p)}
-    assert untouched and all(after.get(p) == before[p] for p in untouched)
-    assert set(after) - set(before), "the recomputed date got new files"
+    after = {p.relative_to(table_dir): p.stat().st_ino for p in table_dir.rglob("*.parquet")}
+    assert set(after) == set(before)
+    recomputed = {p for p in before if "date=2026-01-09" in str(p)}
+    assert len(recomputed) == 1
+    assert all(after[p] == before[p] for p in before if p not in recomputed)  # same files, linked
+    assert all(after[p] != before[p] for p in recomputed)  # a new file for the recomputed date
     pd.testing.assert_frame_equal(_read(tmp_path, "trips_stats_3h"), frame_before)
 
 
@@ -88,18 +94,20 @@ def test_rerun_gives_identical_rows_and_file_contents(spark, conf, trips_path, f
     compute_features.run(spark, conf, trips=trips_path, out=str(tmp_path))
     for table in ("trips_stats_3h", "driver_activity"):
         pd.testing.assert_frame_equal(_read(tmp_path, table), _read(out, table))
-        for date_dir in sorted((out / table).glob("date=*")):
-            first = [pq.read_table(p) for p in sorted(date_dir.glob("*.parquet"))]
-            second = [
-                pq.read_table(p)
-                for p in sorted((tmp_path / table / date_dir.name).glob("*.parquet"))
-            ]
-            assert len(first) == len(second) == 1
-            assert first[0].equals(second[0])  # same rows in the same order
+        first = {
+            p.relative_to(out / table): p.read_bytes() for p in (out / table).rglob("*.parquet")
+        }
+        second = {
+            p.relative_to(tmp_path / table): p.read_bytes()
+            for p in (tmp_path / table).rglob("*.parquet")
+        }
+        assert len(first) == 10 and first == second  # byte-identical, file for file
 
 
 def test_empty_or_inverted_range_is_a_clear_error(spark, conf, trips_path, tmp_path):
-    with pytest.raises(compute_features.FeatureJobError, match="no trips .* between 2030-01-01"):
+    with pytest.raises(
+        compute_features.FeatureJobError, match="no usable trips .* between 2030-01-01"
+    ):
         compute_features.run(
             spark, conf, trips=trips_path, out=str(tmp_path), start="2030-01-01", end="2030-01-02"
         )

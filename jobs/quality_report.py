@@ -1,0 +1,62 @@
+"""The data quality report of a feature run: JSON next to the output, and a readable table."""
+
+import dataclasses
+import json
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger("jobs.quality")
+REPORTS = "_reports"
+
+
+def write_quality_report(report, out: str) -> Path:
+    """Writes `<out>/_reports/<run_id>.json` (and latest.json) and logs the table; returns the path."""
+    folder = Path(out) / REPORTS
+    folder.mkdir(parents=True, exist_ok=True)
+    body = json.dumps(dataclasses.asdict(report), indent=2, sort_keys=True, default=str)
+    path = folder / f"{report.run_id}.json"
+    for target in (path, folder / "latest.json"):
+        tmp = target.with_suffix(".json.tmp")
+        tmp.write_text(body)
+        os.replace(tmp, target)
+    log.info("quality report %s\n%s", path, render(report))
+    return path
+
+
+def render(report) -> str:
+    """Counts, quarantine reasons, and per feature: nulls, min, max and checks."""
+    lines = [
+        f"trips read {report.trips_read}, in range {report.trips_in_range}: accepted "
+        f"{report.trips_accepted} + quarantined {report.trips_quarantined}",
+    ]
+    for reason, count in report.quarantine_reasons.items():
+        lines.append(f"  quarantined for {reason:<22} {count}")
+    for table, info in report.tables.items():
+        lines.append(f"{table}: {info['rows']} rows")
+        lines.append(f"  {'column':<28} {'nulls':>8} {'null %':>7} {'min':>12} {'max':>12}  checks")
+        checks = {c["column"]: c for c in info.get("checks", [])}
+        for column, stats in info["columns"].items():
+            check = checks.get(column)
+            verdict = (
+                ""
+                if check is None
+                else (
+                    "ok"
+                    if check["passed"]
+                    else f"{check['importance'].upper()}: {'; '.join(check['problems'])}"
+                )
+            )
+            lines.append(
+                f"  {column:<28} {stats['nulls']:>8} {100 * stats['null_fraction']:>6.2f}% "
+                f"{_short(stats['min']):>12} {_short(stats['max']):>12}  {verdict}"
+            )
+    return "\n".join(lines)
+
+
+def _short(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)[:12]

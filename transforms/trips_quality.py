@@ -1,0 +1,128 @@
+"""Row-level quality rules for trips: every row is accepted or quarantined with its reasons.
+
+Each rule has an action in `conf/` (`quality.rules`): `quarantine` (the row goes to the quarantine
+table with the rule's name), `fail` (the job stops before writing anything if any row breaks it) or
+`keep` (the rule is not evaluated). Accepted + quarantined = input, always.
+"""
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from transforms.trips_schema import TRIPS_COLUMNS
+
+ACTIONS = ("quarantine", "fail", "keep")
+REASONS = "quality_reasons"
+AS_GIVEN = "_as_given"  # suffix of the columns holding timestamps as the input gave them
+
+
+def _unparsable(name: str) -> Column:
+    return F.col(f"{name}{AS_GIVEN}").isNotNull() & F.col(name).isNull()
+
+
+def _rule_columns(max_trip_km: float, future_limit: dt.datetime) -> dict[str, Column]:
+    dist = F.col("trip_dist")
+    return {
+        "unparsable_timestamp": _unparsable("event_timestamp") | _unparsable("created"),
+        "null_timestamp": F.col(f"event_timestamp{AS_GIVEN}").isNull()
+        | F.col(f"created{AS_GIVEN}").isNull(),
+        "null_key": F.col("trip_id").isNull() | F.col("driver_id").isNull(),
+        "missing_distance": dist.isNull(),
+        "negative_distance": dist < 0,
+        "absurd_distance": dist > F.lit(float(max_trip_km)),
+        "future_timestamp": F.col("event_timestamp") > F.lit(future_limit),
+        "created_before_event": F.col("created") < F.col("event_timestamp"),
+    }
+
+
+def _duplicates(frame: DataFrame, check_rows: bool, check_ids: bool) -> DataFrame:
+    """Flags exact copies of a row (all but one copy) and trip ids shared by different rows."""
+    columns = list(TRIPS_COLUMNS)
+    by_id = Window.partitionBy("trip_id")
+    version = F.xxhash64(*[F.col(c) for c in columns])
+    if check_rows:
+        copies = Window.partitionBy("trip_id", *columns).orderBy(F.lit(1))
+        frame = frame.withColumn("duplicate_row", F.row_number().over(copies) > 1)
+    if check_ids:
+        versions = F.size(F.collect_set(version).over(by_id))
+        frame = frame.withColumn("duplicate_trip_id", F.col("trip_id").isNotNull() & (versions > 1))
+    return frame
+
+
+def trips_typed(trips_raw: DataFrame) -> DataFrame:
+    """The contract's columns in the contract's types (text times parsed, NaN distances null),
+    with the timestamps as given kept beside them for the quarantine table."""
+    from transforms.trips_schema import check_trips_schema
+
+    check_trips_schema(trips_raw.schema)
+    columns = []
+    for name, expected in TRIPS_COLUMNS.items():
+        source = trips_raw.schema[name].dataType
+        col = F.col(name)
+        if isinstance(expected, T.TimestampType) and isinstance(source, T.StringType):
+            col = F.try_to_timestamp(col)
+        col = col.cast(expected)  # TIMESTAMP_NTZ -> TIMESTAMP reads as UTC (session zone)
+        if name == "trip_dist":
+            col = F.when(F.isnan(col), F.lit(None).cast(expected)).otherwise(col)
+        columns.append(col.alias(name))
+    raw = [F.col(n).cast("string").alias(f"{n}{AS_GIVEN}") for n in ("event_timestamp", "created")]
+    return trips_raw.select(*columns, *raw)
+
+
+def trips_checked(
+    trips_typed: DataFrame,
+    quality_rules: dict | None = None,
+    max_trip_km: float = 500.0,
+    future_limit: dt.datetime | None = None,
+) -> DataFrame:
+    """Trips with `quality_reasons`: the names of the rules each row breaks (empty: accepted)."""
+    quality_rules = dict(DEFAULT_RULES, **(quality_rules or {}))
+    if future_limit is None:
+        future_limit = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    unknown = sorted(set(quality_rules) - set(RULES))
+    bad_actions = {r: a for r, a in quality_rules.items() if a not in ACTIONS}
+    if unknown or bad_actions:
+        raise ValueError(
+            f"quality.rules: unknown rules {unknown} (known: {sorted(RULES)}) or actions "
+            f"{bad_actions} (each must be one of {ACTIONS})"
+        )
+    active = [r for r in RULES if quality_rules[r] != "keep"]
+    frame = _duplicates(trips_typed, "duplicate_row" in active, "duplicate_trip_id" in active)
+    rules = _rule_columns(max_trip_km, future_limit)
+    flags = [
+        F.when(F.coalesce(rules[r] if r in rules else F.col(r), F.lit(False)), F.lit(r))
+        for r in active
+    ]
+    reasons = (
+        F.filter(F.array(*flags), lambda r: r.isNotNull())
+        if flags
+        else F.array().cast("array<string>")
+    )
+    return frame.withColumn(REASONS, reasons).drop(
+        *[r for r in ("duplicate_row", "duplicate_trip_id") if r in frame.columns]
+    )
+
+
+RULES = (
+    "unparsable_timestamp",
+    "null_timestamp",
+    "null_key",
+    "missing_distance",
+    "negative_distance",
+    "absurd_distance",
+    "future_timestamp",
+    "created_before_event",
+    "duplicate_row",
+    "duplicate_trip_id",
+)
+
+
+# A trip of unknown length is still a trip: it counts in trips_* and gets a null percentile.
+DEFAULT_RULES = {rule: "quarantine" for rule in RULES} | {"missing_distance": "keep"}
+
+
+def trips_quarantined(trips_checked: DataFrame) -> DataFrame:
+    """The rows some rule quarantines, with their reasons and the timestamps as given."""
+    return trips_checked.where(F.size(REASONS) > 0)
