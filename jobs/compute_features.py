@@ -30,6 +30,7 @@ from jobs import trips_loader
 from jobs.feature_writer import PARTITION_COLUMN, with_date_partition
 from jobs.publishing import commit, remove_dead_staging, stage
 from jobs.quality_report import write_quality_report
+from jobs.trips_loader import explain_read_error
 from transforms.dataflow import build_driver, feature_inputs, quality_inputs
 from transforms.feature_tables import TABLES
 from transforms.spark_checks import SPARK_CHECKS, evaluate, profile
@@ -121,7 +122,7 @@ def run(
         checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
         _count_input(checked, report, range_from, range_until)
     except (AnalysisException, Py4JJavaError, PythonException) as err:
-        raise FeatureJobError(_explain_read_error(trips, err)) from err
+        raise FeatureJobError(explain_read_error(trips, err)) from err
     try:
         report.seconds["read and check"] = time.perf_counter() - began
         log.info(
@@ -147,7 +148,7 @@ def run(
             _in_range(F.col("event_timestamp"), range_from, range_until)
             | F.col("event_timestamp").isNull()
         )
-        _publish(quarantined, out, QUARANTINE_TABLE, run_id, report, checks=())
+        _publish(quarantined, out, QUARANTINE_TABLE, run_id, report, checks=(), undated="unknown")
         for name, table in computed.items():
             table = table.where(_in_range(F.col("event_timestamp"), range_from, range_until))
             _publish(table, out, name, run_id, report, checks=SPARK_CHECKS.get(name, ()))
@@ -206,14 +207,20 @@ def _fail_on_failing_rules(quality_conf: dict[str, Any], report: "FeatureRun") -
 
 
 def _publish(
-    table: DataFrame, out: str, name: str, run_id: str, report: "FeatureRun", checks
+    table: DataFrame,
+    out: str,
+    name: str,
+    run_id: str,
+    report: "FeatureRun",
+    checks,
+    undated: str | None = None,
 ) -> None:
     """Stages the table, checks it, then swaps it in; a failing `fail` check publishes nothing."""
     stage_began = time.perf_counter()
     remove_dead_staging(out, name)
-    staged = stage(table, out, name, run_id)
+    staged = stage(table, out, name, run_id, undated)
     try:
-        schema = with_date_partition(table).schema  # explicit: an empty table has no files
+        schema = with_date_partition(table, undated).schema  # explicit: empty tables have no files
         staged_frame = table.sparkSession.read.schema(schema).parquet(str(staged))
         table_profile = profile(staged_frame.drop(PARTITION_COLUMN))
         results = evaluate(staged_frame, checks, table_profile)
@@ -247,22 +254,6 @@ def _publish(
     log.info(
         "published %d rows of %s in %.1f s", report.rows_written[name], name, report.seconds[name]
     )
-
-
-def _explain_read_error(trips: str, err: Exception) -> str:
-    text = str(err)
-    if "TIMESTAMP(NANOS" in text or "Illegal Parquet type: INT64 (TIMESTAMP(NANOS" in text:
-        return (
-            f"{trips} holds nanosecond timestamps, which Spark 4 cannot read: rewrite it with "
-            "microsecond timestamps (pandas: to_parquet(..., coerce_timestamps='us'))"
-        )
-    if (
-        "is not a Parquet file" in text
-        or "CANNOT_READ_FILE_FOOTER" in text
-        or "corrupt" in text.lower()
-    ):
-        return f"{trips} holds a corrupt or non-parquet file: {text.splitlines()[0][:300]}"
-    return f"cannot read the trips in {trips}: {text.splitlines()[0][:300]}"
 
 
 def _in_range(ts, range_from: dt.datetime | None, range_until: dt.datetime | None):

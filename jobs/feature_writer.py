@@ -9,9 +9,15 @@ from pyspark.sql import functions as F
 PARTITION_COLUMN = "date"
 
 
-def with_date_partition(table: DataFrame) -> DataFrame:
-    """The table with its UTC event date as the partition column, rows in a stable order."""
-    dated = table.withColumn(PARTITION_COLUMN, F.to_date("event_timestamp"))
+def with_date_partition(table: DataFrame, undated: str | None = None) -> DataFrame:
+    """The table with its UTC event date as the partition column, rows in a stable order.
+
+    Rows without an event time go to `date=<undated>` when given (as text), else fail to write.
+    """
+    date = F.to_date("event_timestamp")
+    if undated is not None:
+        date = F.coalesce(F.date_format("event_timestamp", "yyyy-MM-dd"), F.lit(undated))
+    dated = table.withColumn(PARTITION_COLUMN, date)
     # One task and one file per date, rows sorted: reruns write the same rows in the same order.
     return dated.repartition(PARTITION_COLUMN).sortWithinPartitions(
         PARTITION_COLUMN, "event_timestamp", "trip_id"

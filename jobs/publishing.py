@@ -43,14 +43,16 @@ def _table_lock(out: Path, table: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def stage(table: DataFrame, out: str | os.PathLike, name: str, run_id: str) -> Path:
+def stage(
+    table: DataFrame, out: str | os.PathLike, name: str, run_id: str, undated: str | None = None
+) -> Path:
     """Writes `table` by date into a fresh staging folder, one file per date with a fixed name."""
     out = Path(out)
     _, _, staging_root = _dirs(out, name)
     staged = staging_root / f"{run_id}-{os.getpid()}"
-    with_date_partition(table).write.mode("overwrite").partitionBy(PARTITION_COLUMN).parquet(
-        str(staged)
-    )
+    with_date_partition(table, undated).write.mode("overwrite").partitionBy(
+        PARTITION_COLUMN
+    ).parquet(str(staged))
     for entry in staged.iterdir():
         if entry.is_file():  # _SUCCESS and checksums: not part of the table
             entry.unlink()

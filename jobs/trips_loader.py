@@ -11,6 +11,27 @@ class TripsNotFoundError(FileNotFoundError):
     """The trips location is neither a readable parquet folder nor a Spark table."""
 
 
+class TripsUnreadableError(ValueError):
+    """The trips exist but Spark cannot read them as they are."""
+
+
+def explain_read_error(location: str, err: Exception) -> str:
+    """What went wrong reading the trips, and what to do about it."""
+    text = str(err)
+    if "TIMESTAMP(NANOS" in text:
+        return (
+            f"{location} holds nanosecond timestamps, which Spark 4 cannot read: rewrite it with "
+            "microsecond timestamps (pandas: to_parquet(..., coerce_timestamps='us'))"
+        )
+    if (
+        "is not a Parquet file" in text
+        or "CANNOT_READ_FILE_FOOTER" in text
+        or "corrupt" in text.lower()
+    ):
+        return f"{location} holds a corrupt or non-parquet file: {text.splitlines()[0][:300]}"
+    return f"cannot read the trips in {location}: {text.splitlines()[0][:300]}"
+
+
 def _looks_like_table(location: str) -> bool:
     return "/" not in location and "\\" not in location and not location.endswith(".parquet")
 
@@ -28,6 +49,8 @@ def trips_raw(
         else:
             frame = spark.read.parquet(trips_location)
     except AnalysisException as err:
+        if "PATH_NOT_FOUND" not in str(err) and "TABLE_OR_VIEW_NOT_FOUND" not in str(err):
+            raise TripsUnreadableError(explain_read_error(trips_location, err)) from err
         raise TripsNotFoundError(
             f"cannot read trips from {trips_location!r}: give a parquet folder (as written by "
             f"jobs.generate_trips) or a Spark table name. Spark said: {str(err).splitlines()[0]}"
