@@ -28,7 +28,7 @@ _TS, _KIND, _CREATED, _FEATURES, _PICKED, _BUCKET, _CARRIED = (
     "__bucket",
     "__carried",
 )
-DEFAULT_BUCKET = dt.timedelta(days=1)
+DEFAULT_BUCKET = dt.timedelta(hours=1)
 _FEATURE_ROW, _ENTITY_ROW = 0, 1  # at equal times the feature row sorts first: it is visible
 
 
@@ -81,29 +81,43 @@ def _view_values(
         feature_rows = feature_rows.where(F.col(_TS) >= F.col("lo") - _interval(view.ttl))
     feature_rows = feature_rows.drop("lo", "hi")
 
+    visible = F.col(_TS)
+    if filter_by_created and view.created:  # a row created after the entity time is not seen
+        visible = F.greatest(F.col(_TS), F.coalesce(F.col(_CREATED), F.col(_TS)))
+    feature_rows = feature_rows.withColumn(_VISIBLE, visible)
+    feature_rows = feature_rows.withColumn(_BUCKET, _time_bucket(bucket))
+    entity_rows = entity_rows.withColumn(_VISIBLE, F.col(_TS))
+    entity_rows = entity_rows.withColumn(_BUCKET, _time_bucket(bucket))
+    row = F.struct(F.col(_TS).alias("ts"), F.col(_FEATURES).alias("values"))
+    rank = F.struct(F.col(_TS), F.col(_CREATED), F.xxhash64(_FEATURES))  # what "latest" means
+
+    sorted_features = feature_rows
+    if bucket is not None:
+        # Only buckets holding entity rows need their feature rows sorted; the others matter
+        # through their latest row alone, which `_with_earlier_buckets` carries.
+        cells = entity_rows.select(*keys, _BUCKET).distinct()
+        sorted_features = feature_rows.join(cells, on=[*keys, _BUCKET], how="left_semi")
     union = entity_rows.select(
         *keys,
         _TS,
+        _VISIBLE,
+        _BUCKET,
         F.lit(_ENTITY_ROW).alias(_KIND),
         F.lit(None).cast("timestamp").alias(_CREATED),
         F.lit(None).cast(feature_rows.schema[_FEATURES].dataType).alias(_FEATURES),
         F.col(ROW_ID),
     ).unionByName(
-        feature_rows.select(
+        sorted_features.select(
             *keys,
             _TS,
+            _VISIBLE,
+            _BUCKET,
             F.lit(_FEATURE_ROW).alias(_KIND),
             _CREATED,
             _FEATURES,
             F.lit(None).cast("long").alias(ROW_ID),
         )
     )
-    row = F.struct(F.col(_TS).alias("ts"), F.col(_FEATURES).alias("values"))
-    rank = F.struct(F.col(_TS), F.col(_CREATED), F.xxhash64(_FEATURES))  # what "latest" means
-    visible = F.col(_TS)
-    if filter_by_created and view.created:  # a row created after the entity time is not seen
-        visible = F.greatest(F.col(_TS), F.coalesce(F.col(_CREATED), F.col(_TS)))
-    union = union.withColumn(_VISIBLE, visible).withColumn(_BUCKET, _time_bucket(bucket))
     order = (
         Window.partitionBy(*keys, _BUCKET)
         .orderBy(F.col(_VISIBLE), F.col(_KIND))
@@ -113,7 +127,7 @@ def _view_values(
     latest = F.max_by(F.when(is_feature, row), F.when(is_feature, rank)).over(order)
     picked = union.withColumn(_PICKED, latest).where(F.col(_KIND) == _ENTITY_ROW)
     if bucket is not None:
-        picked = _with_earlier_buckets(picked, union, keys, row, rank)
+        picked = _with_earlier_buckets(picked, feature_rows, keys, row, rank)
     fresh = F.col(f"{_PICKED}.ts").isNotNull()
     if view.ttl:
         fresh = fresh & (F.col(f"{_PICKED}.ts") >= F.col(_TS) - _interval(view.ttl))
@@ -135,15 +149,13 @@ def _time_bucket(bucket: dt.timedelta | None) -> Column:
 
 
 def _with_earlier_buckets(
-    picked: DataFrame, union: DataFrame, keys, row: Column, rank: Column
+    picked: DataFrame, feature_rows: DataFrame, keys, row: Column, rank: Column
 ) -> DataFrame:
     """Entity rows with no feature row earlier in their own time bucket take the latest row of
     the key's earlier buckets: one row per (key, bucket) is carried, so a key with millions of
     rows is sorted in bucket-sized pieces instead of in one task."""
-    last_in_bucket = (
-        union.where(F.col(_KIND) == _FEATURE_ROW)
-        .groupBy(*keys, _BUCKET)
-        .agg(F.max_by(row, rank).alias(_CARRIED), F.lit(_FEATURE_ROW).alias(_KIND))
+    last_in_bucket = feature_rows.groupBy(*keys, _BUCKET).agg(
+        F.max_by(row, rank).alias(_CARRIED), F.lit(_FEATURE_ROW).alias(_KIND)
     )
     asked = (
         picked.select(*keys, _BUCKET)
