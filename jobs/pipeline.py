@@ -65,6 +65,8 @@ def run(spark: SparkSession, conf: dict[str, Any], regenerate: bool = False) -> 
         )
     report = stage("features", compute_features.run, spark, conf)
     summary["trips read"] = report.trips_read
+    summary["trips accepted"] = report.trips_accepted
+    summary["trips quarantined"] = report.trips_quarantined
     summary.update({f"{name} rows": rows for name, rows in report.rows_written.items()})
     stage("register", register.run, conf)
 
