@@ -268,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     table["speedup"] = table["stock_s"] / table["project_s"]
     RESULTS.mkdir(exist_ok=True)
     table.to_csv(RESULTS / "training_set.csv", index=False)
+    (RESULTS / "training_set_timeout.txt").write_text(str(args.timeout))
     print(f"\ntraining set build, local[2], {DRIVERS:,} drivers, timeout {args.timeout:.0f} s")
     print(
         f"{'feature rows':>13} {'entity rows':>12} {'project s':>10} {'stock s':>10} {'stock/project':>14}"

@@ -54,6 +54,13 @@ def repo(spark, adversarial, tmp_path_factory):  # noqa: F811
         timestamp_field="event_timestamp",
         created_timestamp_column="created",
     )
+    driver_view = FeatureView(
+        name="driver_only",
+        entities=[driver],
+        ttl=None,
+        source=source,
+        schema=[Field(name="count", dtype=Int64)],
+    )
     view = FeatureView(
         name="pair_stats",
         entities=[driver, rider],
@@ -67,7 +74,7 @@ def repo(spark, adversarial, tmp_path_factory):  # noqa: F811
         ("stock", SparkOfflineStoreConfig()),
     ):
         store = _store(tmp / name, offline)
-        store.apply([driver, rider, source, view])
+        store.apply([driver, rider, source, view, driver_view])
         stores[name] = store
     return stores
 
@@ -192,3 +199,34 @@ def test_full_feature_names(repo, adversarial):  # noqa: F811
         .to_df()
     )
     assert "pair_stats__count" in got.columns and "count" not in got.columns
+
+
+def test_views_with_different_keys_in_one_request(repo, adversarial):  # noqa: F811
+    features, entities = adversarial
+    got = (
+        repo["project"]
+        .get_historical_features(
+            entity_df=entities,
+            features=["pair_stats:count", "driver_only:count"],
+            full_feature_names=True,
+        )
+        .to_df()
+    )
+    by_pair = _expected(adversarial)["count"]
+    by_driver = point_in_time_oracle(
+        entities,
+        "event_timestamp",
+        features,
+        ["driver_id"],
+        "event_timestamp",
+        "created",
+        ["count"],
+        None,
+    )["count"]
+    assert got["label"].tolist() == entities["label"].tolist()
+    np.testing.assert_array_equal(
+        got["pair_stats__count"].astype("Float64"), by_pair.astype("Float64")
+    )
+    np.testing.assert_array_equal(
+        got["driver_only__count"].astype("Float64"), by_driver.astype("Float64")
+    )
