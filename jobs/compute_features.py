@@ -39,6 +39,7 @@ from transforms.trips_quality import REASONS
 
 log = logging.getLogger("jobs.compute_features")
 QUARANTINE_TABLE = "quarantine"
+_ACCEPTED, _QUARANTINED = "<accepted>", "<quarantined>"
 
 
 class FeatureJobError(RuntimeError):
@@ -149,6 +150,11 @@ def run(
             | F.col("event_timestamp").isNull()
         )
         _publish(quarantined, out, QUARANTINE_TABLE, run_id, report, checks=(), undated="unknown")
+        if report.rows_written[QUARANTINE_TABLE] != report.trips_quarantined:
+            raise FeatureJobError(
+                f"quarantine: {report.rows_written[QUARANTINE_TABLE]} rows written for "
+                f"{report.trips_quarantined} quarantined trips: a row was lost"
+            )
         for name, table in computed.items():
             table = table.where(_in_range(F.col("event_timestamp"), range_from, range_until))
             _publish(table, out, name, run_id, report, checks=SPARK_CHECKS.get(name, ()))
@@ -171,26 +177,22 @@ def _count_input(checked: DataFrame, report: "FeatureRun", range_from, range_unt
         _in_range(F.col("event_timestamp"), range_from, range_until)
         | F.col("event_timestamp").isNull()
     )
-    accepted = F.size(REASONS) == 0
-    row = checked.agg(
-        F.count(F.lit(1)).alias("read"),
-        F.sum(in_range.cast("long")).alias("in_range"),
-        F.sum((in_range & accepted).cast("long")).alias("accepted"),
-    ).first()
-    report.trips_read = row["read"]
-    report.trips_in_range = row["in_range"] or 0
-    report.trips_accepted = row["accepted"] or 0
-    report.trips_quarantined = report.trips_in_range - report.trips_accepted
-    by_reason = (
-        checked.where(in_range & ~accepted)
-        .select(F.explode(REASONS).alias("reason"))
-        .groupBy("reason")
+    # One pass: a row counts once as accepted or quarantined, and once under each of its reasons.
+    labels = F.when(F.size(REASONS) == 0, F.array(F.lit(_ACCEPTED))).otherwise(
+        F.concat(F.array(F.lit(_QUARANTINED)), F.col(REASONS))
+    )
+    counts = (
+        checked.select(in_range.alias("in_range"), F.explode(labels).alias("label"))
+        .groupBy("in_range", "label")
         .count()
         .collect()
     )
-    report.quarantine_reasons = {r["reason"]: r["count"] for r in sorted(by_reason)}
-    if report.trips_accepted + report.trips_quarantined != report.trips_in_range:
-        raise FeatureJobError("accepted + quarantined != input: a row was lost")
+    report.trips_read = sum(r["count"] for r in counts if r["label"] in (_ACCEPTED, _QUARANTINED))
+    in_range_counts = {r["label"]: r["count"] for r in counts if r["in_range"]}
+    report.trips_accepted = in_range_counts.pop(_ACCEPTED, 0)
+    report.trips_quarantined = in_range_counts.pop(_QUARANTINED, 0)
+    report.trips_in_range = report.trips_accepted + report.trips_quarantined
+    report.quarantine_reasons = dict(sorted(in_range_counts.items()))
 
 
 def _fail_on_failing_rules(quality_conf: dict[str, Any], report: "FeatureRun") -> None:

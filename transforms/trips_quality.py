@@ -18,16 +18,24 @@ REASONS = "quality_reasons"
 AS_GIVEN = "_as_given"  # suffix of the columns holding timestamps as the input gave them
 
 
-def _unparsable(name: str) -> Column:
-    return F.col(f"{name}{AS_GIVEN}").isNotNull() & F.col(name).isNull()
+def _given(name: str, columns: list[str]) -> Column:
+    """The time as the input gave it: text inputs keep it beside the parsed one."""
+    return F.col(f"{name}{AS_GIVEN}") if f"{name}{AS_GIVEN}" in columns else F.col(name)
 
 
-def _rule_columns(max_trip_km: float, future_limit: dt.datetime) -> dict[str, Column]:
+def _unparsable(name: str, columns: list[str]) -> Column:
+    return _given(name, columns).isNotNull() & F.col(name).isNull()
+
+
+def _rule_columns(
+    columns: list[str], max_trip_km: float, future_limit: dt.datetime
+) -> dict[str, Column]:
     dist = F.col("trip_dist")
     return {
-        "unparsable_timestamp": _unparsable("event_timestamp") | _unparsable("created"),
-        "null_timestamp": F.col(f"event_timestamp{AS_GIVEN}").isNull()
-        | F.col(f"created{AS_GIVEN}").isNull(),
+        "unparsable_timestamp": _unparsable("event_timestamp", columns)
+        | _unparsable("created", columns),
+        "null_timestamp": _given("event_timestamp", columns).isNull()
+        | _given("created", columns).isNull(),
         "null_key": F.col("trip_id").isNull() | F.col("driver_id").isNull(),
         "missing_distance": dist.isNull(),
         "negative_distance": dist < 0,
@@ -38,22 +46,38 @@ def _rule_columns(max_trip_km: float, future_limit: dt.datetime) -> dict[str, Co
 
 
 def _duplicates(frame: DataFrame, check_rows: bool, check_ids: bool) -> DataFrame:
-    """Flags exact copies of a row (all but one copy) and trip ids shared by different rows."""
+    """Flags exact copies of a row (all but one copy) and trip ids shared by different rows.
+
+    Trip ids should be unique, so shared ids are found by an aggregation that moves two longs a
+    row; only the (normally few) rows of shared ids are then compared column by column."""
     columns = list(TRIPS_COLUMNS)
-    by_id = Window.partitionBy("trip_id")
     version = F.xxhash64(*[F.col(c) for c in columns])
+    shared = (
+        frame.where(F.col("trip_id").isNotNull())
+        .groupBy("trip_id")
+        .agg(
+            F.count(F.lit(1)).alias("__copies"),
+            F.min(version).alias("__lo"),
+            F.max(version).alias("__hi"),
+        )
+        .where(F.col("__copies") > 1)
+    )
+    flagged = frame.join(F.broadcast(shared), on="trip_id", how="left")
+    unique = flagged.where(F.col("__copies").isNull())
+    repeated = flagged.where(F.col("__copies").isNotNull())
     if check_rows:
-        copies = Window.partitionBy("trip_id", *columns).orderBy(F.lit(1))
-        frame = frame.withColumn("duplicate_row", F.row_number().over(copies) > 1)
+        copies = Window.partitionBy(*columns).orderBy(F.lit(1))
+        repeated = repeated.withColumn("duplicate_row", F.row_number().over(copies) > 1)
+        unique = unique.withColumn("duplicate_row", F.lit(False))
     if check_ids:
-        versions = F.size(F.collect_set(version).over(by_id))
-        frame = frame.withColumn("duplicate_trip_id", F.col("trip_id").isNotNull() & (versions > 1))
-    return frame
+        repeated = repeated.withColumn("duplicate_trip_id", F.col("__lo") != F.col("__hi"))
+        unique = unique.withColumn("duplicate_trip_id", F.lit(False))
+    return unique.unionByName(repeated).drop("__copies", "__lo", "__hi")
 
 
 def trips_typed(trips_raw: DataFrame) -> DataFrame:
-    """The contract's columns in the contract's types (text times parsed, NaN distances null),
-    with the timestamps as given kept beside them for the quarantine table."""
+    """The contract's columns in the contract's types (text times parsed, NaN distances null);
+    text timestamps are also kept as given, for the unparsable rule and the quarantine table."""
     from transforms.trips_schema import check_trips_schema
 
     check_trips_schema(trips_raw.schema)
@@ -67,8 +91,12 @@ def trips_typed(trips_raw: DataFrame) -> DataFrame:
         if name == "trip_dist":
             col = F.when(F.isnan(col), F.lit(None).cast(expected)).otherwise(col)
         columns.append(col.alias(name))
-    raw = [F.col(n).cast("string").alias(f"{n}{AS_GIVEN}") for n in ("event_timestamp", "created")]
-    return trips_raw.select(*columns, *raw)
+    given = [
+        F.col(n).alias(f"{n}{AS_GIVEN}")
+        for n in ("event_timestamp", "created")
+        if isinstance(trips_raw.schema[n].dataType, T.StringType)
+    ]
+    return trips_raw.select(*columns, *given)
 
 
 def trips_checked(
@@ -90,7 +118,7 @@ def trips_checked(
         )
     active = [r for r in RULES if quality_rules[r] != "keep"]
     frame = _duplicates(trips_typed, "duplicate_row" in active, "duplicate_trip_id" in active)
-    rules = _rule_columns(max_trip_km, future_limit)
+    rules = _rule_columns(frame.columns, max_trip_km, future_limit)
     flags = [
         F.when(F.coalesce(rules[r] if r in rules else F.col(r), F.lit(False)), F.lit(r))
         for r in active

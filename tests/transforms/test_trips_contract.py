@@ -27,9 +27,9 @@ def test_missing_column_is_named(spark, raw):
 
 
 def test_mistyped_column_names_expected_and_found_type(spark, raw):
-    bad = raw.withColumn("event_timestamp", F.col("event_timestamp").cast("string"))
+    bad = raw.withColumn("event_timestamp", F.col("event_timestamp").cast("double"))
     with pytest.raises(
-        TripsSchemaError, match="column 'event_timestamp' has type string, expected timestamp"
+        TripsSchemaError, match="column 'event_timestamp' has type double, expected timestamp"
     ):
         _trips(spark, bad)
 
