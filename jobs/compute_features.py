@@ -35,11 +35,10 @@ from transforms.dataflow import build_driver, feature_inputs, quality_inputs
 from transforms.feature_tables import TABLES
 from transforms.spark_checks import SPARK_CHECKS, evaluate, profile
 from transforms.time_columns import window_micros
-from transforms.trips_quality import REASONS
+from transforms.trips_quality import FLAGS, RULES, rule_bit
 
 log = logging.getLogger("jobs.compute_features")
 QUARANTINE_TABLE = "quarantine"
-_ACCEPTED, _QUARANTINED = "<accepted>", "<quarantined>"
 
 
 class FeatureJobError(RuntimeError):
@@ -177,22 +176,24 @@ def _count_input(checked: DataFrame, report: "FeatureRun", range_from, range_unt
         _in_range(F.col("event_timestamp"), range_from, range_until)
         | F.col("event_timestamp").isNull()
     )
-    # One pass: a row counts once as accepted or quarantined, and once under each of its reasons.
-    labels = F.when(F.size(REASONS) == 0, F.array(F.lit(_ACCEPTED))).otherwise(
-        F.concat(F.array(F.lit(_QUARANTINED)), F.col(REASONS))
-    )
-    counts = (
-        checked.select(in_range.alias("in_range"), F.explode(labels).alias("label"))
-        .groupBy("in_range", "label")
-        .count()
-        .collect()
-    )
-    report.trips_read = sum(r["count"] for r in counts if r["label"] in (_ACCEPTED, _QUARANTINED))
-    in_range_counts = {r["label"]: r["count"] for r in counts if r["in_range"]}
-    report.trips_accepted = in_range_counts.pop(_ACCEPTED, 0)
-    report.trips_quarantined = in_range_counts.pop(_QUARANTINED, 0)
-    report.trips_in_range = report.trips_accepted + report.trips_quarantined
-    report.quarantine_reasons = dict(sorted(in_range_counts.items()))
+    # One pass: rows read, in range, accepted, and per rule broken (a row may break several).
+    flags = F.col(FLAGS)
+    row = checked.agg(
+        F.count(F.lit(1)).alias("read"),
+        F.sum(in_range.cast("long")).alias("in_range"),
+        F.sum((in_range & (flags == 0)).cast("long")).alias("accepted"),
+        *[
+            F.sum((in_range & (flags.bitwiseAND(F.lit(rule_bit(rule))) != 0)).cast("long")).alias(
+                rule
+            )
+            for rule in RULES
+        ],
+    ).first()
+    report.trips_read = row["read"]
+    report.trips_in_range = row["in_range"] or 0
+    report.trips_accepted = row["accepted"] or 0
+    report.trips_quarantined = report.trips_in_range - report.trips_accepted
+    report.quarantine_reasons = {rule: row[rule] for rule in sorted(RULES) if row[rule]}
 
 
 def _fail_on_failing_rules(quality_conf: dict[str, Any], report: "FeatureRun") -> None:

@@ -5,14 +5,14 @@ from hamilton.function_modifiers import config
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from transforms.trips_quality import REASONS
+from transforms.trips_quality import FLAGS
 from transforms.trips_schema import TRIPS_COLUMNS, normalise_trips_pandas
 
 
 @config.when(engine="spark")
 def trips__spark(trips_checked: DataFrame) -> DataFrame:
     """Trips no quality rule quarantines, in the contract's columns and types (UTC, no NaN)."""
-    return trips_checked.where(F.size(REASONS) == 0).select(*TRIPS_COLUMNS)
+    return trips_checked.where(F.col(FLAGS) == 0).select(*TRIPS_COLUMNS)
 
 
 @config.when(engine="pandas")

@@ -14,7 +14,8 @@ from pyspark.sql import types as T
 from transforms.trips_schema import TRIPS_COLUMNS
 
 ACTIONS = ("quarantine", "fail", "keep")
-REASONS = "quality_reasons"
+FLAGS = "quality_flags"  # bit i set: the row breaks RULES[i]
+REASONS = "quality_reasons"  # the names of those rules, in the quarantine table
 AS_GIVEN = "_as_given"  # suffix of the columns holding timestamps as the input gave them
 
 
@@ -105,7 +106,7 @@ def trips_checked(
     max_trip_km: float = 500.0,
     future_limit: dt.datetime | None = None,
 ) -> DataFrame:
-    """Trips with `quality_reasons`: the names of the rules each row breaks (empty: accepted)."""
+    """Trips with `quality_flags`: a bit for each rule the row breaks (0: accepted)."""
     quality_rules = dict(DEFAULT_RULES, **(quality_rules or {}))
     if future_limit is None:
         future_limit = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
@@ -117,18 +118,16 @@ def trips_checked(
             f"{bad_actions} (each must be one of {ACTIONS})"
         )
     active = [r for r in RULES if quality_rules[r] != "keep"]
-    frame = _duplicates(trips_typed, "duplicate_row" in active, "duplicate_trip_id" in active)
+    frame = trips_typed
+    if "duplicate_row" in active or "duplicate_trip_id" in active:
+        frame = _duplicates(frame, "duplicate_row" in active, "duplicate_trip_id" in active)
     rules = _rule_columns(frame.columns, max_trip_km, future_limit)
-    flags = [
-        F.when(F.coalesce(rules[r] if r in rules else F.col(r), F.lit(False)), F.lit(r))
-        for r in active
-    ]
-    reasons = (
-        F.filter(F.array(*flags), lambda r: r.isNotNull())
-        if flags
-        else F.array().cast("array<string>")
-    )
-    return frame.withColumn(REASONS, reasons).drop(
+    # One bit per rule (a plain long: cheap to compute, count and filter on 1e7 rows).
+    flags = F.lit(0).cast("long")
+    for rule in active:
+        broken = F.coalesce(rules[rule] if rule in rules else F.col(rule), F.lit(False))
+        flags = flags + F.when(broken, F.lit(rule_bit(rule))).otherwise(F.lit(0)).cast("long")
+    return frame.withColumn(FLAGS, flags).drop(
         *[r for r in ("duplicate_row", "duplicate_trip_id") if r in frame.columns]
     )
 
@@ -153,4 +152,15 @@ DEFAULT_RULES = {rule: "quarantine" for rule in RULES} | {"missing_distance": "k
 
 def trips_quarantined(trips_checked: DataFrame) -> DataFrame:
     """The rows some rule quarantines, with their reasons and the timestamps as given."""
-    return trips_checked.where(F.size(REASONS) > 0)
+    quarantined = trips_checked.where(F.col(FLAGS) != 0)
+    return quarantined.withColumn(REASONS, reasons_of(F.col(FLAGS))).drop(FLAGS)
+
+
+def rule_bit(rule: str) -> int:
+    return 1 << RULES.index(rule)
+
+
+def reasons_of(flags: Column) -> Column:
+    """The names of the rules whose bits are set."""
+    names = [F.when((flags.bitwiseAND(F.lit(rule_bit(r)))) != 0, F.lit(r)) for r in RULES]
+    return F.filter(F.array(*names), lambda name: name.isNotNull())
