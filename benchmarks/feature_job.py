@@ -17,7 +17,7 @@ import pandas as pd
 
 from jobs import compute_features
 from jobs.config import load_config
-from jobs.feature_writer import write_partitions
+from jobs.feature_writer import PARTITION_COLUMN, with_date_partition
 from jobs.generate_trips import generate_trips, write_trips
 from jobs.session import get_spark
 
@@ -54,6 +54,17 @@ def seed_pandas(trips_path: str, out: str, deterministic: bool) -> None:
         "percentile_dist_rolling_3h",
     ]
     table.to_parquet(os.path.join(out, "trips_stats_3h.parquet"), coerce_timestamps="us")
+
+
+def plain_write(table, path: str) -> None:
+    """Spark's floor: the same layout written with a plain dynamic partition overwrite."""
+    (
+        with_date_partition(table)
+        .write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .partitionBy(PARTITION_COLUMN)
+        .parquet(path)
+    )
 
 
 def timed(fn, *args, **kwargs) -> float:
@@ -96,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 seed_pandas, trips, fresh("seed-sorted"), True
             ),
             "spark: read + write floor": timed(
-                lambda trips=trips: write_partitions(
+                lambda trips=trips: plain_write(
                     spark.read.parquet(trips).drop("date"), fresh("floor")
                 )
             ),

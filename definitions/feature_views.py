@@ -36,20 +36,33 @@ def _ttl(view_conf: dict) -> dt.timedelta:
     return pd.Timedelta(view_conf["ttl"]).to_pytimedelta()
 
 
+def _table_view(
+    table: str, entity: Entity, source: SparkSource, view_conf: dict, fields: dict, producer
+) -> FeatureView:
+    return FeatureView(
+        name=table,
+        entities=[entity],
+        ttl=_ttl(view_conf),
+        schema=_fields(fields),
+        source=source,
+        online=True,
+        description=_doc(producer),
+        owner=view_conf.get("owner", ""),
+        tags={"table": table, "produced_by": "transforms.feature_tables"},
+    )
+
+
 def trips_stats_view(
     driver_entity: Entity, trips_stats_source: SparkSource, trips_stats_conf: dict
 ) -> FeatureView:
     """Per trip of a driver: calendar features and the rolling 3h distance percentile."""
-    return FeatureView(
-        name="trips_stats_3h",
-        entities=[driver_entity],
-        ttl=_ttl(trips_stats_conf),
-        schema=_fields(TRIPS_STATS_FIELDS),
-        source=trips_stats_source,
-        online=True,
-        description=_doc(feature_tables.trips_stats_3h__pandas),
-        owner=trips_stats_conf.get("owner", ""),
-        tags={"table": "trips_stats_3h", "produced_by": "transforms.feature_tables"},
+    return _table_view(
+        "trips_stats_3h",
+        driver_entity,
+        trips_stats_source,
+        trips_stats_conf,
+        TRIPS_STATS_FIELDS,
+        feature_tables.trips_stats_3h__pandas,
     )
 
 
@@ -57,14 +70,11 @@ def driver_activity_view(
     driver_entity: Entity, driver_activity_source: SparkSource, driver_activity_conf: dict
 ) -> FeatureView:
     """Per trip of a driver: trip counts and distances over sliding windows."""
-    return FeatureView(
-        name="driver_activity",
-        entities=[driver_entity],
-        ttl=_ttl(driver_activity_conf),
-        schema=_fields(DRIVER_ACTIVITY_FIELDS),
-        source=driver_activity_source,
-        online=True,
-        description=_doc(feature_tables.driver_activity__pandas),
-        owner=driver_activity_conf.get("owner", ""),
-        tags={"table": "driver_activity", "produced_by": "transforms.feature_tables"},
+    return _table_view(
+        "driver_activity",
+        driver_entity,
+        driver_activity_source,
+        driver_activity_conf,
+        DRIVER_ACTIVITY_FIELDS,
+        feature_tables.driver_activity__pandas,
     )

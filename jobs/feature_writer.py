@@ -1,6 +1,6 @@
-"""Writes feature tables as date-partitioned parquet, replacing only the dates it computed.
+"""The on-disk layout of every table the jobs write: a UTC `date` partition, rows in order.
 
-Hamilton has no Spark savers; this is the one the jobs use.
+Hamilton has no Spark savers; `jobs.publishing` writes with this layout and publishes atomically.
 """
 
 from pyspark.sql import DataFrame
@@ -21,15 +21,4 @@ def with_date_partition(table: DataFrame, undated: str | None = None) -> DataFra
     # One task and one file per date, rows sorted: reruns write the same rows in the same order.
     return dated.repartition(PARTITION_COLUMN).sortWithinPartitions(
         PARTITION_COLUMN, "event_timestamp", "trip_id"
-    )
-
-
-def write_partitions(table: DataFrame, path: str) -> None:
-    """Overwrites the date partitions present in `table` under `path`; other dates stay."""
-    (
-        with_date_partition(table)
-        .write.mode("overwrite")
-        .option("partitionOverwriteMode", "dynamic")
-        .partitionBy(PARTITION_COLUMN)
-        .parquet(path)
     )
