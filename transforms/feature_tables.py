@@ -8,6 +8,7 @@ from pyspark.sql import DataFrame
 from transforms import calendar_features
 from transforms.driver_windows import DRIVER_FEATURES
 from transforms.spark_checks import Check, check_spark_output
+from transforms.time_columns import PARTITION_COLUMN
 from transforms.trips_contract import TRIPS_COLUMNS
 
 KEY_COLUMNS = ["trip_id", "driver_id", "event_timestamp", "created"]
@@ -15,6 +16,11 @@ CALENDAR_FEATURES = ["day_of_week", "is_weekend", "hour_of_day"]
 TRIPS_STATS_COLUMNS = KEY_COLUMNS + CALENDAR_FEATURES + ["percentile_dist_rolling_3h"]
 DRIVER_ACTIVITY_COLUMNS = KEY_COLUMNS + list(DRIVER_FEATURES)
 TABLES = {"trips_stats_3h": TRIPS_STATS_COLUMNS, "driver_activity": DRIVER_ACTIVITY_COLUMNS}
+
+
+def _laid_out_by(table: DataFrame) -> list[str]:
+    """The partition column a Spark table comes laid out by, if any (kept for the writer)."""
+    return [PARTITION_COLUMN] if PARTITION_COLUMN in table.columns else []
 
 
 @config.when(engine="pandas")
@@ -49,7 +55,7 @@ def trip_columns__pandas(trips: pd.DataFrame) -> pd.DataFrame:
 )
 def trips_stats_3h__spark(trips_ranked: DataFrame) -> DataFrame:
     """Per trip: calendar features and the rolling 3h percentile of trip distance."""
-    return trips_ranked.select(*TRIPS_STATS_COLUMNS)
+    return trips_ranked.select(*TRIPS_STATS_COLUMNS, *_laid_out_by(trips_ranked))
 
 
 @config.when(engine="pandas")

@@ -7,16 +7,18 @@ pandas runs it on the whole table, Spark on time buckets that each also read one
 bucket before (the halo), so the result is the same trip for trip.
 """
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 from hamilton.function_modifiers import config
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.functions import arrow_udf
 
-from transforms.arrow_columns import nan_as_null
-from transforms.arrow_columns import numpy_column as _numpy
-from transforms.time_columns import to_micros, window_micros
+from transforms.arrow_columns import nan_as_null, numpy_array
+from transforms.time_columns import DAY_US, PARTITION_COLUMN, to_micros, window_micros
 from transforms.window_kernels import rolling_percentile_rank
 
 
@@ -45,57 +47,101 @@ def percentile_dist_rolling_3h__pandas(
     return pd.Series(ranked, index=trip_dist.index, name="percentile_dist_rolling_3h")
 
 
-_RANKED_SCHEMA = pa.schema(
-    [(n, pa.int64()) for n in ("trip_id", "driver_id", "ts_us", "created_us")]
-    + [("percentile_dist_rolling_3h", pa.float64())]
-)
-_RANKED_SCHEMA_DDL = (
-    "trip_id long, driver_id long, ts_us long, created_us long, percentile_dist_rolling_3h double"
-)
-
-
 def _bucket(micros, bucket_us: int):
-    """Floor division that stays exact for any long and rounds down before 1970 too."""
-    return (micros - F.pmod(micros, F.lit(bucket_us))).cast("long") / F.lit(bucket_us)
+    """Floor division in longs: exact for any time, and rounding down before 1970 too."""
+    return F.call_function("div", micros - F.pmod(micros, F.lit(bucket_us)), F.lit(bucket_us))
+
+
+def _buckets_per_day(bucket_us: int, percentile_bucket: str) -> int:
+    if bucket_us > DAY_US or DAY_US % bucket_us:
+        raise ValueError(
+            f"features.percentile_bucket {percentile_bucket!r} must divide a day (24h, 6h, 1h, "
+            "20min, ...): each date's buckets are then ranked and written by one task"
+        )
+    return DAY_US // bucket_us
+
+
+def _ranked_in_sorted_buckets(
+    bucket: np.ndarray, ts_us: np.ndarray, dist: np.ndarray, window_us: int
+) -> np.ndarray:
+    """The rolling percentile of rows sorted by (bucket, time, trip id), bucket by bucket."""
+    new_bucket = np.r_[True, bucket[1:] != bucket[:-1]]
+    if np.any(bucket[1:] < bucket[:-1]) or np.any((ts_us[1:] < ts_us[:-1]) & ~new_bucket[1:]):
+        raise RuntimeError("rows reached the percentile step out of (bucket, time) order")
+    starts = np.flatnonzero(new_bucket)
+    out = np.empty(len(ts_us), dtype=np.float64)
+    for lo, hi in zip(starts, np.r_[starts[1:], len(ts_us)], strict=True):
+        out[lo:hi] = rolling_percentile_rank(ts_us[lo:hi], dist[lo:hi], window_us)
+    return out
+
+
+def _percentile_udf(window_us: int):
+    """A streaming Arrow UDF over rows sorted by (bucket, time, trip id): it holds back the rows
+    of the bucket still arriving and ranks each bucket once whole, so three columns cross into
+    Python and one comes back; the rest of each row stays in the JVM."""
+
+    def joined(held: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
+        return [np.concatenate(parts) for parts in zip(*held, strict=True)]
+
+    @arrow_udf("double")
+    def ranked(batches: Iterator[tuple[pa.Array, pa.Array, pa.Array]]) -> Iterator[pa.Array]:
+        held: list[tuple[np.ndarray, ...]] = []
+        for arrays in batches:
+            batch = tuple(numpy_array(a) for a in arrays)
+            if len(batch[0]) == 0:
+                continue
+            held.append(batch)
+            last_bucket = batch[0][-1]
+            if held[0][0][0] == last_bucket:
+                continue  # one bucket held, and it is still arriving
+            rows = joined(held)
+            whole = int(np.searchsorted(rows[0], last_bucket))  # the buckets before the last
+            yield nan_as_null(_ranked_in_sorted_buckets(*(r[:whole] for r in rows), window_us))
+            held = [tuple(r[whole:] for r in rows)]
+        if held:
+            yield nan_as_null(_ranked_in_sorted_buckets(*joined(held), window_us))
+
+    # Not deterministic for Spark: a row's value depends on its neighbours, so no filter may be
+    # pushed below it (the halo rows must reach it).
+    return ranked.asNondeterministic()
 
 
 @config.when(engine="spark")
 def trips_ranked__spark(
     trips: DataFrame, percentile_window: str, percentile_bucket: str
 ) -> DataFrame:
-    """Trips (id, driver, times) with `percentile_dist_rolling_3h`, ranked per time bucket."""
+    """Trips (id, driver, times) with `percentile_dist_rolling_3h`, ranked per time bucket and
+    laid out for writing: each `date` in one partition, rows in (event_timestamp, trip_id) order."""
     window_us, bucket_us = window_micros(percentile_window), window_micros(percentile_bucket)
+    per_day = _buckets_per_day(bucket_us, percentile_bucket)
     ts_us = F.unix_micros("event_timestamp")
-    first = _bucket(ts_us, bucket_us).cast("long")
-    last = _bucket(ts_us + F.lit(window_us - 1), bucket_us).cast("long")
+    home = _bucket(ts_us, bucket_us)
     rows = trips.select(
         "trip_id",
         "driver_id",
-        ts_us.alias("ts_us"),
-        F.unix_micros("created").alias("created_us"),
+        "created",
         "trip_dist",
-        first.alias("home"),
-        F.explode(F.sequence(first, last)).alias("bucket"),
+        ts_us.alias("ts_us"),
+        F.explode(F.sequence(home, _bucket(ts_us + F.lit(window_us - 1), bucket_us))).alias(
+            "bucket"
+        ),
+    ).withColumn(
+        PARTITION_COLUMN, F.date_from_unix_date(_bucket(F.col("bucket"), per_day).cast("int"))
     )
-
-    def rank_bucket(table: pa.Table) -> pa.Table:
-        ranked = _rolling_percentile(
-            _numpy(table, "ts_us"), _numpy(table, "trip_id"), _numpy(table, "trip_dist"), window_us
-        )
-        own = _numpy(table, "home") == _numpy(table, "bucket")
-        columns = {
-            name: _numpy(table, name)[own]
-            for name in ("trip_id", "driver_id", "ts_us", "created_us")
-        }
-        columns["percentile_dist_rolling_3h"] = nan_as_null(ranked[own])
-        return pa.table(columns, schema=_RANKED_SCHEMA)
-
-    # Arrow in and out: pandas conversions would cost more than the ranking itself.
-    ranked = rows.groupBy("bucket").applyInArrow(rank_bucket, _RANKED_SCHEMA_DDL)
-    return ranked.select(
+    # A bucket's halo rows sort before its own rows; own rows sort by (date, time, id), which
+    # the writer then takes as its order, so it neither shuffles nor sorts again.
+    partitions = int(trips.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    laid_out = rows.repartition(partitions, PARTITION_COLUMN).sortWithinPartitions(
+        PARTITION_COLUMN, "bucket", "ts_us", "trip_id"
+    )
+    ranked = laid_out.withColumn(
+        "percentile_dist_rolling_3h", _percentile_udf(window_us)("bucket", "ts_us", "trip_dist")
+    )
+    return ranked.where(_bucket(F.col("ts_us"), bucket_us) == F.col("bucket")).select(
         "trip_id",
         "driver_id",
         F.timestamp_micros("ts_us").alias("event_timestamp"),
-        F.timestamp_micros("created_us").alias("created"),
+        "created",
         "percentile_dist_rolling_3h",
+        PARTITION_COLUMN,
     )

@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+DAY_US = 86_400_000_000
+PARTITION_COLUMN = "date"  # every table's partition: the UTC date of its event time
+
 
 def to_micros(ts: pd.Series) -> np.ndarray:
     """UTC microseconds since the epoch; naive times are taken to be UTC."""
