@@ -14,7 +14,9 @@ import os
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):  # spark-submit jobs/compute_features.py: make the project importable
@@ -23,19 +25,25 @@ if __package__ in (None, ""):  # spark-submit jobs/compute_features.py: make the
 from py4j.protocol import Py4JJavaError
 from pyspark import StorageLevel
 from pyspark.errors import AnalysisException, PythonException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import trips_loader
-from jobs.feature_writer import PARTITION_COLUMN, with_date_partition
-from jobs.publishing import commit, remove_dead_staging, stage
+from jobs.feature_writer import PARTITION_COLUMN
+from jobs.publishing import commit, remove_dead_staging, stage, staging_path
 from jobs.quality_report import write_quality_report
-from jobs.trips_loader import explain_read_error
+from jobs.staged_profile import profile_staged
+from jobs.trips_loader import explain_read_error, read_error_cause
 from transforms.dataflow import build_driver, feature_inputs, quality_inputs
 from transforms.feature_tables import TABLES
-from transforms.spark_checks import SPARK_CHECKS, evaluate, profile
+from transforms.spark_checks import SPARK_CHECKS, evaluate, profile_from
 from transforms.time_columns import window_micros
-from transforms.trips_quality import FLAGS, RULES, rule_bit
+from transforms.trips_quality import (
+    FLAGS,
+    RULES,
+    duplicate_rules_active,
+    rule_bit,
+)
 
 log = logging.getLogger("jobs.compute_features")
 QUARANTINE_TABLE = "quarantine"
@@ -86,7 +94,11 @@ def run(
     tables: list[str] | None = None,
 ) -> FeatureRun:
     """Computes the feature tables (all by default) for trips dated [start, end], checks them and
-    publishes them atomically, with the quarantined rows and a quality report beside them."""
+    publishes them atomically, with the quarantined rows and a quality report beside them.
+
+    The trips are read once per table and once more for duplicate trip ids (when those rules are
+    on), never cached: counts and profiles are observed while the tables are written, and the
+    tables are published only once the counts add up and the checks pass."""
     unknown = sorted(set(tables or []) - set(TABLES))
     if unknown:
         raise FeatureJobError(f"unknown table(s) {unknown}: choose from {sorted(TABLES)}")
@@ -105,6 +117,7 @@ def run(
     read_from = range_from - history_needed(conf["features"]) if range_from else None
     started = dt.datetime.now(dt.UTC)
     run_id = started.strftime("%Y%m%dT%H%M%S%fZ")
+    replaces = _dates_replaced(first, last)
 
     report = FeatureRun(run_id=run_id)
     began = time.perf_counter()
@@ -117,68 +130,127 @@ def run(
         **feature_inputs(conf["features"]),
         **quality_inputs(conf["quality"], started),
     }
+    in_range = _in_range(F.col("event_timestamp"), range_from, range_until)
+    shared = None
+    staged: list[Path] = []
     try:
-        checked = hamilton.execute(["trips_checked"], inputs=inputs)["trips_checked"]
-        checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
-        _count_input(checked, report, range_from, range_until)
-    except (AnalysisException, Py4JJavaError, PythonException) as err:
-        raise FeatureJobError(explain_read_error(trips, err)) from err
-    try:
-        report.seconds["read and check"] = time.perf_counter() - began
-        log.info(
-            "read %d trips: %d in the output range, of which %d accepted and %d quarantined %s",
-            report.trips_read,
-            report.trips_in_range,
-            report.trips_accepted,
-            report.trips_quarantined,
-            dict(report.quarantine_reasons),
-        )
-        _fail_on_failing_rules(conf["quality"], report)
-        if report.trips_accepted == 0:
-            raise FeatureJobError(
-                f"no usable trips in {trips} between {first or 'the beginning'} and "
-                f"{last or 'the end'} ({report.trips_in_range} read, "
-                f"{report.trips_quarantined} quarantined): check --trips and the date range"
-            )
-        overrides = {"trips_checked": checked}
-        computed = hamilton.execute(
-            ["trips_quarantined", *tables], inputs=inputs, overrides=overrides
-        )
-        quarantined = computed.pop("trips_quarantined").where(
-            _in_range(F.col("event_timestamp"), range_from, range_until)
-            | F.col("event_timestamp").isNull()
-        )
-        _publish(quarantined, out, QUARANTINE_TABLE, run_id, report, checks=(), undated="unknown")
-        if report.rows_written[QUARANTINE_TABLE] != report.trips_quarantined:
-            raise FeatureJobError(
-                f"quarantine: {report.rows_written[QUARANTINE_TABLE]} rows written for "
-                f"{report.trips_quarantined} quarantined trips: a row was lost"
-            )
-        for name, table in computed.items():
-            table = table.where(_in_range(F.col("event_timestamp"), range_from, range_until))
-            _publish(table, out, name, run_id, report, checks=SPARK_CHECKS.get(name, ()))
+        with _explained(trips, always=True):
+            nodes = hamilton.execute(["trips_typed", "shared_trip_ids"], inputs=inputs)
+            shared = nodes["shared_trip_ids"]
+            if duplicate_rules_active(conf["quality"].get("rules")):
+                shared = _materialized(shared)
+        report.seconds["duplicate trip ids"] = time.perf_counter() - began
+        overrides = {"trips_typed": nodes["trips_typed"], "shared_trip_ids": shared}
+        checked = hamilton.execute(["trips_checked"], inputs=inputs, overrides=overrides)[
+            "trips_checked"
+        ]
+        for position, name in enumerate(tables):
+            table_began = time.perf_counter()
+            observation = Observation(f"input_{name}")
+            input_metrics = _input_metrics(in_range)
+            observed = checked.observe(observation, *input_metrics)
+            table = hamilton.execute(
+                [name], inputs=inputs, overrides={**overrides, "trips_checked": observed}
+            )[name].where(in_range)
+            with _explained(trips, always=False):
+                path, table_profile = _stage(table, out, name, run_id, SPARK_CHECKS.get(name, ()))
+            staged.append(path)
+            metrics = _observed(observation, checked, input_metrics)
+            _take_input_counts(report, name, metrics, first=position == 0)
+            if position == 0:
+                _log_input(report)
+                _fail_on_failing_rules(conf["quality"], report)
+                if report.trips_accepted == 0:
+                    raise FeatureJobError(
+                        f"no usable trips in {trips} between {first or 'the beginning'} and "
+                        f"{last or 'the end'} ({report.trips_in_range} read, "
+                        f"{report.trips_quarantined} quarantined): check --trips and the date "
+                        "range"
+                    )
+            _judge(name, table_profile, SPARK_CHECKS.get(name, ()), report)
             if report.rows_written[name] != report.trips_accepted:
                 raise FeatureJobError(
                     f"{name}: {report.rows_written[name]} rows for {report.trips_accepted} "
                     "accepted trips in range; every trip must give exactly one row"
                 )
+            if position == 0:
+                quarantined = hamilton.execute(
+                    ["trips_quarantined"],
+                    inputs=inputs,
+                    overrides={**overrides, "trips_checked": checked},
+                )["trips_quarantined"]
+                staged.append(
+                    _publish_quarantine(quarantined, in_range, out, run_id, report, replaces)
+                )
+            commit(out, name, path, run_id, replaces)
+            report.seconds[name] = time.perf_counter() - table_began
+            log.info(
+                "published %d rows of %s in %.1f s",
+                table_profile["rows"],
+                name,
+                report.seconds[name],
+            )
     finally:
-        checked.unpersist()
+        for path in staged:
+            shutil.rmtree(path, ignore_errors=True)
+        if shared is not None:
+            shared.unpersist()
     report.seconds["total"] = time.perf_counter() - began
     write_quality_report(report, out)
     log.info("feature job done in %.1f s", report.seconds["total"])
     return report
 
 
-def _count_input(checked: DataFrame, report: "FeatureRun", range_from, range_until) -> None:
-    """Rows read, rows in range (or without a usable time), accepted and by reason: one pass."""
-    in_range = (
-        _in_range(F.col("event_timestamp"), range_from, range_until)
-        | F.col("event_timestamp").isNull()
-    )
-    # One pass: rows read, in range, accepted, and per rule broken (a row may break several).
+@contextmanager
+def _explained(trips: str, always: bool):
+    """Turns Spark's errors on reading the trips into one saying what to fix. `always`: any
+    error here is a read error; otherwise only those with a known cause are rewritten."""
+    try:
+        yield
+    except (AnalysisException, Py4JJavaError, PythonException) as err:
+        if always or read_error_cause(err):
+            raise FeatureJobError(explain_read_error(trips, err)) from err
+        raise
+
+
+def _materialized(shared: DataFrame) -> DataFrame:
+    """The shared trip ids, computed once. Grouping 1e7 unique ids gains nothing from the
+    pre-shuffle partial aggregation, so it is bypassed for this step. None shared (the usual
+    case, one pass) becomes an empty table that Spark's optimizer removes, join and all, from
+    every plan; otherwise they are cached (caching costs more than the pass, so only then)."""
+    spark = shared.sparkSession
+    bypass = "spark.sql.execution.bypassPartialAggregation"
+    before = spark.conf.get(bypass, None)
+    spark.conf.set(bypass, "true")
+    try:
+        if shared.isEmpty():
+            return shared.limit(0)  # planned as an empty local table: no work at all
+        shared = shared.persist(StorageLevel.MEMORY_AND_DISK)
+        log.warning("%d trip ids are held by more than one row", shared.count())
+        return shared
+    finally:
+        if before is None:
+            spark.conf.unset(bypass)
+        else:
+            spark.conf.set(bypass, before)
+
+
+def _observed(observation: Observation, frame: DataFrame, metrics: list[Column]) -> dict:
+    """The metrics observed while a table computed from `frame` was written. A plan with no
+    partitions at all (no input files) reports none: then they are computed directly, at no
+    cost."""
+    try:
+        values = observation.get
+    except Py4JJavaError:
+        values = {}
+    return values or frame.agg(*metrics).first().asDict()
+
+
+def _input_metrics(in_range: Column) -> list[Column]:
+    """Rows read, in range (or without a usable time), accepted, and per rule broken."""
+    in_range = in_range | F.col("event_timestamp").isNull()
     flags = F.col(FLAGS)
-    row = checked.agg(
+    return [
         F.count(F.lit(1)).alias("read"),
         F.sum(in_range.cast("long")).alias("in_range"),
         F.sum((in_range & (flags == 0)).cast("long")).alias("accepted"),
@@ -188,12 +260,39 @@ def _count_input(checked: DataFrame, report: "FeatureRun", range_from, range_unt
             )
             for rule in RULES
         ],
-    ).first()
-    report.trips_read = row["read"]
-    report.trips_in_range = row["in_range"] or 0
-    report.trips_accepted = row["accepted"] or 0
-    report.trips_quarantined = report.trips_in_range - report.trips_accepted
-    report.quarantine_reasons = {rule: row[rule] for rule in sorted(RULES) if row[rule]}
+    ]
+
+
+def _take_input_counts(report: "FeatureRun", table: str, metrics: dict, first: bool) -> None:
+    """The input counts observed while `table` was computed; every table must see the same."""
+    read, in_range, accepted = metrics["read"], metrics["in_range"] or 0, metrics["accepted"] or 0
+    reasons = {rule: metrics[rule] for rule in sorted(RULES) if metrics[rule]}
+    counts = (read, in_range, accepted, reasons)
+    if not first and counts != (
+        report.trips_read,
+        report.trips_in_range,
+        report.trips_accepted,
+        report.quarantine_reasons,
+    ):
+        raise FeatureJobError(
+            f"{table} read {read} trips ({in_range} in range, {accepted} accepted) where the "
+            f"tables before it read {report.trips_read} ({report.trips_in_range}, "
+            f"{report.trips_accepted}): the trips changed while the job ran; run it again"
+        )
+    report.trips_read, report.trips_in_range, report.trips_accepted = read, in_range, accepted
+    report.trips_quarantined = in_range - accepted
+    report.quarantine_reasons = reasons
+
+
+def _log_input(report: "FeatureRun") -> None:
+    log.info(
+        "read %d trips: %d in the output range, of which %d accepted and %d quarantined %s",
+        report.trips_read,
+        report.trips_in_range,
+        report.trips_accepted,
+        report.trips_quarantined,
+        dict(report.quarantine_reasons),
+    )
 
 
 def _fail_on_failing_rules(quality_conf: dict[str, Any], report: "FeatureRun") -> None:
@@ -209,54 +308,77 @@ def _fail_on_failing_rules(quality_conf: dict[str, Any], report: "FeatureRun") -
         )
 
 
-def _publish(
-    table: DataFrame,
-    out: str,
-    name: str,
-    run_id: str,
-    report: "FeatureRun",
-    checks,
-    undated: str | None = None,
-) -> None:
-    """Stages the table, checks it, then swaps it in; a failing `fail` check publishes nothing."""
-    stage_began = time.perf_counter()
+def _stage(
+    table: DataFrame, out: str, name: str, run_id: str, checks, undated: str | None = None
+) -> tuple[Path, dict]:
+    """Writes the table to staging and profiles what was written, from the files' footers."""
     remove_dead_staging(out, name)
     staged = stage(table, out, name, run_id, undated)
-    try:
-        schema = with_date_partition(table, undated).schema  # explicit: empty tables have no files
-        staged_frame = table.sparkSession.read.schema(schema).parquet(str(staged))
-        table_profile = profile(staged_frame.drop(PARTITION_COLUMN))
-        results = evaluate(staged_frame, checks, table_profile)
-        report.tables[name] = {
-            **table_profile,
-            "checks": [r.as_dict() for r in results],
-        }
-        report.rows_written[name] = table_profile["rows"]
-        for result in results:
-            if not result.passed:
-                level = logging.ERROR if result.check.importance == "fail" else logging.WARNING
-                log.log(
-                    level,
-                    "%s check of %s.%s: %s",
-                    result.check.importance,
-                    name,
-                    result.check.column,
-                    "; ".join(result.problems),
-                )
-        failed = [r for r in results if not r.passed and r.check.importance == "fail"]
-        if failed:
-            raise FeatureJobError(
-                f"{name} failed its checks, so it was not published: "
-                + "; ".join(f"{r.check.column}: {', '.join(r.problems)}" for r in failed)
+    schema = table.drop(PARTITION_COLUMN).schema
+    return staged, profile_staged(table.sparkSession, staged, schema, checks)
+
+
+def _judge(name: str, table_profile: dict, checks, report: "FeatureRun") -> None:
+    """Records the table's profile and checks; a failing `fail` check stops its publication."""
+    results = evaluate(checks, table_profile)
+    report.tables[name] = {**table_profile, "checks": [r.as_dict() for r in results]}
+    report.rows_written[name] = table_profile["rows"]
+    for result in results:
+        if not result.passed:
+            level = logging.ERROR if result.check.importance == "fail" else logging.WARNING
+            log.log(
+                level,
+                "%s check of %s.%s: %s",
+                result.check.importance,
+                name,
+                result.check.column,
+                "; ".join(result.problems),
             )
-        commit(out, name, staged, run_id)
-    finally:
-        if staged.exists():
-            shutil.rmtree(staged, ignore_errors=True)
-    report.seconds[name] = time.perf_counter() - stage_began
-    log.info(
-        "published %d rows of %s in %.1f s", report.rows_written[name], name, report.seconds[name]
-    )
+    failed = [r for r in results if not r.passed and r.check.importance == "fail"]
+    if failed:
+        raise FeatureJobError(
+            f"{name} failed its checks, so it was not published: "
+            + "; ".join(f"{r.check.column}: {', '.join(r.problems)}" for r in failed)
+        )
+
+
+def _publish_quarantine(
+    quarantined: DataFrame, in_range: Column, out: str, run_id: str, report: "FeatureRun", replaces
+) -> Path:
+    """Publishes the quarantined rows of the range; when the counts say there are none, without
+    reading the trips again."""
+    began = time.perf_counter()
+    if report.trips_quarantined:
+        rows = quarantined.where(in_range | F.col("event_timestamp").isNull())
+        path, table_profile = _stage(rows, out, QUARANTINE_TABLE, run_id, (), undated="unknown")
+    else:
+        path = staging_path(out, QUARANTINE_TABLE, run_id)
+        path.mkdir(parents=True)
+        table_profile = profile_from(quarantined.schema, {"rows": 0})
+    _judge(QUARANTINE_TABLE, table_profile, (), report)
+    if report.rows_written[QUARANTINE_TABLE] != report.trips_quarantined:
+        raise FeatureJobError(
+            f"quarantine: {report.rows_written[QUARANTINE_TABLE]} rows written for "
+            f"{report.trips_quarantined} quarantined trips: a row was lost"
+        )
+    commit(out, QUARANTINE_TABLE, path, run_id, replaces)
+    report.seconds[QUARANTINE_TABLE] = time.perf_counter() - began
+    return path
+
+
+def _dates_replaced(first: dt.date | None, last: dt.date | None):
+    """Which published date folders a run replaces: every date of its range, emptied ones too
+    (a whole run replaces the whole table, undated rows included)."""
+
+    def replaces(folder: str) -> bool:
+        value = folder.removeprefix(f"{PARTITION_COLUMN}=")
+        try:
+            date = dt.date.fromisoformat(value)
+        except ValueError:
+            return first is None and last is None
+        return (first is None or date >= first) and (last is None or date <= last)
+
+    return replaces
 
 
 def _in_range(ts, range_from: dt.datetime | None, range_until: dt.datetime | None):

@@ -17,6 +17,7 @@ import fcntl
 import os
 import shutil
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,13 +44,17 @@ def _table_lock(out: Path, table: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def staging_path(out: str | os.PathLike, name: str, run_id: str) -> Path:
+    """Where this process stages `name` for this run."""
+    _, _, staging_root = _dirs(Path(out), name)
+    return staging_root / f"{run_id}-{os.getpid()}"
+
+
 def stage(
     table: DataFrame, out: str | os.PathLike, name: str, run_id: str, undated: str | None = None
 ) -> Path:
     """Writes `table` by date into a fresh staging folder, one file per date with a fixed name."""
-    out = Path(out)
-    _, _, staging_root = _dirs(out, name)
-    staged = staging_root / f"{run_id}-{os.getpid()}"
+    staged = staging_path(out, name, run_id)
     with_date_partition(table, undated).write.mode("overwrite").partitionBy(
         PARTITION_COLUMN
     ).parquet(str(staged))
@@ -71,8 +76,17 @@ def current_version(out: str | os.PathLike, name: str) -> Path | None:
     return link.resolve() if link.exists() else None
 
 
-def commit(out: str | os.PathLike, name: str, staged: Path, run_id: str) -> Path:
-    """Publishes the staged dates on top of the current version; returns the new version."""
+def commit(
+    out: str | os.PathLike,
+    name: str,
+    staged: Path,
+    run_id: str,
+    replaces: Callable[[str], bool] | None = None,
+) -> Path:
+    """Publishes the staged dates on top of the current version; returns the new version.
+
+    Current dates are kept unless staged again or `replaces(folder name)` says the run covered
+    them (a date of its range that now has no rows must not keep its old ones)."""
     out = Path(out)
     link, versions, _ = _dirs(out, name)
     with _table_lock(out, name):
@@ -89,7 +103,11 @@ def commit(out: str | os.PathLike, name: str, staged: Path, run_id: str) -> Path
         staged_dates = {d.name for d in staged.iterdir()}
         if current is not None:
             for date_dir in current.iterdir():
-                if date_dir.is_dir() and date_dir.name not in staged_dates:
+                if (
+                    date_dir.is_dir()
+                    and date_dir.name not in staged_dates
+                    and not (replaces and replaces(date_dir.name))
+                ):
                     (version / date_dir.name).mkdir()
                     for f in date_dir.iterdir():
                         os.link(f, version / date_dir.name / f.name)

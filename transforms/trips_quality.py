@@ -46,24 +46,19 @@ def _rule_columns(
     }
 
 
-def _duplicates(frame: DataFrame, check_rows: bool, check_ids: bool) -> DataFrame:
+def _version(columns: list[str]) -> Column:
+    return F.xxhash64(*[F.col(c) for c in columns])
+
+
+def _duplicates(
+    frame: DataFrame, shared_trip_ids: DataFrame, check_rows: bool, check_ids: bool
+) -> DataFrame:
     """Flags exact copies of a row (all but one copy) and trip ids shared by different rows.
 
-    Trip ids should be unique, so shared ids are found by an aggregation that moves two longs a
-    row; only the (normally few) rows of shared ids are then compared column by column."""
+    Only the rows of the shared ids (normally none) are compared column by column; with no shared
+    ids, the optimizer drops the join and that branch altogether."""
     columns = list(TRIPS_COLUMNS)
-    version = F.xxhash64(*[F.col(c) for c in columns])
-    shared = (
-        frame.where(F.col("trip_id").isNotNull())
-        .groupBy("trip_id")
-        .agg(
-            F.count(F.lit(1)).alias("__copies"),
-            F.min(version).alias("__lo"),
-            F.max(version).alias("__hi"),
-        )
-        .where(F.col("__copies") > 1)
-    )
-    flagged = frame.join(F.broadcast(shared), on="trip_id", how="left")
+    flagged = frame.join(F.broadcast(shared_trip_ids), on="trip_id", how="left")
     unique = flagged.where(F.col("__copies").isNull())
     repeated = flagged.where(F.col("__copies").isNotNull())
     if check_rows:
@@ -100,8 +95,31 @@ def trips_typed(trips_raw: DataFrame) -> DataFrame:
     return trips_raw.select(*columns, *given)
 
 
+def shared_trip_ids(trips_typed: DataFrame) -> DataFrame:
+    """Trip ids held by more than one row, with their row count and lowest and highest version
+    (a hash of the whole row: equal when the rows are exact copies)."""
+    version = _version(list(TRIPS_COLUMNS))
+    return (
+        trips_typed.where(F.col("trip_id").isNotNull())
+        .groupBy("trip_id")
+        .agg(
+            F.count(F.lit(1)).alias("__copies"),
+            F.min(version).alias("__lo"),
+            F.max(version).alias("__hi"),
+        )
+        .where(F.col("__copies") > 1)
+    )
+
+
+def duplicate_rules_active(quality_rules: dict | None) -> bool:
+    """Whether a duplicate rule is on: only then must trip ids be grouped across the table."""
+    rules = dict(DEFAULT_RULES, **(quality_rules or {}))
+    return any(rules.get(r) != "keep" for r in ("duplicate_row", "duplicate_trip_id"))
+
+
 def trips_checked(
     trips_typed: DataFrame,
+    shared_trip_ids: DataFrame,
     quality_rules: dict | None = None,
     max_trip_km: float = 500.0,
     future_limit: dt.datetime | None = None,
@@ -120,7 +138,9 @@ def trips_checked(
     active = [r for r in RULES if quality_rules[r] != "keep"]
     frame = trips_typed
     if "duplicate_row" in active or "duplicate_trip_id" in active:
-        frame = _duplicates(frame, "duplicate_row" in active, "duplicate_trip_id" in active)
+        frame = _duplicates(
+            frame, shared_trip_ids, "duplicate_row" in active, "duplicate_trip_id" in active
+        )
     rules = _rule_columns(frame.columns, max_trip_km, future_limit)
     # One bit per rule (a plain long: cheap to compute, count and filter on 1e7 rows).
     flags = F.lit(0).cast("long")

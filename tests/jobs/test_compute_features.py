@@ -160,3 +160,48 @@ def test_runs_under_spark_submit(trips_path, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rows of driver_activity" in result.stdout + result.stderr
     assert [p.name for p in (tmp_path / "driver_activity").glob("date=*")] == ["date=2026-01-14"]
+
+
+def test_a_rerun_empties_dates_of_its_range_that_lost_their_rows(spark, conf, trips_path, tmp_path):
+    """A date whose trips are all quarantined now must not keep the rows an earlier run wrote."""
+    out = tmp_path / "out"
+    compute_features.run(spark, conf, trips=trips_path, out=str(out))
+    trips = pd.read_parquet(trips_path)
+    day = trips["event_timestamp"].dt.strftime("%Y-%m-%d") == "2026-01-09"
+    trips.loc[day, "trip_dist"] = -1.0  # every trip of the day breaks negative_distance
+    broken = tmp_path / "broken"
+    write_trips(trips.drop(columns="date").sort_values(["event_timestamp", "trip_id"]), broken)
+    report = compute_features.run(
+        spark, conf, trips=str(broken), out=str(out), start="2026-01-08", end="2026-01-09"
+    )
+    assert report.trips_quarantined == day.sum() > 0
+    for table in ("trips_stats_3h", "driver_activity"):
+        dates = set(_read(out, table)["date"])
+        assert "2026-01-09" not in dates and {"2026-01-08", "2026-01-10"} <= dates
+    quarantined = pd.read_parquet(out / "quarantine")
+    assert len(quarantined) == day.sum()
+    assert set(quarantined["date"].astype(str)) == {"2026-01-09"}
+
+
+def test_a_whole_run_replaces_the_whole_table(spark, conf, trips_path, tmp_path):
+    out = tmp_path / "out"
+    compute_features.run(spark, conf, trips=trips_path, out=str(out))
+    trips = pd.read_parquet(trips_path)
+    fewer = trips[trips["event_timestamp"] < pd.Timestamp("2026-01-08", tz="UTC")]
+    write_trips(fewer.drop(columns="date"), tmp_path / "fewer")
+    compute_features.run(spark, conf, trips=str(tmp_path / "fewer"), out=str(out))
+    frame = _read(out, "trips_stats_3h")
+    assert len(frame) == len(fewer)
+    assert frame["date"].max() == "2026-01-07"
+
+
+def test_tables_that_read_different_trips_stop_the_run():
+    run = compute_features.FeatureRun()
+    metrics = {"read": 10, "in_range": 10, "accepted": 9} | dict.fromkeys(compute_features.RULES, 0)
+    compute_features._take_input_counts(run, "trips_stats_3h", metrics, first=True)
+    assert (run.trips_read, run.trips_accepted, run.trips_quarantined) == (10, 9, 1)
+    compute_features._take_input_counts(run, "driver_activity", dict(metrics), first=False)
+    with pytest.raises(compute_features.FeatureJobError, match="trips changed while the job ran"):
+        compute_features._take_input_counts(
+            run, "driver_activity", metrics | {"read": 11, "in_range": 11}, first=False
+        )
