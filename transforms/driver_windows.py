@@ -3,8 +3,10 @@
 A trip's window holds its driver's trips at or before it in (event_timestamp, trip_id) order
 whose event time is in (t - w, t]; a trip counts itself. One body computes every feature
 (`_driver_rolling`, with the compiled kernels of `window_kernels`); pandas runs it on the whole
-table, Spark once per driver.
+table, Spark driver by driver, on rows Spark has sorted.
 """
+
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -12,9 +14,9 @@ import pyarrow as pa
 from hamilton.function_modifiers import config
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.functions import arrow_udf
 
-from transforms.arrow_columns import nan_as_null
-from transforms.arrow_columns import numpy_column as _numpy
+from transforms.arrow_columns import by_whole_runs, nan_as_null
 from transforms.time_columns import to_micros, window_micros
 from transforms.window_kernels import rolling_count, rolling_max, rolling_mean
 
@@ -138,6 +140,18 @@ def driver_feature_plan(
     }
 
 
+def _windows_of_sorted_drivers(
+    driver_id: np.ndarray, ts_us: np.ndarray, dist: np.ndarray, plan: dict[str, tuple[str, int]]
+) -> dict[str, np.ndarray]:
+    """feature -> values for rows sorted by (driver, time, trip id), driver by driver."""
+    new_driver = np.r_[True, driver_id[1:] != driver_id[:-1]]
+    if np.any(driver_id[1:] < driver_id[:-1]) or np.any((ts_us[1:] < ts_us[:-1]) & ~new_driver[1:]):
+        raise RuntimeError("rows reached the driver windows out of (driver, time) order")
+    return {
+        name: _KERNELS[how](driver_id, ts_us, dist, window) for name, (how, window) in plan.items()
+    }
+
+
 @config.when(engine="spark")
 def driver_windowed__spark(
     trips: DataFrame, driver_feature_plan: dict[str, tuple[str, str]]
@@ -146,44 +160,46 @@ def driver_windowed__spark(
     plan = {
         name: (how, window_micros(window)) for name, (how, window) in driver_feature_plan.items()
     }
+    fields = [
+        (name, pa.int64() if how == "count" else pa.float64()) for name, (how, _) in plan.items()
+    ]
+    struct = pa.struct(fields)
+    ddl = ", ".join(f"{name}: {'long' if t == pa.int64() else 'double'}" for name, t in fields)
+
+    def windows(driver_id: np.ndarray, ts_us: np.ndarray, dist: np.ndarray) -> pa.Array:
+        features = _windows_of_sorted_drivers(driver_id, ts_us, dist, plan)
+        columns = [
+            pa.array(features[name].astype(np.int64))
+            if plan[name][0] == "count"
+            else nan_as_null(features[name])
+            for name, _ in fields
+        ]
+        return pa.StructArray.from_arrays(columns, fields=list(struct))
+
+    @arrow_udf(f"struct<{ddl}>")
+    def windowed(batches: Iterator[tuple[pa.Array, pa.Array, pa.Array]]) -> Iterator[pa.Array]:
+        yield from by_whole_runs(batches, windows)
+
     rows = trips.select(
         "trip_id",
         "driver_id",
         F.unix_micros("event_timestamp").alias("ts_us"),
-        F.unix_micros("created").alias("created_us"),
+        "created",
         "trip_dist",
     )
-
-    def windows_of_driver(table: pa.Table) -> pa.Table:
-        features = _driver_rolling(
-            _numpy(table, "ts_us"),
-            _numpy(table, "trip_id"),
-            _numpy(table, "driver_id"),
-            _numpy(table, "trip_dist"),
-            plan,
-        )
-        columns = {
-            name: table.column(name) for name in ("trip_id", "driver_id", "ts_us", "created_us")
-        }
-        for name, values in features.items():
-            columns[name] = (
-                values.astype(np.int64) if plan[name][0] == "count" else nan_as_null(values)
-            )
-        return pa.table(columns, schema=schema)
-
-    schema = pa.schema(
-        [(n, pa.int64()) for n in ("trip_id", "driver_id", "ts_us", "created_us")]
-        + [(n, pa.int64() if how == "count" else pa.float64()) for n, (how, _) in plan.items()]
+    # Each driver's trips in one partition, in (time, trip id) order; three columns cross into
+    # Python and the features come back, while the rest of each row stays in the JVM.
+    partitions = int(trips.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    laid_out = rows.repartition(partitions, "driver_id").sortWithinPartitions(
+        "driver_id", "ts_us", "trip_id"
     )
-    ddl = ", ".join(
-        f"{field.name} {'long' if field.type == pa.int64() else 'double'}" for field in schema
-    )
-    # Arrow in and out: pandas conversions would cost more than the windows themselves.
-    windowed = rows.groupBy("driver_id").applyInArrow(windows_of_driver, ddl)
-    return windowed.select(
+    # Not deterministic for Spark: a row's values depend on its neighbours, so no filter may
+    # be pushed below the features.
+    features = windowed.asNondeterministic()("driver_id", "ts_us", "trip_dist")
+    return laid_out.withColumn("__windows", features).select(
         "trip_id",
         "driver_id",
         F.timestamp_micros("ts_us").alias("event_timestamp"),
-        F.timestamp_micros("created_us").alias("created"),
-        *plan,
+        "created",
+        *[F.col("__windows")[name].alias(name) for name in plan],
     )

@@ -17,7 +17,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.functions import arrow_udf
 
-from transforms.arrow_columns import nan_as_null, numpy_array
+from transforms.arrow_columns import by_whole_runs, nan_as_null
 from transforms.time_columns import DAY_US, PARTITION_COLUMN, to_micros, window_micros
 from transforms.window_kernels import rolling_percentile_rank
 
@@ -76,30 +76,15 @@ def _ranked_in_sorted_buckets(
 
 
 def _percentile_udf(window_us: int):
-    """A streaming Arrow UDF over rows sorted by (bucket, time, trip id): it holds back the rows
-    of the bucket still arriving and ranks each bucket once whole, so three columns cross into
-    Python and one comes back; the rest of each row stays in the JVM."""
+    """An Arrow UDF over rows sorted by (bucket, time, trip id) that ranks each bucket once it
+    has arrived whole: three columns cross into Python and one comes back."""
 
-    def joined(held: list[tuple[np.ndarray, ...]]) -> list[np.ndarray]:
-        return [np.concatenate(parts) for parts in zip(*held, strict=True)]
+    def rank(bucket: np.ndarray, ts_us: np.ndarray, dist: np.ndarray) -> pa.Array:
+        return nan_as_null(_ranked_in_sorted_buckets(bucket, ts_us, dist, window_us))
 
     @arrow_udf("double")
     def ranked(batches: Iterator[tuple[pa.Array, pa.Array, pa.Array]]) -> Iterator[pa.Array]:
-        held: list[tuple[np.ndarray, ...]] = []
-        for arrays in batches:
-            batch = tuple(numpy_array(a) for a in arrays)
-            if len(batch[0]) == 0:
-                continue
-            held.append(batch)
-            last_bucket = batch[0][-1]
-            if held[0][0][0] == last_bucket:
-                continue  # one bucket held, and it is still arriving
-            rows = joined(held)
-            whole = int(np.searchsorted(rows[0], last_bucket))  # the buckets before the last
-            yield nan_as_null(_ranked_in_sorted_buckets(*(r[:whole] for r in rows), window_us))
-            held = [tuple(r[whole:] for r in rows)]
-        if held:
-            yield nan_as_null(_ranked_in_sorted_buckets(*joined(held), window_us))
+        yield from by_whole_runs(batches, rank)
 
     # Not deterministic for Spark: a row's value depends on its neighbours, so no filter may be
     # pushed below it (the halo rows must reach it).

@@ -175,24 +175,18 @@ def test_missing_results_are_null_not_nan_on_spark(spark, conf, trips):
 
 
 @pytest.mark.parametrize("rows_per_batch", [1, 7, 250])
-def test_spark_percentile_streams_across_arrow_batches(
-    spark, conf, trips, expected, rows_per_batch
-):
-    """Buckets spanning many Arrow batches and batches spanning many buckets rank the same."""
+def test_spark_windows_stream_across_arrow_batches(spark, conf, trips, expected, rows_per_batch):
+    """Groups (buckets, drivers) spanning many Arrow batches and batches spanning many groups
+    give the same features."""
     key = "spark.sql.execution.arrow.maxRecordsPerBatch"
     before = spark.conf.get(key)
     spark.conf.set(key, str(rows_per_batch))
     try:
         features = apply_override(conf, "features.percentile_bucket=1h")["features"]
-        got = run_spark(spark, trips, features)["trips_stats_3h"]
+        tables = run_spark(spark, trips, features)
     finally:
         spark.conf.set(key, before)
-    np.testing.assert_allclose(
-        got["percentile_dist_rolling_3h"].to_numpy(dtype=float, na_value=np.nan),
-        expected["percentile"].to_numpy(),
-        rtol=0,
-        atol=1e-12,
-    )
+    _check_against_oracle(tables, trips, expected)
 
 
 def test_percentile_step_refuses_rows_out_of_order():
@@ -205,3 +199,15 @@ def test_percentile_step_refuses_rows_out_of_order():
         _ranked_in_sorted_buckets(bucket, np.array([6, 5, 1, 2]), np.ones(4), 10)
     with pytest.raises(RuntimeError, match="out of"):
         _ranked_in_sorted_buckets(np.array([2, 2, 1, 1]), np.array([1, 2, 5, 6]), np.ones(4), 10)
+
+
+def test_driver_windows_refuse_rows_out_of_order():
+    from transforms.driver_windows import _windows_of_sorted_drivers
+
+    plan = {"trips_1h": ("count", 10)}
+    got = _windows_of_sorted_drivers(np.array([1, 1, 2]), np.array([5, 6, 1]), np.ones(3), plan)
+    assert list(got["trips_1h"]) == [1, 2, 1]
+    with pytest.raises(RuntimeError, match="out of"):
+        _windows_of_sorted_drivers(np.array([1, 1, 2]), np.array([6, 5, 1]), np.ones(3), plan)
+    with pytest.raises(RuntimeError, match="out of"):
+        _windows_of_sorted_drivers(np.array([2, 1, 1]), np.array([1, 5, 6]), np.ones(3), plan)
