@@ -2,13 +2,16 @@
 
     .venv/bin/python -m benchmarks.feature_job [--sizes 100000 1000000 10000000] [--days 30]
 
-Every variant reads the same parquet trips and writes its result as parquet; all run in this one
-process, one after another, so the ratios compare like with like on a shared, noisy machine.
+Every variant reads the same parquet trips and writes its result as parquet, one after another in
+one run, so the ratios compare like with like on a shared, noisy machine. Most run in this warm
+process; the two "fresh process" variants start a new interpreter (and JVM) as a scheduled job
+does.
 """
 
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,6 +68,12 @@ def plain_write(table, path: str) -> None:
         .partitionBy(PARTITION_COLUMN)
         .parquet(path)
     )
+
+
+def in_fresh_process(*args: str) -> None:
+    """Runs `python args...` from the project root: what a scheduled job pays, start-up included."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, *args], cwd=root, check=True, capture_output=True)
 
 
 def timed(fn, *args, **kwargs) -> float:
@@ -130,9 +139,34 @@ def main(argv: list[str] | None = None) -> int:
             "spark: both tables": timed(
                 compute_features.run, spark, conf, trips=trips, out=fresh("both")
             ),
+            "fresh process: pandas seed code": timed(
+                in_fresh_process,
+                "-c",
+                "import sys; from benchmarks.feature_job import seed_pandas; "
+                "seed_pandas(sys.argv[1], sys.argv[2], False)",
+                trips,
+                fresh("seed-cold"),
+            ),
+            "fresh process: spark trips_stats_3h": timed(
+                in_fresh_process,
+                "-m",
+                "jobs.compute_features",
+                "--trips",
+                trips,
+                "--out",
+                fresh("stats-cold"),
+                "--tables",
+                "trips_stats_3h",
+            ),
         }
-        base = results["pandas: seed code (sort by time)"]
         for variant, seconds in results.items():
+            # Fresh-process variants compare with the seed code in a fresh process too.
+            fresh_start = variant.startswith("fresh process")
+            base = results[
+                "fresh process: pandas seed code"
+                if fresh_start
+                else "pandas: seed code (sort by time)"
+            ]
             rows_out.append((size, variant, seconds, size / seconds, base / seconds))
         shutil.rmtree(out, ignore_errors=True)
 
