@@ -18,18 +18,11 @@ from pyspark.sql.functions import arrow_udf
 
 from transforms.arrow_columns import by_whole_runs, nan_as_null
 from transforms.time_columns import to_micros, window_micros
-from transforms.window_kernels import rolling_count, rolling_max, rolling_mean
+from transforms.window_kernels import windows_of_sorted_groups
 
 COUNT_FEATURES = ("trips_1h", "trips_24h", "trips_7d")
 DISTANCE_FEATURES = ("mean_dist_24h", "max_dist_24h")
 DRIVER_FEATURES = COUNT_FEATURES + DISTANCE_FEATURES
-
-
-_KERNELS = {
-    "count": lambda group, ts, x, window: rolling_count(group, ts, window).astype(np.float64),
-    "mean": rolling_mean,
-    "max": rolling_max,
-}
 
 
 def _driver_rolling(
@@ -41,13 +34,11 @@ def _driver_rolling(
 ) -> dict[str, np.ndarray]:
     """feature -> its values in input order, for a plan of feature -> (aggregation, window)."""
     order = np.lexsort((trip_id, ts_us, driver_id))
-    group, ts = driver_id[order], ts_us[order]
     x = dist[order] if dist is not None else np.zeros(len(order))
     out = {}
-    for name, (how, window_us) in plan.items():
-        values = np.empty(len(order), dtype=np.float64)
-        values[order] = _KERNELS[how](group, ts, x, window_us)
-        out[name] = values
+    for name, values in windows_of_sorted_groups(driver_id[order], ts_us[order], x, plan).items():
+        out[name] = np.empty(len(order), dtype=np.float64)
+        out[name][order] = values
     return out
 
 
@@ -140,18 +131,6 @@ def driver_feature_plan(
     }
 
 
-def _windows_of_sorted_drivers(
-    driver_id: np.ndarray, ts_us: np.ndarray, dist: np.ndarray, plan: dict[str, tuple[str, int]]
-) -> dict[str, np.ndarray]:
-    """feature -> values for rows sorted by (driver, time, trip id), driver by driver."""
-    new_driver = np.r_[True, driver_id[1:] != driver_id[:-1]]
-    if np.any(driver_id[1:] < driver_id[:-1]) or np.any((ts_us[1:] < ts_us[:-1]) & ~new_driver[1:]):
-        raise RuntimeError("rows reached the driver windows out of (driver, time) order")
-    return {
-        name: _KERNELS[how](driver_id, ts_us, dist, window) for name, (how, window) in plan.items()
-    }
-
-
 @config.when(engine="spark")
 def driver_windowed__spark(
     trips: DataFrame, driver_feature_plan: dict[str, tuple[str, str]]
@@ -167,7 +146,7 @@ def driver_windowed__spark(
     ddl = ", ".join(f"{name}: {'long' if t == pa.int64() else 'double'}" for name, t in fields)
 
     def windows(driver_id: np.ndarray, ts_us: np.ndarray, dist: np.ndarray) -> pa.Array:
-        features = _windows_of_sorted_drivers(driver_id, ts_us, dist, plan)
+        features = windows_of_sorted_groups(driver_id, ts_us, dist, plan)
         columns = [
             pa.array(features[name].astype(np.int64))
             if plan[name][0] == "count"

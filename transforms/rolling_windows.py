@@ -19,7 +19,7 @@ from pyspark.sql.functions import arrow_udf
 
 from transforms.arrow_columns import by_whole_runs, nan_as_null
 from transforms.time_columns import DAY_US, PARTITION_COLUMN, to_micros, window_micros
-from transforms.window_kernels import rolling_percentile_rank
+from transforms.window_kernels import ranked_in_sorted_buckets, rolling_percentile_rank
 
 
 def _rolling_percentile(
@@ -61,26 +61,12 @@ def _buckets_per_day(bucket_us: int, percentile_bucket: str) -> int:
     return DAY_US // bucket_us
 
 
-def _ranked_in_sorted_buckets(
-    bucket: np.ndarray, ts_us: np.ndarray, dist: np.ndarray, window_us: int
-) -> np.ndarray:
-    """The rolling percentile of rows sorted by (bucket, time, trip id), bucket by bucket."""
-    new_bucket = np.r_[True, bucket[1:] != bucket[:-1]]
-    if np.any(bucket[1:] < bucket[:-1]) or np.any((ts_us[1:] < ts_us[:-1]) & ~new_bucket[1:]):
-        raise RuntimeError("rows reached the percentile step out of (bucket, time) order")
-    starts = np.flatnonzero(new_bucket)
-    out = np.empty(len(ts_us), dtype=np.float64)
-    for lo, hi in zip(starts, np.r_[starts[1:], len(ts_us)], strict=True):
-        out[lo:hi] = rolling_percentile_rank(ts_us[lo:hi], dist[lo:hi], window_us)
-    return out
-
-
 def _percentile_udf(window_us: int):
     """An Arrow UDF over rows sorted by (bucket, time, trip id) that ranks each bucket once it
     has arrived whole: three columns cross into Python and one comes back."""
 
     def rank(bucket: np.ndarray, ts_us: np.ndarray, dist: np.ndarray) -> pa.Array:
-        return nan_as_null(_ranked_in_sorted_buckets(bucket, ts_us, dist, window_us))
+        return nan_as_null(ranked_in_sorted_buckets(bucket, ts_us, dist, window_us))
 
     @arrow_udf("double")
     def ranked(batches: Iterator[tuple[pa.Array, pa.Array, pa.Array]]) -> Iterator[pa.Array]:

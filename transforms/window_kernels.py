@@ -142,3 +142,35 @@ def rolling_percentile_rank(ts: np.ndarray, x: np.ndarray, window: int) -> np.nd
             equal -= less
             out[i] = (less + (equal + 1) / 2.0) / in_window
     return out
+
+
+def ranked_in_sorted_buckets(
+    bucket: np.ndarray, ts_us: np.ndarray, dist: np.ndarray, window_us: int
+) -> np.ndarray:
+    """The rolling percentile of rows sorted by (bucket, time, trip id), bucket by bucket."""
+    new_bucket = np.r_[True, bucket[1:] != bucket[:-1]]
+    if np.any(bucket[1:] < bucket[:-1]) or np.any((ts_us[1:] < ts_us[:-1]) & ~new_bucket[1:]):
+        raise RuntimeError("rows reached the percentile step out of (bucket, time) order")
+    starts = np.flatnonzero(new_bucket)
+    out = np.empty(len(ts_us), dtype=np.float64)
+    for lo, hi in zip(starts, np.r_[starts[1:], len(ts_us)], strict=True):
+        out[lo:hi] = rolling_percentile_rank(ts_us[lo:hi], dist[lo:hi], window_us)
+    return out
+
+
+_KERNELS = {
+    "count": lambda group, ts, x, window: rolling_count(group, ts, window).astype(np.float64),
+    "mean": rolling_mean,
+    "max": rolling_max,
+}
+
+
+def windows_of_sorted_groups(
+    group: np.ndarray, ts_us: np.ndarray, x: np.ndarray, plan: dict[str, tuple[str, int]]
+) -> dict[str, np.ndarray]:
+    """feature -> values (float) for rows sorted by (group, time, trip id), for a plan of
+    feature -> (count | mean | max, window in microseconds)."""
+    new_group = np.r_[True, group[1:] != group[:-1]]
+    if np.any(group[1:] < group[:-1]) or np.any((ts_us[1:] < ts_us[:-1]) & ~new_group[1:]):
+        raise RuntimeError("rows reached the windows out of (group, time) order")
+    return {name: _KERNELS[how](group, ts_us, x, window) for name, (how, window) in plan.items()}

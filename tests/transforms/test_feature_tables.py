@@ -190,24 +190,24 @@ def test_spark_windows_stream_across_arrow_batches(spark, conf, trips, expected,
 
 
 def test_percentile_step_refuses_rows_out_of_order():
-    from transforms.rolling_windows import _ranked_in_sorted_buckets
+    from transforms.window_kernels import ranked_in_sorted_buckets
 
     bucket = np.array([1, 1, 2, 2])
-    ranked = _ranked_in_sorted_buckets(bucket, np.array([5, 6, 1, 2]), np.ones(4), 10)
+    ranked = ranked_in_sorted_buckets(bucket, np.array([5, 6, 1, 2]), np.ones(4), 10)
     assert np.isfinite(ranked).all()  # a new bucket may start earlier: its halo
     with pytest.raises(RuntimeError, match="out of"):
-        _ranked_in_sorted_buckets(bucket, np.array([6, 5, 1, 2]), np.ones(4), 10)
+        ranked_in_sorted_buckets(bucket, np.array([6, 5, 1, 2]), np.ones(4), 10)
     with pytest.raises(RuntimeError, match="out of"):
-        _ranked_in_sorted_buckets(np.array([2, 2, 1, 1]), np.array([1, 2, 5, 6]), np.ones(4), 10)
+        ranked_in_sorted_buckets(np.array([2, 2, 1, 1]), np.array([1, 2, 5, 6]), np.ones(4), 10)
 
 
 def test_driver_windows_refuse_rows_out_of_order():
-    from transforms.driver_windows import _windows_of_sorted_drivers
+    from transforms.window_kernels import windows_of_sorted_groups
 
     plan = {"trips_1h": ("count", 10)}
-    got = _windows_of_sorted_drivers(np.array([1, 1, 2]), np.array([5, 6, 1]), np.ones(3), plan)
+    got = windows_of_sorted_groups(np.array([1, 1, 2]), np.array([5, 6, 1]), np.ones(3), plan)
     assert list(got["trips_1h"]) == [1, 2, 1]
     with pytest.raises(RuntimeError, match="out of"):
-        _windows_of_sorted_drivers(np.array([1, 1, 2]), np.array([6, 5, 1]), np.ones(3), plan)
+        windows_of_sorted_groups(np.array([1, 1, 2]), np.array([6, 5, 1]), np.ones(3), plan)
     with pytest.raises(RuntimeError, match="out of"):
-        _windows_of_sorted_drivers(np.array([2, 1, 1]), np.array([1, 5, 6]), np.ones(3), plan)
+        windows_of_sorted_groups(np.array([2, 1, 1]), np.array([1, 5, 6]), np.ones(3), plan)
