@@ -148,9 +148,13 @@ def run(
             table_began = time.perf_counter()
             observation = Observation(f"input_{name}")
             input_metrics = _input_metrics(in_range)
-            observed = checked.observe(observation, *input_metrics)
             table = hamilton.execute(
-                [name], inputs=inputs, overrides={**overrides, "trips_checked": observed}
+                [name],
+                inputs=inputs,
+                overrides={
+                    **overrides,
+                    "trips_checked": checked.observe(observation, *input_metrics),
+                },
             )[name].where(in_range)
             with _explained(trips, always=False):
                 path, table_profile = _stage(table, out, name, run_id, SPARK_CHECKS.get(name, ()))
@@ -158,21 +162,12 @@ def run(
             metrics = _observed(observation, checked, input_metrics)
             _take_input_counts(report, name, metrics, first=position == 0)
             if position == 0:
-                _log_input(report)
-                _fail_on_failing_rules(conf["quality"], report)
-                if report.trips_accepted == 0:
-                    raise FeatureJobError(
-                        f"no usable trips in {trips} between {first or 'the beginning'} and "
-                        f"{last or 'the end'} ({report.trips_in_range} read, "
-                        f"{report.trips_quarantined} quarantined): check --trips and the date "
-                        "range"
-                    )
-            _judge(name, table_profile, SPARK_CHECKS.get(name, ()), report)
-            if report.rows_written[name] != report.trips_accepted:
-                raise FeatureJobError(
-                    f"{name}: {report.rows_written[name]} rows for {report.trips_accepted} "
-                    "accepted trips in range; every trip must give exactly one row"
+                _gate_on_input(
+                    report,
+                    conf["quality"],
+                    f"{trips} between {first or 'the beginning'} and {last or 'the end'}",
                 )
+            _judge(name, table_profile, SPARK_CHECKS.get(name, ()), report)
             if position == 0:
                 quarantined = hamilton.execute(
                     ["trips_quarantined"],
@@ -295,6 +290,18 @@ def _log_input(report: "FeatureRun") -> None:
     )
 
 
+def _gate_on_input(report: "FeatureRun", quality_conf: dict[str, Any], where: str) -> None:
+    """Stops the run, before anything is published, when a `fail` rule was broken or no trip
+    was accepted."""
+    _log_input(report)
+    _fail_on_failing_rules(quality_conf, report)
+    if report.trips_accepted == 0:
+        raise FeatureJobError(
+            f"no usable trips in {where} ({report.trips_in_range} read, "
+            f"{report.trips_quarantined} quarantined): check --trips and the date range"
+        )
+
+
 def _fail_on_failing_rules(quality_conf: dict[str, Any], report: "FeatureRun") -> None:
     failing = {
         rule: count
@@ -319,7 +326,8 @@ def _stage(
 
 
 def _judge(name: str, table_profile: dict, checks, report: "FeatureRun") -> None:
-    """Records the table's profile and checks; a failing `fail` check stops its publication."""
+    """Records the table's profile and checks; a failing `fail` check, or rows that do not match
+    the trips counted, stop its publication."""
     results = evaluate(checks, table_profile)
     report.tables[name] = {**table_profile, "checks": [r.as_dict() for r in results]}
     report.rows_written[name] = table_profile["rows"]
@@ -340,6 +348,13 @@ def _judge(name: str, table_profile: dict, checks, report: "FeatureRun") -> None
             f"{name} failed its checks, so it was not published: "
             + "; ".join(f"{r.check.column}: {', '.join(r.problems)}" for r in failed)
         )
+    expected = report.trips_quarantined if name == QUARANTINE_TABLE else report.trips_accepted
+    if report.rows_written[name] != expected:
+        raise FeatureJobError(
+            f"{name}: {report.rows_written[name]} rows written for {expected} "
+            f"{'quarantined' if name == QUARANTINE_TABLE else 'accepted'} trips in range: every "
+            "trip must give exactly one row; nothing was published"
+        )
 
 
 def _publish_quarantine(
@@ -356,11 +371,6 @@ def _publish_quarantine(
         path.mkdir(parents=True)
         table_profile = profile_from(quarantined.schema, {"rows": 0})
     _judge(QUARANTINE_TABLE, table_profile, (), report)
-    if report.rows_written[QUARANTINE_TABLE] != report.trips_quarantined:
-        raise FeatureJobError(
-            f"quarantine: {report.rows_written[QUARANTINE_TABLE]} rows written for "
-            f"{report.trips_quarantined} quarantined trips: a row was lost"
-        )
     commit(out, QUARANTINE_TABLE, path, run_id, replaces)
     report.seconds[QUARANTINE_TABLE] = time.perf_counter() - began
     return path
