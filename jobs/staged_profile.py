@@ -38,6 +38,7 @@ def profile_staged(
 def _from_footers(files: list[Path], schema: T.StructType) -> dict | None:
     rows = 0
     stats = {name: {"nulls": 0, "min": None, "max": None, "nan": False} for name in schema.names}
+    numeric = {f.name for f in schema.fields if f.dataType.typeName() in _NUMERIC}
     for path in files:
         meta = pq.read_metadata(path)
         rows += meta.num_rows
@@ -53,8 +54,8 @@ def _from_footers(files: list[Path], schema: T.StructType) -> dict | None:
                     return None
                 entry = stats[name]
                 entry["nulls"] += chunk.null_count
-                if chunk.null_count == column.num_values:
-                    continue  # all null: no min or max
+                if chunk.null_count == column.num_values or name not in numeric:
+                    continue  # min and max: only of numbers, and all-null chunks have none
                 if not chunk.has_min_max:
                     return None
                 low, high = chunk.min, chunk.max
@@ -74,8 +75,8 @@ def _from_footers(files: list[Path], schema: T.StructType) -> dict | None:
             "type": field.dataType.simpleString(),
             "nulls": entry["nulls"],
             "null_fraction": entry["nulls"] / rows if rows else 0.0,
-            "min": entry["min"] if field.dataType.typeName() in _NUMERIC else None,
-            "max": entry["max"] if field.dataType.typeName() in _NUMERIC else None,
+            "min": entry["min"],
+            "max": entry["max"],
             **({"nan": True} if entry["nan"] else {}),
         }
     return {"rows": rows, "columns": columns}
