@@ -135,6 +135,12 @@ def trips_checked(
             f"quality.rules: unknown rules {unknown} (known: {sorted(RULES)}) or actions "
             f"{bad_actions} (each must be one of {ACTIONS})"
         )
+    kept_required = sorted(r for r in REQUIRED if quality_rules[r] == "keep")
+    if kept_required:
+        raise ValueError(
+            f"quality.rules: {kept_required} cannot be keep: every feature needs a trip's event "
+            "time, trip id and driver id. Set them to quarantine or fail"
+        )
     active = [r for r in RULES if quality_rules[r] != "keep"]
     frame = trips_typed
     if "duplicate_row" in active or "duplicate_trip_id" in active:
@@ -165,6 +171,9 @@ RULES = (
     "duplicate_trip_id",
 )
 
+
+# Rows breaking these have no event time or no key: no feature can be computed for them.
+REQUIRED = ("unparsable_timestamp", "null_timestamp", "null_key")
 
 # A trip of unknown length is still a trip: it counts in trips_* and gets a null percentile.
 DEFAULT_RULES = {rule: "quarantine" for rule in RULES} | {"missing_distance": "keep"}

@@ -156,6 +156,11 @@ CATALOGUE = {
         ["quality.rules.null_key=ignore"],
         ("error", "each must be one of"),
     ),
+    "null event times kept": (
+        lambda f: _rows(f, [1], event_timestamp=None),
+        ["quality.rules.null_timestamp=keep"],
+        ("error", "['null_timestamp'] cannot be keep"),
+    ),
     "several problems in one row": (
         lambda f: _rows(
             f, [15], trip_dist=-3.0, created=f.loc[15, "event_timestamp"] - pd.Timedelta(seconds=1)
