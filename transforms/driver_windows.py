@@ -2,7 +2,7 @@
 
 A trip's window holds its driver's trips at or before it in (event_timestamp, trip_id) order
 whose event time is in (t - w, t]; a trip counts itself. One body computes every feature
-(`_driver_rolling`, with the compiled kernels of `window_kernels`); pandas runs it on the whole
+(`window_kernels.windows_by_group`); pandas runs it on the whole
 table, Spark driver by driver, on rows Spark has sorted.
 """
 
@@ -18,32 +18,15 @@ from pyspark.sql.functions import arrow_udf
 
 from transforms.arrow_columns import by_whole_runs, nan_as_null
 from transforms.time_columns import to_micros, window_micros
-from transforms.window_kernels import windows_of_sorted_groups
+from transforms.window_kernels import windows_by_group
 
 COUNT_FEATURES = ("trips_1h", "trips_24h", "trips_7d")
 DISTANCE_FEATURES = ("mean_dist_24h", "max_dist_24h")
 DRIVER_FEATURES = COUNT_FEATURES + DISTANCE_FEATURES
 
 
-def _driver_rolling(
-    ts_us: np.ndarray,
-    trip_id: np.ndarray,
-    driver_id: np.ndarray,
-    dist: np.ndarray,
-    plan: dict[str, tuple[str, int]],
-) -> dict[str, np.ndarray]:
-    """feature -> its values in input order, for a plan of feature -> (aggregation, window)."""
-    order = np.lexsort((trip_id, ts_us, driver_id))
-    x = dist[order] if dist is not None else np.zeros(len(order))
-    out = {}
-    for name, values in windows_of_sorted_groups(driver_id[order], ts_us[order], x, plan).items():
-        out[name] = np.empty(len(order), dtype=np.float64)
-        out[name][order] = values
-    return out
-
-
 def _feature(trips_columns: dict[str, np.ndarray], how: str, window: str) -> np.ndarray:
-    return _driver_rolling(**trips_columns, plan={"feature": (how, window_micros(window))})[
+    return windows_by_group(**trips_columns, plan={"feature": (how, window_micros(window))})[
         "feature"
     ]
 
@@ -52,8 +35,8 @@ def _columns(event_timestamp, trip_id, driver_id, trip_dist=None) -> dict[str, n
     return {
         "ts_us": to_micros(event_timestamp),
         "trip_id": trip_id.to_numpy(np.int64),
-        "driver_id": driver_id.to_numpy(np.int64),
-        "dist": None if trip_dist is None else trip_dist.to_numpy(np.float64, na_value=np.nan),
+        "group": driver_id.to_numpy(np.int64),
+        "x": None if trip_dist is None else trip_dist.to_numpy(np.float64, na_value=np.nan),
     }
 
 
@@ -145,8 +128,10 @@ def driver_windowed__spark(
     struct = pa.struct(fields)
     ddl = ", ".join(f"{name}: {'long' if t == pa.int64() else 'double'}" for name, t in fields)
 
-    def windows(driver_id: np.ndarray, ts_us: np.ndarray, dist: np.ndarray) -> pa.Array:
-        features = windows_of_sorted_groups(driver_id, ts_us, dist, plan)
+    def windows(
+        driver_id: np.ndarray, ts_us: np.ndarray, trip_id: np.ndarray, dist: np.ndarray
+    ) -> pa.Array:
+        features = windows_by_group(driver_id, ts_us, trip_id, dist, plan)
         columns = [
             pa.array(features[name].astype(np.int64))
             if plan[name][0] == "count"
@@ -156,7 +141,7 @@ def driver_windowed__spark(
         return pa.StructArray.from_arrays(columns, fields=list(struct))
 
     @arrow_udf(f"struct<{ddl}>")
-    def windowed(batches: Iterator[tuple[pa.Array, pa.Array, pa.Array]]) -> Iterator[pa.Array]:
+    def windowed(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
         yield from by_whole_runs(batches, windows)
 
     rows = trips.select(
@@ -166,15 +151,15 @@ def driver_windowed__spark(
         "created",
         "trip_dist",
     )
-    # Each driver's trips in one partition, in (time, trip id) order; three columns cross into
-    # Python and the features come back, while the rest of each row stays in the JVM.
+    # Each driver's trips together in one partition: four columns cross into Python and the
+    # features come back, while the rest of each row stays in the JVM. Spark sorts by driver
+    # alone (one long key: a radix sort, ~2 s less at 1e7 trips than by driver, time and id);
+    # each driver's trips are put in (time, trip id) order in Python.
     partitions = int(trips.sparkSession.conf.get("spark.sql.shuffle.partitions"))
-    laid_out = rows.repartition(partitions, "driver_id").sortWithinPartitions(
-        "driver_id", "ts_us", "trip_id"
-    )
+    laid_out = rows.repartition(partitions, "driver_id").sortWithinPartitions("driver_id")
     # Not deterministic for Spark: a row's values depend on its neighbours, so no filter may
     # be pushed below the features.
-    features = windowed.asNondeterministic()("driver_id", "ts_us", "trip_dist")
+    features = windowed.asNondeterministic()("driver_id", "ts_us", "trip_id", "trip_dist")
     return laid_out.withColumn("__windows", features).select(
         "trip_id",
         "driver_id",

@@ -174,3 +174,21 @@ def windows_of_sorted_groups(
     if np.any(group[1:] < group[:-1]) or np.any((ts_us[1:] < ts_us[:-1]) & ~new_group[1:]):
         raise RuntimeError("rows reached the windows out of (group, time) order")
     return {name: _KERNELS[how](group, ts_us, x, window) for name, (how, window) in plan.items()}
+
+
+def windows_by_group(
+    group: np.ndarray,
+    ts_us: np.ndarray,
+    trip_id: np.ndarray,
+    x: np.ndarray | None,
+    plan: dict[str, tuple[str, int]],
+) -> dict[str, np.ndarray]:
+    """feature -> values in input order, for rows in any order: sorted by (group, time, trip id)
+    here, computed, and put back. `x` may be None for plans of counts only."""
+    order = np.lexsort((trip_id, ts_us, group))
+    x = x[order] if x is not None else np.zeros(len(order))
+    out = {}
+    for name, values in windows_of_sorted_groups(group[order], ts_us[order], x, plan).items():
+        out[name] = np.empty(len(order), dtype=np.float64)
+        out[name][order] = values
+    return out

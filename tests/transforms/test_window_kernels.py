@@ -7,10 +7,14 @@ import pandas as pd
 import pytest
 
 from tests.oracles import adversarial_trips, driver_window_oracle, percentile_oracle
-from transforms.driver_windows import _driver_rolling
 from transforms.rolling_windows import _rolling_percentile
 from transforms.time_columns import to_micros, window_micros
-from transforms.window_kernels import rolling_max, rolling_mean, rolling_percentile_rank
+from transforms.window_kernels import (
+    rolling_max,
+    rolling_mean,
+    rolling_percentile_rank,
+    windows_by_group,
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +69,7 @@ def test_driver_windows_equal_brute_force(trips):
     ts, ids, dist = _arrays(trips)
     plan = {name: (how, window_micros(w)) for name, (how, w) in PLAN.items()}
     got = pd.DataFrame(
-        _driver_rolling(ts, ids, trips["driver_id"].to_numpy(), dist, plan), index=ids
+        windows_by_group(trips["driver_id"].to_numpy(), ts, ids, dist, plan), index=ids
     )
     expected = driver_window_oracle(trips, PLAN).reindex(ids)
     for name in PLAN:
