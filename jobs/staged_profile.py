@@ -15,9 +15,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
 from jobs.publishing import PART_FILE
-from transforms.spark_checks import Check, profile
-
-_MISSING = object()
+from transforms.spark_checks import Check, profile, profile_from
 
 
 def profile_staged(
@@ -25,74 +23,66 @@ def profile_staged(
 ) -> dict:
     """The profile `transforms.spark_checks.profile` would give for the staged files."""
     files = sorted(staged.glob(f"*/{PART_FILE}"))
-    footers = _from_footers(files, schema)
-    if footers is None or not _allowed_settled(footers, checks):
-        frame = spark.read.schema(schema).parquet(*[str(f) for f in files]) if files else None
-        return profile(frame, checks) if frame is not None else _empty(schema)
+    if not files:
+        return profile_from(schema, {"rows": 0})
+    metrics = _footer_metrics(files, schema)
+    if metrics is None or not _allowed_settled(metrics, checks):
+        return profile(spark.read.schema(schema).parquet(*[str(f) for f in files]), checks)
     for check in checks:
-        if check.allowed is not None and check.column in footers["columns"]:
-            footers["columns"][check.column]["outside_allowed"] = 0
-    return footers
+        if check.allowed is not None and check.column in schema.names:
+            metrics[f"{check.column}__outside"] = 0
+    return profile_from(schema, metrics)
 
 
-def _from_footers(files: list[Path], schema: T.StructType) -> dict | None:
-    rows = 0
-    stats = {name: {"nulls": 0, "min": None, "max": None, "nan": False} for name in schema.names}
+def _footer_metrics(files: list[Path], schema: T.StructType) -> dict | None:
+    """The metrics of `spark_checks.profile_metrics`, from the footers; None if they lack any."""
+    metrics = {"rows": 0} | {f"{name}__nulls": 0 for name in schema.names}
     numeric = {f.name for f in schema.fields if f.dataType.typeName() in _NUMERIC}
     for path in files:
         meta = pq.read_metadata(path)
-        rows += meta.num_rows
+        metrics["rows"] += meta.num_rows
         for group in range(meta.num_row_groups):
             row_group = meta.row_group(group)
             for index in range(row_group.num_columns):
                 column = row_group.column(index)
                 name = column.path_in_schema
-                if name not in stats:
+                if name not in schema.names:
                     continue
                 chunk = column.statistics
                 if chunk is None or chunk.null_count is None:
                     return None
-                entry = stats[name]
-                entry["nulls"] += chunk.null_count
+                metrics[f"{name}__nulls"] += chunk.null_count
                 if chunk.null_count == column.num_values or name not in numeric:
                     continue  # min and max: only of numbers, and all-null chunks have none
                 if not chunk.has_min_max:
                     return None
-                low, high = chunk.min, chunk.max
-                if isinstance(high, float) and math.isnan(high):
-                    entry["nan"] = True
-                    high = _MISSING
-                if isinstance(low, float) and math.isnan(low):
-                    low = _MISSING
-                if low is not _MISSING:
-                    entry["min"] = low if entry["min"] is None else min(entry["min"], low)
-                if high is not _MISSING:
-                    entry["max"] = high if entry["max"] is None else max(entry["max"], high)
-    columns = {}
-    for field in schema.fields:
-        entry = stats[field.name]
-        columns[field.name] = {
-            "type": field.dataType.simpleString(),
-            "nulls": entry["nulls"],
-            "null_fraction": entry["nulls"] / rows if rows else 0.0,
-            "min": entry["min"],
-            "max": entry["max"],
-            **({"nan": True} if entry["nan"] else {}),
-        }
-    return {"rows": rows, "columns": columns}
+                if _is_nan(chunk.max):  # Java orders NaN last
+                    metrics[f"{name}__nan"] = 1
+                for key, value, pick in (
+                    (f"{name}__min", chunk.min, min),
+                    (f"{name}__max", chunk.max, max),
+                ):
+                    if not _is_nan(value):
+                        metrics[key] = (
+                            value if metrics.get(key) is None else pick(metrics[key], value)
+                        )
+    return metrics
+
+
+def _is_nan(value) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 _NUMERIC = ("integer", "long", "double", "float", "short", "byte")
 
 
-def _allowed_settled(footers: dict, checks: tuple[Check, ...]) -> bool:
+def _allowed_settled(metrics: dict, checks: tuple[Check, ...]) -> bool:
     """Whether min and max alone prove every value of each `allowed` column is allowed (every
     integer between them is): otherwise the values must be counted."""
     for check in checks:
-        column = footers["columns"].get(check.column)
-        if check.allowed is None or column is None or column["min"] is None:
+        low, high = metrics.get(f"{check.column}__min"), metrics.get(f"{check.column}__max")
+        if check.allowed is None or low is None:
             continue
-        low, high = column["min"], column["max"]
         if not (isinstance(low, int) and isinstance(high, int)):
             return False
         if high - low + 1 > len(check.allowed):
@@ -100,17 +90,3 @@ def _allowed_settled(footers: dict, checks: tuple[Check, ...]) -> bool:
         if not set(range(low, high + 1)) <= set(check.allowed):
             return False
     return True
-
-
-def _empty(schema: T.StructType) -> dict:
-    columns = {
-        f.name: {
-            "type": f.dataType.simpleString(),
-            "nulls": 0,
-            "null_fraction": 0.0,
-            "min": None,
-            "max": None,
-        }
-        for f in schema.fields
-    }
-    return {"rows": 0, "columns": columns}
