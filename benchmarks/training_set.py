@@ -32,9 +32,9 @@ from feast.repo_config import RepoConfig
 from feast.types import Float64, Int64
 from pyspark.sql import functions as F
 
-from jobs.config import load_config
-from jobs.session import get_spark
 from offline_store.spark_store import ProjectSparkOfflineStoreConfig
+from runtime.config import load_config
+from runtime.session import get_spark
 
 DRIVERS = 1_000
 START = pd.Timestamp("2026-01-01", tz="UTC")

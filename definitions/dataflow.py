@@ -1,24 +1,20 @@
-"""Builds every Feast object through the Hamilton driver, from the `feast:` and `paths:` conf."""
+"""Builds every Feast object through the Hamilton driver, from conf's `feast:`, `paths:` and the
+feature catalogue. What is registered is collected from the DAG itself: every node whose type is
+a Feast object (entity, source, view, on-demand view, service), so none can be left out."""
 
 from typing import Any
 
+from feast import Entity, FeatureService
+from feast.base_feature_view import BaseFeatureView
+from feast.data_source import DataSource
 from hamilton import driver
 from hamilton.base import DictResult
 
 from definitions import entities, feature_services, feature_views, on_demand_views, sources
+from transforms.catalogue import Catalogue
 
 DEFINITION_MODULES = [entities, sources, feature_views, on_demand_views, feature_services]
-OBJECTS = [
-    "driver_entity",
-    "trips_stats_source",
-    "driver_activity_source",
-    "trip_request_source",
-    "trips_stats_view",
-    "driver_activity_view",
-    "request_calendar_view",
-    "driver_activity_v1",
-    "driver_trips_v1",
-]
+FEAST_OBJECT_TYPES = (Entity, DataSource, BaseFeatureView, FeatureService)
 
 
 def definition_inputs(conf: dict[str, Any]) -> dict[str, Any]:
@@ -28,13 +24,29 @@ def definition_inputs(conf: dict[str, Any]) -> dict[str, Any]:
         "driver_entity_name": feast["driver_entity"],
         "trips_stats_conf": feast["views"]["trips_stats_3h"],
         "driver_activity_conf": feast["views"]["driver_activity"],
+        "catalogue": Catalogue.from_conf(conf["features"]),
     }
 
 
-def definitions_driver() -> driver.Driver:
-    return driver.Builder().with_modules(*DEFINITION_MODULES).with_adapters(DictResult()).build()
+def definitions_driver(modules: list | None = None) -> driver.Driver:
+    return (
+        driver.Builder()
+        .with_modules(*(modules or DEFINITION_MODULES))
+        .with_adapters(DictResult())
+        .build()
+    )
 
 
-def build_definitions(conf: dict[str, Any]) -> dict[str, Any]:
-    """Node name -> Feast object, for every object the repository registers."""
-    return definitions_driver().execute(OBJECTS, inputs=definition_inputs(conf))
+def feast_object_nodes(dr: driver.Driver) -> list[str]:
+    """The DAG's nodes that make a Feast object, by their declared types."""
+    return sorted(
+        v.name
+        for v in dr.list_available_variables()
+        if isinstance(v.type, type) and issubclass(v.type, FEAST_OBJECT_TYPES)
+    )
+
+
+def build_definitions(conf: dict[str, Any], modules: list | None = None) -> dict[str, Any]:
+    """Node name -> Feast object, for every Feast object the definitions DAG makes."""
+    dr = definitions_driver(modules)
+    return dr.execute(feast_object_nodes(dr), inputs=definition_inputs(conf))

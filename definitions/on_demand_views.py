@@ -5,8 +5,6 @@ from feast import Entity, Field, OnDemandFeatureView, RequestSource
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Int32, UnixTimestamp
 
-from transforms import calendar_features
-
 
 def trip_request_source() -> RequestSource:
     """The time a prediction is asked for, sent with each request."""
@@ -18,7 +16,7 @@ def trip_request_source() -> RequestSource:
 def request_calendar_view(
     driver_entity: Entity, trip_request_source: RequestSource
 ) -> OnDemandFeatureView:
-    """Calendar features of the request time, by transforms.calendar_features."""
+    """Calendar features of the request time, by the Hamilton nodes of transforms.calendar_features."""
 
     @on_demand_feature_view(
         name="request_calendar",
@@ -33,18 +31,12 @@ def request_calendar_view(
         description="Calendar features of the request time (UTC), by transforms.calendar_features.",
     )
     def request_calendar(inputs: pd.DataFrame) -> pd.DataFrame:
-        from transforms import calendar_features as calendar
+        from transforms.dataflow import calendar_of
 
-        when = inputs["request_timestamp"]
-        day = calendar.day_of_week__pandas(when)
+        calendar = calendar_of(inputs["request_timestamp"].reset_index(drop=True))
         return pd.DataFrame(
-            {
-                "request_day_of_week": day.to_numpy(),
-                "request_is_weekend": calendar.is_weekend__pandas(day).to_numpy(),
-                "request_hour_of_day": calendar.hour_of_day__pandas(when).to_numpy(),
-            },
+            {f"request_{name}": values.to_numpy() for name, values in calendar.items()},
             index=inputs.index,
         )
 
-    assert calendar_features  # the module the view's code runs
     return request_calendar

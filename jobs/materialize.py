@@ -7,17 +7,13 @@ python -m jobs.materialize --lookup 1001 1002 [--service driver_activity_v1]
 
 import datetime as dt
 import logging
-import os
 import sys
 import time
 from typing import Any
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 import pandas as pd
 
-from jobs.feature_store import feature_store
+from definitions.feature_store import feature_store
 
 log = logging.getLogger("jobs.materialize")
 
@@ -64,8 +60,8 @@ def lookup(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jobs.cli import base_parser, configure_logging, load_from_args
-    from jobs.session import get_spark
+    from runtime.cli import base_parser, configure_logging, load_from_args
+    from runtime.session import get_spark
 
     parser = base_parser(__doc__)
     parser.add_argument("--start", help="materialize rows from this time (UTC)")

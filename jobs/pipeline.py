@@ -13,14 +13,12 @@ import sys
 import time
 from typing import Any
 
-if __package__ in (None, ""):  # spark-submit jobs/pipeline.py: make the project importable
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs import compute_features, generate_trips, materialize, register, training_set
+from runtime.errors import JobError
 
 log = logging.getLogger("jobs.pipeline")
 SERVICE = "driver_trips_v1"
@@ -117,8 +115,8 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jobs.cli import base_parser, configure_logging, load_from_args
-    from jobs.session import get_spark
+    from runtime.cli import base_parser, configure_logging, load_from_args
+    from runtime.session import get_spark
 
     parser = base_parser(__doc__)
     parser.add_argument("--regenerate", action="store_true", help="write new sample trips first")
@@ -127,12 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     conf = load_from_args(args)
     try:
         summary = run(get_spark(conf), conf, regenerate=args.regenerate)
-    except (
-        compute_features.FeatureJobError,
-        training_set.TrainingSetError,
-        ValueError,
-        FileNotFoundError,
-    ) as err:
+    except (JobError, ValueError, FileNotFoundError) as err:
         log.error("%s", err)
         return 2
     print_summary(summary)

@@ -4,14 +4,10 @@ python -m jobs.register [--plan-only] [--env local]
 """
 
 import logging
-import os
 import sys
 from typing import Any
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from jobs.feature_store import feature_store, plan_and_apply, repo_contents
+from definitions.feature_store import feature_store, plan_and_apply, repo_contents
 
 log = logging.getLogger("jobs.register")
 
@@ -26,7 +22,7 @@ def run(conf: dict[str, Any], apply: bool = True) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jobs.cli import base_parser, configure_logging, load_from_args
+    from runtime.cli import base_parser, configure_logging, load_from_args
 
     parser = base_parser(__doc__)
     parser.add_argument("--plan-only", action="store_true", help="print the plan, change nothing")

@@ -14,20 +14,18 @@ import sys
 import time
 from typing import Any
 
-if __package__ in (None, ""):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.feature_store import feature_store
+from definitions.feature_store import feature_store
 from offline_store.spark_store import with_on_demand_features
+from runtime.errors import JobError
 
 log = logging.getLogger("jobs.training_set")
 _SQL = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 
 
-class TrainingSetError(RuntimeError):
+class TrainingSetError(JobError):
     """The entities or the service cannot make a training set."""
 
 
@@ -89,8 +87,8 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jobs.cli import base_parser, configure_logging, load_from_args
-    from jobs.session import get_spark
+    from runtime.cli import base_parser, configure_logging, load_from_args
+    from runtime.session import get_spark
 
     parser = base_parser(__doc__)
     parser.add_argument("--entities", required=True, help="parquet path, Spark table or SQL query")

@@ -9,7 +9,7 @@ os.environ["TZ"] = "UTC"  # before pandas or Spark read the process zone
 
 @pytest.fixture(scope="session")
 def conf():
-    from jobs.config import load_config
+    from runtime.config import load_config
 
     return load_config(
         "local",
@@ -23,7 +23,7 @@ def conf():
 
 @pytest.fixture(scope="session")
 def spark(conf):
-    from jobs.session import get_spark
+    from runtime.session import get_spark
 
     session = get_spark(conf)
     yield session

@@ -115,3 +115,11 @@ def point_in_time_oracle(
         else:
             out.append(dict.fromkeys(columns))
     return pd.DataFrame(out, index=entities.index)
+
+
+T0 = pd.Timestamp("2026-03-01 00:00", tz="UTC")  # the start of the point-in-time test data
+
+
+def minutes_after(minutes):
+    """T0 plus `minutes` (a number or an array of them)."""
+    return T0 + pd.to_timedelta(minutes, unit="min")

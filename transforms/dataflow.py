@@ -1,4 +1,4 @@
-"""Wiring: which modules make the feature dataflow, and which inputs it takes from `conf/`."""
+"""Wiring: which modules make the feature dataflow, configured by the feature catalogue."""
 
 from __future__ import annotations
 
@@ -16,30 +16,12 @@ from transforms import (
     trips_contract,
     trips_quality,
 )
+from transforms.catalogue import Catalogue
 
 FEATURE_MODULES = [trips_contract, rolling_windows, driver_windows, feature_tables]
 # On Spark, calendar features run inside `feature_tables`' `with_columns`; on pandas, as nodes.
 TOP_LEVEL_ON = {"spark": [trips_quality], "pandas": [calendar_features]}
 ENGINES = tuple(TOP_LEVEL_ON)
-
-
-def feature_inputs(features_conf: dict[str, Any]) -> dict[str, Any]:
-    """The Hamilton inputs the features take from the `features:` section of the configuration."""
-    counts = features_conf["driver_count_windows"]
-    unknown = sorted(set(counts) - {"trips_1h", "trips_24h", "trips_7d"})
-    if unknown:
-        raise ValueError(
-            f"features.driver_count_windows names unknown features {unknown}: "
-            "known are trips_1h, trips_24h, trips_7d"
-        )
-    return {
-        "percentile_window": str(features_conf["percentile_window"]),
-        "percentile_bucket": str(features_conf["percentile_bucket"]),
-        "trips_1h_window": str(counts["trips_1h"]),
-        "trips_24h_window": str(counts["trips_24h"]),
-        "trips_7d_window": str(counts["trips_7d"]),
-        "driver_distance_window": str(features_conf["driver_distance_window"]),
-    }
 
 
 def quality_inputs(quality_conf: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
@@ -54,16 +36,39 @@ def quality_inputs(quality_conf: dict[str, Any], now: dt.datetime) -> dict[str, 
 
 
 def build_driver(
-    engine: str, extra_modules: tuple = (), config: dict | None = None
+    engine: str,
+    features_conf: dict[str, Any],
+    extra_modules: tuple = (),
+    adapters: tuple = (),
 ) -> driver.Driver:
-    """The feature dataflow on `engine` ('spark' or 'pandas'), plus modules such as a loader."""
+    """The feature dataflow on `engine` ('spark' or 'pandas') for the catalogue in
+    `features_conf` (conf's `features:`), plus modules such as a loader."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
-    config = config or {}
+    catalogue = Catalogue.from_conf(features_conf)
     return (
         driver.Builder()
         .with_modules(*FEATURE_MODULES, *TOP_LEVEL_ON[engine], *extra_modules)
-        .with_config({"engine": engine, **config})
-        .with_adapters(DictResult())
+        .with_config({"engine": engine, **catalogue.hamilton_config()})
+        .with_adapters(DictResult(), *adapters)
         .build()
     )
+
+
+CALENDAR_NODES = ("day_of_week", "is_weekend", "hour_of_day")
+_calendar_driver: driver.Driver | None = None
+
+
+def calendar_of(times) -> dict[str, Any]:
+    """The calendar features of `times` (a pandas Series), by the pandas calendar nodes: the
+    on-demand path runs the same Hamilton functions as the batch pandas engine."""
+    global _calendar_driver
+    if _calendar_driver is None:  # built once per process: an online request pays ~0.3 ms
+        _calendar_driver = (
+            driver.Builder()
+            .with_modules(calendar_features)
+            .with_config({"engine": "pandas"})
+            .with_adapters(DictResult())
+            .build()
+        )
+    return _calendar_driver.execute(list(CALENDAR_NODES), inputs={"event_timestamp": times})

@@ -11,117 +11,57 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from hamilton.function_modifiers import config
+from hamilton.function_modifiers import ResolveAt, config, parameterize, resolve, value
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.functions import arrow_udf
 
-from transforms.arrow_columns import by_whole_runs, nan_as_null
-from transforms.time_columns import to_micros, window_micros
-from transforms.window_kernels import windows_by_group
-
-COUNT_FEATURES = ("trips_1h", "trips_24h", "trips_7d")
-DISTANCE_FEATURES = ("mean_dist_24h", "max_dist_24h")
-DRIVER_FEATURES = COUNT_FEATURES + DISTANCE_FEATURES
+from transforms.kernels.arrow_columns import by_whole_runs, nan_as_null
+from transforms.kernels.time_columns import to_micros, window_micros
+from transforms.kernels.window_kernels import windows_by_group
 
 
-def _feature(trips_columns: dict[str, np.ndarray], how: str, window: str) -> np.ndarray:
-    return windows_by_group(**trips_columns, plan={"feature": (how, window_micros(window))})[
-        "feature"
-    ]
-
-
-def _columns(event_timestamp, trip_id, driver_id, trip_dist=None) -> dict[str, np.ndarray]:
+def _columns(event_timestamp, trip_id, driver_id, trip_dist) -> dict[str, np.ndarray]:
     return {
         "ts_us": to_micros(event_timestamp),
         "trip_id": trip_id.to_numpy(np.int64),
         "group": driver_id.to_numpy(np.int64),
-        "x": None if trip_dist is None else trip_dist.to_numpy(np.float64, na_value=np.nan),
+        "x": trip_dist.to_numpy(np.float64, na_value=np.nan),
     }
 
 
-def _as_series(values: np.ndarray, like: pd.Series, name: str, dtype: str) -> pd.Series:
-    return pd.Series(values, index=like.index, name=name).astype(dtype)
-
-
+@resolve(
+    when=ResolveAt.CONFIG_AVAILABLE,
+    decorate_with=lambda driver_windows: parameterize(
+        **{
+            name: {"aggregation": value(how), "window": value(window), "feature": value(name)}
+            for name, (how, window) in driver_windows.items()
+        }
+    ),
+)
 @config.when(engine="pandas")
-def trips_1h__pandas(
-    event_timestamp: pd.Series, trip_id: pd.Series, driver_id: pd.Series, trips_1h_window: str
-) -> pd.Series:
-    """Trips of the driver in the last hour, this one included."""
-    counts = _feature(_columns(event_timestamp, trip_id, driver_id), "count", trips_1h_window)
-    return _as_series(counts, trip_id, "trips_1h", "int64")
-
-
-@config.when(engine="pandas")
-def trips_24h__pandas(
-    event_timestamp: pd.Series, trip_id: pd.Series, driver_id: pd.Series, trips_24h_window: str
-) -> pd.Series:
-    """Trips of the driver in the last 24 hours, this one included."""
-    counts = _feature(_columns(event_timestamp, trip_id, driver_id), "count", trips_24h_window)
-    return _as_series(counts, trip_id, "trips_24h", "int64")
-
-
-@config.when(engine="pandas")
-def trips_7d__pandas(
-    event_timestamp: pd.Series, trip_id: pd.Series, driver_id: pd.Series, trips_7d_window: str
-) -> pd.Series:
-    """Trips of the driver in the last 7 days, this one included."""
-    counts = _feature(_columns(event_timestamp, trip_id, driver_id), "count", trips_7d_window)
-    return _as_series(counts, trip_id, "trips_7d", "int64")
-
-
-@config.when(engine="pandas")
-def mean_dist_24h__pandas(
+def driver_window__pandas(
     event_timestamp: pd.Series,
     trip_id: pd.Series,
     driver_id: pd.Series,
     trip_dist: pd.Series,
-    driver_distance_window: str,
+    aggregation: str,
+    window: str,
+    feature: str,
 ) -> pd.Series:
-    """Mean distance of the driver's trips in the last 24 hours (null distances skipped)."""
+    """The {aggregation} over the driver's trips in the last {window}, this one included."""
     columns = _columns(event_timestamp, trip_id, driver_id, trip_dist)
-    return _as_series(
-        _feature(columns, "mean", driver_distance_window), trip_id, "mean_dist_24h", "float64"
-    )
-
-
-@config.when(engine="pandas")
-def max_dist_24h__pandas(
-    event_timestamp: pd.Series,
-    trip_id: pd.Series,
-    driver_id: pd.Series,
-    trip_dist: pd.Series,
-    driver_distance_window: str,
-) -> pd.Series:
-    """Longest distance among the driver's trips in the last 24 hours (null distances skipped)."""
-    columns = _columns(event_timestamp, trip_id, driver_id, trip_dist)
-    return _as_series(
-        _feature(columns, "max", driver_distance_window), trip_id, "max_dist_24h", "float64"
-    )
-
-
-def driver_feature_plan(
-    trips_1h_window: str, trips_24h_window: str, trips_7d_window: str, driver_distance_window: str
-) -> dict[str, tuple[str, str]]:
-    """feature -> (aggregation, window): the recipe both engines follow."""
-    return {
-        "trips_1h": ("count", trips_1h_window),
-        "trips_24h": ("count", trips_24h_window),
-        "trips_7d": ("count", trips_7d_window),
-        "mean_dist_24h": ("mean", driver_distance_window),
-        "max_dist_24h": ("max", driver_distance_window),
-    }
+    values = windows_by_group(**columns, plan={feature: (aggregation, window_micros(window))})
+    dtype = "int64" if aggregation == "count" else "float64"
+    return pd.Series(values[feature], index=trip_id.index, name=feature).astype(dtype)
 
 
 @config.when(engine="spark")
 def driver_windowed__spark(
-    trips: DataFrame, driver_feature_plan: dict[str, tuple[str, str]]
+    trips: DataFrame, driver_windows: dict[str, tuple[str, str]]
 ) -> DataFrame:
     """Trips (id, driver, times) with the per-driver window features, computed driver by driver."""
-    plan = {
-        name: (how, window_micros(window)) for name, (how, window) in driver_feature_plan.items()
-    }
+    plan = {name: (how, window_micros(window)) for name, (how, window) in driver_windows.items()}
     fields = [
         (name, pa.int64() if how == "count" else pa.float64()) for name, (how, _) in plan.items()
     ]
@@ -153,8 +93,8 @@ def driver_windowed__spark(
     )
     # Each driver's trips together in one partition: four columns cross into Python and the
     # features come back, while the rest of each row stays in the JVM. Spark sorts by driver
-    # alone (one long key: a radix sort, ~2 s less at 1e7 trips than by driver, time and id);
-    # each driver's trips are put in (time, trip id) order in Python.
+    # alone (one long key: a radix sort, cheaper than sorting by driver, time and id; see
+    # docs/benchmarks.md); each driver's trips are put in (time, trip id) order in Python.
     partitions = int(trips.sparkSession.conf.get("spark.sql.shuffle.partitions"))
     laid_out = rows.repartition(partitions, "driver_id").sortWithinPartitions("driver_id")
     # Not deterministic for Spark: a row's values depend on its neighbours, so no filter may

@@ -1,26 +1,33 @@
-"""The two feature tables, assembled from the trips contract and the feature modules."""
+"""The feature tables, assembled from the trips and the feature nodes the catalogue declares."""
 
 import pandas as pd
-from hamilton.function_modifiers import config, extract_columns
+from hamilton.function_modifiers import ResolveAt, config, extract_columns, group, inject, resolve
+from hamilton.function_modifiers import source as node
 from hamilton.plugins import h_spark
 from pyspark.sql import DataFrame
 
 from transforms import calendar_features
-from transforms.driver_windows import DRIVER_FEATURES
-from transforms.spark_checks import Check, check_spark_output
-from transforms.time_columns import PARTITION_COLUMN
+from transforms.catalogue import CALENDAR, KEY_COLUMNS, TABLE_KINDS
+from transforms.kernels.time_columns import PARTITION_COLUMN
 from transforms.trips_contract import TRIPS_COLUMNS
 
-KEY_COLUMNS = ["trip_id", "driver_id", "event_timestamp", "created"]
-CALENDAR_FEATURES = ["day_of_week", "is_weekend", "hour_of_day"]
-TRIPS_STATS_COLUMNS = KEY_COLUMNS + CALENDAR_FEATURES + ["percentile_dist_rolling_3h"]
-DRIVER_ACTIVITY_COLUMNS = KEY_COLUMNS + list(DRIVER_FEATURES)
-TABLES = {"trips_stats_3h": TRIPS_STATS_COLUMNS, "driver_activity": DRIVER_ACTIVITY_COLUMNS}
+TABLES = tuple(TABLE_KINDS)
 
 
 def _laid_out_by(table: DataFrame) -> list[str]:
     """The partition column a Spark table comes laid out by, if any (kept for the writer)."""
     return [PARTITION_COLUMN] if PARTITION_COLUMN in table.columns else []
+
+
+def _features_of(table: str):
+    """Injects the table's declared features (pandas nodes) as one list, in declared order."""
+    return lambda table_features: inject(
+        features=group(*[node(name) for name in table_features[table]])
+    )
+
+
+def _assembled(trips: pd.DataFrame, features: list[pd.Series]) -> pd.DataFrame:
+    return pd.concat([trips[list(KEY_COLUMNS)], *features], axis=1)
 
 
 @config.when(engine="pandas")
@@ -34,67 +41,34 @@ def trip_columns__pandas(trips: pd.DataFrame) -> pd.DataFrame:
 @h_spark.with_columns(
     calendar_features,
     columns_to_pass=["event_timestamp"],
-    select=CALENDAR_FEATURES,
+    select=list(CALENDAR),
     config_required=["engine"],
 )
-@check_spark_output(
-    Check("trip_id", dtype="bigint"),
-    Check("driver_id", dtype="bigint"),
-    Check("day_of_week", dtype="int", minimum=0, maximum=6),
-    Check("is_weekend", dtype="int", allowed=(0, 1)),
-    Check("hour_of_day", dtype="int", minimum=0, maximum=23),
-    Check(
-        "percentile_dist_rolling_3h",
-        dtype="double",
-        minimum=0,
-        minimum_exclusive=True,
-        maximum=1,
-        max_null_fraction=0.05,
-        importance="warn",
-    ),
-)
-def trips_stats_3h__spark(trips_ranked: DataFrame) -> DataFrame:
-    """Per trip: calendar features and the rolling 3h percentile of trip distance."""
-    return trips_ranked.select(*TRIPS_STATS_COLUMNS, *_laid_out_by(trips_ranked))
+def trips_stats_3h__spark(
+    trips_ranked: DataFrame, table_features: dict[str, list[str]]
+) -> DataFrame:
+    """Per trip: calendar features and the rolling percentiles of trip distance."""
+    columns = [*KEY_COLUMNS, *table_features["trips_stats_3h"]]
+    return trips_ranked.select(*columns, *_laid_out_by(trips_ranked))
 
 
+@resolve(when=ResolveAt.CONFIG_AVAILABLE, decorate_with=_features_of("trips_stats_3h"))
 @config.when(engine="pandas")
-def trips_stats_3h__pandas(
-    trips: pd.DataFrame,
-    day_of_week: pd.Series,
-    is_weekend: pd.Series,
-    hour_of_day: pd.Series,
-    percentile_dist_rolling_3h: pd.Series,
-) -> pd.DataFrame:
-    """Per trip: calendar features and the rolling 3h percentile of trip distance."""
-    features = pd.concat([day_of_week, is_weekend, hour_of_day, percentile_dist_rolling_3h], axis=1)
-    return pd.concat([trips[KEY_COLUMNS], features], axis=1)[TRIPS_STATS_COLUMNS]
+def trips_stats_3h__pandas(trips: pd.DataFrame, features: list[pd.Series]) -> pd.DataFrame:
+    """Per trip: calendar features and the rolling percentiles of trip distance."""
+    return _assembled(trips, features)
 
 
 @config.when(engine="spark")
-@check_spark_output(
-    Check("trip_id", dtype="bigint"),
-    Check("driver_id", dtype="bigint"),
-    Check("trips_1h", dtype="bigint", minimum=1),
-    Check("trips_24h", dtype="bigint", minimum=1),
-    Check("trips_7d", dtype="bigint", minimum=1),
-    Check("mean_dist_24h", dtype="double", minimum=0, max_null_fraction=0.05, importance="warn"),
-    Check("max_dist_24h", dtype="double", minimum=0, max_null_fraction=0.05, importance="warn"),
-)
-def driver_activity__spark(driver_windowed: DataFrame) -> DataFrame:
+def driver_activity__spark(
+    driver_windowed: DataFrame, table_features: dict[str, list[str]]
+) -> DataFrame:
     """Per trip: the driver's trip counts and distances over sliding windows."""
-    return driver_windowed.select(*DRIVER_ACTIVITY_COLUMNS)
+    return driver_windowed.select(*KEY_COLUMNS, *table_features["driver_activity"])
 
 
+@resolve(when=ResolveAt.CONFIG_AVAILABLE, decorate_with=_features_of("driver_activity"))
 @config.when(engine="pandas")
-def driver_activity__pandas(
-    trips: pd.DataFrame,
-    trips_1h: pd.Series,
-    trips_24h: pd.Series,
-    trips_7d: pd.Series,
-    mean_dist_24h: pd.Series,
-    max_dist_24h: pd.Series,
-) -> pd.DataFrame:
+def driver_activity__pandas(trips: pd.DataFrame, features: list[pd.Series]) -> pd.DataFrame:
     """Per trip: the driver's trip counts and distances over sliding windows."""
-    features = pd.concat([trips_1h, trips_24h, trips_7d, mean_dist_24h, max_dist_24h], axis=1)
-    return pd.concat([trips[KEY_COLUMNS], features], axis=1)[DRIVER_ACTIVITY_COLUMNS]
+    return _assembled(trips, features)

@@ -12,14 +12,14 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from hamilton.function_modifiers import config
+from hamilton.function_modifiers import ResolveAt, config, parameterize, resolve, value
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.functions import arrow_udf
 
-from transforms.arrow_columns import by_whole_runs, nan_as_null
-from transforms.time_columns import DAY_US, PARTITION_COLUMN, to_micros, window_micros
-from transforms.window_kernels import ranked_in_sorted_buckets, rolling_percentile_rank
+from transforms.kernels.arrow_columns import by_whole_runs, nan_as_null
+from transforms.kernels.time_columns import DAY_US, PARTITION_COLUMN, to_micros, window_micros
+from transforms.kernels.window_kernels import ranked_in_sorted_buckets, rolling_percentile_rank
 
 
 def _rolling_percentile(
@@ -33,18 +33,27 @@ def _rolling_percentile(
     return out
 
 
+@resolve(
+    when=ResolveAt.CONFIG_AVAILABLE,
+    decorate_with=lambda percentile_windows: parameterize(
+        **{
+            name: {"window": value(window), "feature": value(name)}
+            for name, window in percentile_windows.items()
+        }
+    ),
+)
 @config.when(engine="pandas")
-def percentile_dist_rolling_3h__pandas(
-    event_timestamp: pd.Series, trip_id: pd.Series, trip_dist: pd.Series, percentile_window: str
+def rolling_percentile__pandas(
+    event_timestamp: pd.Series, trip_id: pd.Series, trip_dist: pd.Series, window: str, feature: str
 ) -> pd.Series:
-    """Percentile rank of the trip's distance among all trips of the trailing window (3h)."""
+    """Percentile rank of the trip's distance among all trips of the trailing {window}."""
     ranked = _rolling_percentile(
         to_micros(event_timestamp),
         trip_id.to_numpy(np.int64),
         trip_dist.to_numpy(np.float64, na_value=np.nan),
-        window_micros(percentile_window),
+        window_micros(window),
     )
-    return pd.Series(ranked, index=trip_dist.index, name="percentile_dist_rolling_3h")
+    return pd.Series(ranked, index=trip_dist.index, name=feature)
 
 
 def _bucket(micros, bucket_us: int):
@@ -52,23 +61,21 @@ def _bucket(micros, bucket_us: int):
     return F.call_function("div", micros - F.pmod(micros, F.lit(bucket_us)), F.lit(bucket_us))
 
 
-def _buckets_per_day(bucket_us: int, percentile_bucket: str) -> int:
-    if bucket_us > DAY_US or DAY_US % bucket_us:
-        raise ValueError(
-            f"features.percentile_bucket {percentile_bucket!r} must divide a day (24h, 6h, 1h, "
-            "20min, ...): each date's buckets are then ranked and written by one task"
-        )
-    return DAY_US // bucket_us
-
-
-def _percentile_udf(window_us: int):
+def _percentile_udf(windows_us: dict[str, int]):
     """An Arrow UDF over rows sorted by (bucket, time, trip id) that ranks each bucket once it
-    has arrived whole: three columns cross into Python and one comes back."""
+    has arrived whole, for every window: three columns cross into Python, a struct comes back."""
+    fields = [pa.field(name, pa.float64()) for name in windows_us]
 
     def rank(bucket: np.ndarray, ts_us: np.ndarray, dist: np.ndarray) -> pa.Array:
-        return nan_as_null(ranked_in_sorted_buckets(bucket, ts_us, dist, window_us))
+        ranks = [
+            nan_as_null(ranked_in_sorted_buckets(bucket, ts_us, dist, window_us))
+            for window_us in windows_us.values()
+        ]
+        return pa.StructArray.from_arrays(ranks, fields=fields)
 
-    @arrow_udf("double")
+    ddl = ", ".join(f"{name}: double" for name in windows_us)
+
+    @arrow_udf(f"struct<{ddl}>")
     def ranked(batches: Iterator[tuple[pa.Array, pa.Array, pa.Array]]) -> Iterator[pa.Array]:
         yield from by_whole_runs(batches, rank)
 
@@ -79,12 +86,14 @@ def _percentile_udf(window_us: int):
 
 @config.when(engine="spark")
 def trips_ranked__spark(
-    trips: DataFrame, percentile_window: str, percentile_bucket: str
+    trips: DataFrame, percentile_windows: dict[str, str], percentile_bucket: str
 ) -> DataFrame:
-    """Trips (id, driver, times) with `percentile_dist_rolling_3h`, ranked per time bucket and
-    laid out for writing: each `date` in one partition, rows in (event_timestamp, trip_id) order."""
-    window_us, bucket_us = window_micros(percentile_window), window_micros(percentile_bucket)
-    per_day = _buckets_per_day(bucket_us, percentile_bucket)
+    """Trips (id, driver, times) with the rolling percentiles, ranked per time bucket and laid out
+    for writing: each `date` in one partition, rows in (event_timestamp, trip_id) order."""
+    windows_us = {name: window_micros(w) for name, w in percentile_windows.items()}
+    window_us = max(windows_us.values(), default=1)  # the halo: the longest window
+    bucket_us = window_micros(percentile_bucket)
+    per_day = DAY_US // bucket_us  # the catalogue checked that buckets divide a day
     ts_us = F.unix_micros("event_timestamp")
     home = _bucket(ts_us, bucket_us)
     rows = trips.select(
@@ -105,14 +114,14 @@ def trips_ranked__spark(
     laid_out = rows.repartition(partitions, PARTITION_COLUMN).sortWithinPartitions(
         PARTITION_COLUMN, "bucket", "ts_us", "trip_id"
     )
-    ranked = laid_out.withColumn(
-        "percentile_dist_rolling_3h", _percentile_udf(window_us)("bucket", "ts_us", "trip_dist")
-    )
-    return ranked.where(_bucket(F.col("ts_us"), bucket_us) == F.col("bucket")).select(
+    if windows_us:
+        ranks = _percentile_udf(windows_us)("bucket", "ts_us", "trip_dist")
+        laid_out = laid_out.withColumn("__ranks", ranks)
+    return laid_out.where(_bucket(F.col("ts_us"), bucket_us) == F.col("bucket")).select(
         "trip_id",
         "driver_id",
         F.timestamp_micros("ts_us").alias("event_timestamp"),
         "created",
-        "percentile_dist_rolling_3h",
+        *[F.col("__ranks")[name].alias(name) for name in windows_us],
         PARTITION_COLUMN,
     )

@@ -2,6 +2,7 @@
 any work, or the rows it quarantines (by reason) while accepted + quarantined = input."""
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs import compute_features
-from jobs.config import apply_override
-from jobs.generate_trips import generate_trips
+from runtime.config import apply_override
+from runtime.errors import JobError
+from storage.sample_trips import generate_trips
 
 ROWS = 300
 
@@ -179,7 +181,7 @@ def test_bad_input(spark, conf, tmp_path, case):
         conf = apply_override(conf, override)
     out = tmp_path / "out"
     if kind == "error":
-        with pytest.raises((compute_features.FeatureJobError, ValueError)) as err:
+        with pytest.raises((JobError, ValueError)) as err:
             compute_features.run(spark, conf, trips=trips, out=str(out))
         assert expected in str(err.value)
         assert not (out / "trips_stats_3h").exists(), "nothing may be published"
@@ -212,7 +214,7 @@ def test_nanosecond_parquet_is_refused_with_the_fix(spark, conf, tmp_path):
     )
     trips = _write(table, tmp_path / "trips", coerce_timestamps=None, version="2.6")
     with pytest.raises(
-        (compute_features.FeatureJobError, ValueError),
+        (JobError, ValueError),
         match="nanosecond timestamps.*coerce_timestamps='us'",
     ):
         compute_features.run(spark, conf, trips=trips, out=str(tmp_path / "out"))
@@ -221,9 +223,7 @@ def test_nanosecond_parquet_is_refused_with_the_fix(spark, conf, tmp_path):
 def test_corrupt_parquet_file_is_named(spark, conf, tmp_path):
     trips = _write(clean(), tmp_path / "trips")
     (Path(trips) / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
-    with pytest.raises(
-        (compute_features.FeatureJobError, ValueError), match="corrupt or non-parquet"
-    ):
+    with pytest.raises((JobError, ValueError), match="corrupt or non-parquet"):
         compute_features.run(spark, conf, trips=trips, out=str(tmp_path / "out"))
 
 
@@ -259,21 +259,17 @@ def test_naive_and_offset_times_are_read_as_utc(spark, conf, tmp_path):
     assert expected.trips_accepted == ROWS
 
 
-def test_failing_output_check_publishes_nothing(spark, conf, tmp_path, monkeypatch):
-    from transforms import spark_checks
-
+def test_failing_output_check_publishes_nothing(spark, conf, tmp_path):
     trips = _write(clean(), tmp_path / "trips")
-    compute_features.run(spark, conf, trips=trips, out=str(tmp_path / "out"))
-    before = sorted(p.name for p in (tmp_path / "out" / ".versions" / "trips_stats_3h").iterdir())
-    strict = (spark_checks.Check("hour_of_day", dtype="int", maximum=3),)
-    monkeypatch.setitem(spark_checks.SPARK_CHECKS, "trips_stats_3h", strict)
-    with pytest.raises(
-        compute_features.FeatureJobError,
-        match="trips_stats_3h failed its checks.*hour_of_day: maximum",
-    ):
-        compute_features.run(spark, conf, trips=trips, out=str(tmp_path / "out"))
-    after = sorted(p.name for p in (tmp_path / "out" / ".versions" / "trips_stats_3h").iterdir())
-    assert after == before
+    out = tmp_path / "out"
+    compute_features.run(spark, conf, trips=trips, out=str(out))
+    before = os.readlink(out / ".current")
+    strict = apply_override(
+        conf, "features.tables.trips_stats_3h.features.hour_of_day.checks.maximum=3"
+    )
+    with pytest.raises(JobError, match="trips_stats_3h failed its checks.*hour_of_day: maximum"):
+        compute_features.run(spark, strict, trips=trips, out=str(out))
+    assert os.readlink(out / ".current") == before
 
 
 def test_report_is_written_and_adds_up(spark, conf, tmp_path):

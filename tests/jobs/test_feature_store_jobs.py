@@ -1,7 +1,6 @@
 """Register, training set, materialize, online lookup and `feast serve` on the real definitions."""
 
 import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -13,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from definitions.feature_store import write_repo
 from jobs import compute_features, materialize, register, training_set
-from jobs.config import apply_override
-from jobs.generate_trips import generate_trips, write_trips
+from runtime.config import apply_override
+from storage.sample_trips import generate_trips, write_trips
 from tests.oracles import point_in_time_oracle
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -26,16 +26,16 @@ ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"
 def feast_conf(spark, conf, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("feast")
     write_trips(generate_trips(rows=8_000, days=6, seed=9, drivers=25), tmp / "trips")
-    (tmp / "repo").mkdir()
-    shutil.copy(PROJECT / "feature_repo" / "feature_store.yaml", tmp / "repo")
     for override in (
         f"paths.features={tmp / 'features'}",
         f"paths.trips={tmp / 'trips'}",
-        f"feast.repo_path={tmp / 'repo'}",
+        f"paths.registry={tmp / 'feast' / 'registry.db'}",
+        f"paths.online_store={tmp / 'feast' / 'online.db'}",
     ):
         conf = apply_override(conf, override)
     compute_features.run(spark, conf)
     register.run(conf)
+    write_repo(conf, tmp / "repo")  # for the feast CLI
     return conf, tmp
 
 

@@ -1,6 +1,6 @@
 """Training sets through Feast, with the project's store, against the row-by-row oracle.
 
-The data is built to break point-in-time joins (see test_asof_join.adversarial); the stock
+The data is built to break point-in-time joins (see the `adversarial` fixture in conftest.py); the stock
 Feast Spark store is run on the same data to show that it does break there, and that where it is
 correct the two stores agree.
 """
@@ -20,7 +20,6 @@ from feast.repo_config import RepoConfig
 from feast.types import Float64, Int64
 
 from offline_store.spark_store import ProjectSparkOfflineStoreConfig
-from tests.offline_store.test_asof_join import adversarial  # noqa: F401  (fixture)
 from tests.oracles import point_in_time_oracle
 
 TTL = dt.timedelta(minutes=60)
@@ -40,7 +39,7 @@ def _store(tmp_path, offline) -> FeatureStore:
 
 
 @pytest.fixture(scope="module")
-def repo(spark, adversarial, tmp_path_factory):  # noqa: F811
+def repo(spark, adversarial, tmp_path_factory):
     features, _ = adversarial
     tmp = tmp_path_factory.mktemp("pit")
     path = str(tmp / "pair_stats")
@@ -79,7 +78,7 @@ def repo(spark, adversarial, tmp_path_factory):  # noqa: F811
     return stores
 
 
-def _expected(adversarial):  # noqa: F811
+def _expected(adversarial):
     features, entities = adversarial
     return point_in_time_oracle(
         entities,
@@ -99,7 +98,7 @@ def _training_set(store, entities):
     ).to_df()
 
 
-def test_project_store_equals_oracle_row_for_row(repo, adversarial):  # noqa: F811
+def test_project_store_equals_oracle_row_for_row(repo, adversarial):
     _, entities = adversarial
     got = _training_set(repo["project"], entities)
     expected = _expected(adversarial)
@@ -113,7 +112,7 @@ def test_project_store_equals_oracle_row_for_row(repo, adversarial):  # noqa: F8
     assert str(got["event_timestamp"].dt.tz) == "UTC"
 
 
-def test_stock_store_breaks_on_this_data(repo, adversarial):  # noqa: F811
+def test_stock_store_breaks_on_this_data(repo, adversarial):
     """Keeps the data honest: if Feast fixes its join, this test says the workaround may go."""
     _, entities = adversarial
     stock = _training_set(repo["stock"], entities)
@@ -127,7 +126,7 @@ def test_stock_store_breaks_on_this_data(repo, adversarial):  # noqa: F811
     assert wrong_rows
 
 
-def test_stores_agree_where_stock_is_correct(repo, adversarial):  # noqa: F811
+def test_stores_agree_where_stock_is_correct(repo, adversarial):
     """Keys that cannot collide and times without ties: both stores give the oracle's rows."""
     features, entities = adversarial
     safe = entities[(entities["driver_id"] == 0) & (entities["rider_id"] == 0)]
@@ -139,7 +138,7 @@ def test_stores_agree_where_stock_is_correct(repo, adversarial):  # noqa: F811
     )
 
 
-def test_other_time_zones_change_nothing(spark, repo, adversarial):  # noqa: F811
+def test_other_time_zones_change_nothing(spark, repo, adversarial):
     _, entities = adversarial
     expected = _training_set(repo["project"], entities)
     before_tz, before_session = os.environ.get("TZ"), spark.conf.get("spark.sql.session.timeZone")
@@ -158,14 +157,14 @@ def test_other_time_zones_change_nothing(spark, repo, adversarial):  # noqa: F81
     pd.testing.assert_frame_equal(got, expected)
 
 
-def test_callers_session_settings_are_left_alone(spark, repo, adversarial):  # noqa: F811
+def test_callers_session_settings_are_left_alone(spark, repo, adversarial):
     _, entities = adversarial
     spark.conf.set("spark.sql.parser.quotedRegexColumnNames", "false")
     _training_set(repo["project"], entities.head(20))
     assert spark.conf.get("spark.sql.parser.quotedRegexColumnNames") == "false"
 
 
-def test_spark_and_sql_entity_inputs_keep_their_order(spark, repo, adversarial):  # noqa: F811
+def test_spark_and_sql_entity_inputs_keep_their_order(spark, repo, adversarial):
     _, entities = adversarial
     frame = spark.createDataFrame(entities).repartition(1).orderBy("label")
     frame.createOrReplaceTempView("pit_entities")
@@ -189,7 +188,7 @@ def test_spark_and_sql_entity_inputs_keep_their_order(spark, repo, adversarial):
         )
 
 
-def test_full_feature_names(repo, adversarial):  # noqa: F811
+def test_full_feature_names(repo, adversarial):
     _, entities = adversarial
     got = (
         repo["project"]
@@ -201,7 +200,7 @@ def test_full_feature_names(repo, adversarial):  # noqa: F811
     assert "pair_stats__count" in got.columns and "count" not in got.columns
 
 
-def test_views_with_different_keys_in_one_request(repo, adversarial):  # noqa: F811
+def test_views_with_different_keys_in_one_request(repo, adversarial):
     features, entities = adversarial
     got = (
         repo["project"]

@@ -3,7 +3,10 @@
 import pandas as pd
 import pytest
 
+from runtime.config import load_config
 from transforms.dataflow import build_driver
+
+FEATURES = load_config("local")["features"]  # the shipped feature catalogue
 
 EDGES = pd.Series(
     pd.to_datetime(
@@ -35,7 +38,7 @@ EXPECTED = [
 
 
 def _pandas_calendar(event_timestamp: pd.Series) -> pd.DataFrame:
-    dr = build_driver("pandas")
+    dr = build_driver("pandas", FEATURES)
     out = dr.execute(
         ["day_of_week", "is_weekend", "hour_of_day"], overrides={"event_timestamp": event_timestamp}
     )
@@ -60,8 +63,8 @@ def test_spark_calendar_equals_pandas(spark, session_zone):
     """Through the real Spark wiring; a caller's other session zone is reset to UTC, not used."""
     from pyspark.sql import functions as F
 
-    from jobs.config import load_config
-    from jobs.session import get_spark
+    from runtime.config import load_config
+    from runtime.session import get_spark
 
     spark.conf.set("spark.sql.session.timeZone", session_zone)
     session = get_spark(load_config("local"))
@@ -73,7 +76,9 @@ def test_spark_calendar_equals_pandas(spark, session_zone):
         F.col("event_timestamp").alias("created"),
         F.lit(0.5).alias("percentile_dist_rolling_3h"),
     )
-    table = build_driver("spark").execute(["trips_stats_3h"], overrides={"trips_ranked": ranked})
+    table = build_driver("spark", FEATURES).execute(
+        ["trips_stats_3h"], overrides={"trips_ranked": ranked}
+    )
     got = table["trips_stats_3h"].orderBy("trip_id").toPandas()
     columns = ["day_of_week", "is_weekend", "hour_of_day"]
     assert list(got[columns].itertuples(index=False, name=None)) == EXPECTED

@@ -4,25 +4,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.config import apply_override
-from jobs.generate_trips import generate_trips
+from runtime.config import apply_override
+from storage.sample_trips import generate_trips
 from tests.oracles import adversarial_trips, driver_window_oracle, percentile_oracle
-from transforms.dataflow import build_driver, feature_inputs
-from transforms.feature_tables import DRIVER_ACTIVITY_COLUMNS, TABLES, TRIPS_STATS_COLUMNS
-from transforms.time_columns import PARTITION_COLUMN
+from transforms.catalogue import Catalogue
+from transforms.dataflow import build_driver
+from transforms.feature_tables import TABLES
+from transforms.kernels.time_columns import PARTITION_COLUMN
 
-DRIVER_PLAN = {
-    "trips_1h": ("count", "1h"),
-    "trips_24h": ("count", "24h"),
-    "trips_7d": ("count", "7d"),
-    "mean_dist_24h": ("mean", "24h"),
-    "max_dist_24h": ("max", "24h"),
-}
+
+def spark_tables(spark, trips, features_conf: dict) -> dict:
+    """The feature tables as Spark DataFrames, from trips (pandas or Spark)."""
+    raw = trips if not isinstance(trips, pd.DataFrame) else spark.createDataFrame(trips)
+    return build_driver("spark", features_conf).execute(list(TABLES), inputs={"trips_raw": raw})
 
 
 def run_spark(spark, trips: pd.DataFrame, features_conf: dict) -> dict[str, pd.DataFrame]:
-    inputs = {"trips_raw": spark.createDataFrame(trips), **feature_inputs(features_conf)}
-    tables = build_driver("spark").execute(list(TABLES), inputs=inputs)
+    tables = spark_tables(spark, trips, features_conf)
     return {name: _without_layout(t.toPandas()).set_index("trip_id") for name, t in tables.items()}
 
 
@@ -36,8 +34,9 @@ def _without_layout(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def run_pandas(trips: pd.DataFrame, features_conf: dict) -> dict[str, pd.DataFrame]:
-    inputs = {"trips_raw": trips, **feature_inputs(features_conf)}
-    tables = build_driver("pandas").execute(list(TABLES), inputs=inputs)
+    tables = build_driver("pandas", features_conf).execute(
+        list(TABLES), inputs={"trips_raw": trips}
+    )
     return {name: t.set_index("trip_id").sort_index() for name, t in tables.items()}
 
 
@@ -46,27 +45,41 @@ def trips():
     return adversarial_trips(rows=1500)
 
 
-@pytest.fixture(scope="module")
-def expected(trips):
+def oracle_expectations(trips: pd.DataFrame, features_conf: dict) -> dict:
+    """What the oracles say every declared window feature must be."""
+    catalogue = Catalogue.from_conf(features_conf)
+    plan = {f.name: (f.aggregation, f.window) for f in catalogue.of_kind("driver_window")}
     return {
-        "percentile": percentile_oracle(trips, "3h").sort_index(),
-        "driver": driver_window_oracle(trips, DRIVER_PLAN).sort_index(),
+        "catalogue": catalogue,
+        "percentile": {
+            f.name: percentile_oracle(trips, f.window).sort_index()
+            for f in catalogue.of_kind("rolling_percentile")
+        },
+        "driver": driver_window_oracle(trips, plan).sort_index(),
     }
+
+
+@pytest.fixture(scope="module")
+def expected(trips, conf):
+    return oracle_expectations(trips, conf["features"])
 
 
 def _check_against_oracle(tables, trips, expected):
     stats, activity = tables["trips_stats_3h"], tables["driver_activity"]
+    catalogue = expected["catalogue"]
     assert len(stats) == len(activity) == len(trips)
     assert stats.index.is_unique and activity.index.is_unique
-    assert list(stats.reset_index().columns) == TRIPS_STATS_COLUMNS
-    assert list(activity.reset_index().columns) == DRIVER_ACTIVITY_COLUMNS
-    np.testing.assert_allclose(
-        stats["percentile_dist_rolling_3h"].to_numpy(dtype=float, na_value=np.nan),
-        expected["percentile"].to_numpy(),
-        rtol=0,
-        atol=1e-12,
-    )
-    for name in DRIVER_PLAN:
+    assert list(stats.reset_index().columns) == catalogue.columns("trips_stats_3h")
+    assert list(activity.reset_index().columns) == catalogue.columns("driver_activity")
+    for name, oracle in expected["percentile"].items():
+        np.testing.assert_allclose(
+            stats[name].to_numpy(dtype=float, na_value=np.nan),
+            oracle.to_numpy(),
+            rtol=0,
+            atol=1e-12,
+            err_msg=name,
+        )
+    for name in expected["driver"].columns:
         np.testing.assert_allclose(
             activity[name].to_numpy(dtype=float, na_value=np.nan),
             expected["driver"][name].to_numpy(dtype=float),
@@ -98,6 +111,29 @@ def test_bucket_that_does_not_divide_a_day_is_refused(spark, conf, trips, bucket
     features = apply_override(conf, f"features.percentile_bucket={bucket}")["features"]
     with pytest.raises(ValueError, match="must divide a day"):
         run_spark(spark, trips.head(10), features)
+
+
+NEW_FEATURES = [
+    "features.tables.driver_activity.features.trips_30m={kind: driver_window, aggregation: count,"
+    " window: 30min}",
+    "features.tables.driver_activity.features.mean_dist_7d={kind: driver_window, aggregation: mean,"
+    " window: 7d}",
+    "features.tables.trips_stats_3h.features.percentile_dist_rolling_1h={kind: rolling_percentile,"
+    " window: 1h}",
+]
+
+
+@pytest.mark.parametrize("engine", ["spark", "pandas"])
+def test_declared_features_are_computed_on_both_engines(spark, conf, trips, engine):
+    """New declarations (a count, a mean, a second percentile window) need no code."""
+    for declaration in NEW_FEATURES:
+        conf = apply_override(conf, declaration)
+    features = apply_override(conf, "features.percentile_bucket=1h")["features"]
+    tables = run_spark(spark, trips, features) if engine == "spark" else run_pandas(trips, features)
+    expected = oracle_expectations(trips, features)
+    assert {"trips_30m", "mean_dist_7d"} <= set(expected["driver"].columns)
+    assert "percentile_dist_rolling_1h" in expected["percentile"]
+    _check_against_oracle(tables, trips, expected)
 
 
 def test_pandas_tables_equal_oracle(conf, trips, expected):
@@ -145,8 +181,7 @@ def test_nan_distance_is_missing_not_a_value_on_spark(spark, conf):
     )
     with_nan = raw.withColumn("trip_dist", nan_where_null)
     assert with_nan.where(F.isnan("trip_dist")).count() == trips["trip_dist"].isna().sum() > 0
-    inputs = {"trips_raw": with_nan, **feature_inputs(conf["features"])}
-    tables = build_driver("spark").execute(list(TABLES), inputs=inputs)
+    tables = spark_tables(spark, with_nan, conf["features"])
     got = {name: _without_layout(t.toPandas()).set_index("trip_id") for name, t in tables.items()}
     expected = percentile_oracle(trips, "3h").sort_index()
     np.testing.assert_allclose(
@@ -161,8 +196,7 @@ def test_missing_results_are_null_not_nan_on_spark(spark, conf, trips):
     """A null distance gives a null percentile, a window without distances null mean and max."""
     from pyspark.sql import functions as F
 
-    inputs = {"trips_raw": spark.createDataFrame(trips), **feature_inputs(conf["features"])}
-    tables = build_driver("spark").execute(list(TABLES), inputs=inputs)
+    tables = spark_tables(spark, trips, conf["features"])
     stats = tables["trips_stats_3h"]
     assert stats.where(F.isnan("percentile_dist_rolling_3h")).count() == 0
     assert (
@@ -190,7 +224,7 @@ def test_spark_windows_stream_across_arrow_batches(spark, conf, trips, expected,
 
 
 def test_percentile_step_refuses_rows_out_of_order():
-    from transforms.window_kernels import ranked_in_sorted_buckets
+    from transforms.kernels.window_kernels import ranked_in_sorted_buckets
 
     bucket = np.array([1, 1, 2, 2])
     ranked = ranked_in_sorted_buckets(bucket, np.array([5, 6, 1, 2]), np.ones(4), 10)
@@ -202,7 +236,7 @@ def test_percentile_step_refuses_rows_out_of_order():
 
 
 def test_driver_windows_refuse_rows_out_of_order():
-    from transforms.window_kernels import windows_of_sorted_groups
+    from transforms.kernels.window_kernels import windows_of_sorted_groups
 
     plan = {"trips_1h": ("count", 10)}
     got = windows_of_sorted_groups(np.array([1, 1, 2]), np.array([5, 6, 1]), np.ones(3), plan)

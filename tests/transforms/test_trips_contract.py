@@ -5,13 +5,16 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
+from runtime.config import load_config
 from tests.oracles import adversarial_trips
 from transforms.dataflow import build_driver
 from transforms.trips_schema import TripsSchemaError
 
+FEATURES = load_config("local")["features"]  # the shipped feature catalogue
+
 
 def _trips(spark, raw):
-    return build_driver("spark").execute(["trips"], inputs={"trips_raw": raw})["trips"]
+    return build_driver("spark", FEATURES).execute(["trips"], inputs={"trips_raw": raw})["trips"]
 
 
 @pytest.fixture(scope="module")

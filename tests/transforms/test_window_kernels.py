@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 
 from tests.oracles import adversarial_trips, driver_window_oracle, percentile_oracle
-from transforms.rolling_windows import _rolling_percentile
-from transforms.time_columns import to_micros, window_micros
-from transforms.window_kernels import (
+from transforms.kernels.time_columns import to_micros, window_micros
+from transforms.kernels.window_kernels import (
     rolling_max,
     rolling_mean,
     rolling_percentile_rank,
     windows_by_group,
 )
+from transforms.rolling_windows import _rolling_percentile
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-log = logging.getLogger("jobs.quality")
+log = logging.getLogger("quality.report")
 REPORTS = "_reports"
 
 
@@ -14,7 +14,8 @@ def write_quality_report(report, out: str) -> Path:
     """Writes `<out>/_reports/<run_id>.json` (and latest.json) and logs the table; returns the path."""
     folder = Path(out) / REPORTS
     folder.mkdir(parents=True, exist_ok=True)
-    body = json.dumps(dataclasses.asdict(report), indent=2, sort_keys=True, default=str)
+    fields = {k: v for k, v in dataclasses.asdict(report).items() if not k.startswith("_")}
+    body = json.dumps(fields, indent=2, sort_keys=True, default=str)
     path = folder / f"{report.run_id}.json"
     for target in (path, folder / "latest.json"):
         tmp = target.with_suffix(".json.tmp")
@@ -27,6 +28,7 @@ def write_quality_report(report, out: str) -> Path:
 def render(report) -> str:
     """Counts, quarantine reasons, and per feature: nulls, min, max and checks."""
     lines = [
+        f"run {report.run_id}: {report.status}" + (f" ({report.error})" if report.error else ""),
         f"trips read {report.trips_read}, in range {report.trips_in_range}: accepted "
         f"{report.trips_accepted} + quarantined {report.trips_quarantined}",
     ]

@@ -14,14 +14,14 @@ import pyarrow.parquet as pq
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
-from jobs.publishing import PART_FILE
-from transforms.spark_checks import Check, profile, profile_from
+from quality.checks import Check, profile, profile_from
+from storage.table_layout import PART_FILE
 
 
 def profile_staged(
     spark: SparkSession, staged: Path, schema: T.StructType, checks: tuple[Check, ...] = ()
 ) -> dict:
-    """The profile `transforms.spark_checks.profile` would give for the staged files."""
+    """The profile `quality.checks.profile` would give for the staged files."""
     files = sorted(staged.glob(f"*/{PART_FILE}"))
     if not files:
         return profile_from(schema, {"rows": 0})

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.publishing import PART_FILE
-from jobs.staged_profile import profile_staged
-from transforms.spark_checks import Check, evaluate, profile
+from quality.checks import Check, evaluate, profile
+from storage.footer_profile import profile_staged
+from storage.table_layout import PART_FILE
 
 
 def _staged(spark, tmp_path, frame: pd.DataFrame, nan_for_null: str | None = None):

@@ -1,15 +1,33 @@
-"""Configuration: `conf/base.yaml`, an environment overlay `conf/<env>.yaml`, then `--set` overrides."""
+"""Configuration: `conf/base.yaml`, an environment overlay `conf/<env>.yaml`, then `--set` overrides.
+
+The YAML files ship inside the package (`conf` is read with importlib.resources), so an installed
+wheel needs no checkout; `--conf-dir` (or TRIP_FEATURES_CONF_DIR) points at a folder of your own.
+Relative paths resolve against the workspace: TRIP_FEATURES_HOME, else the current directory.
+"""
 
 from __future__ import annotations
 
 import copy
+import os
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONF_DIR = PROJECT_ROOT / "conf"
+CONF_DIR_VARIABLE = "TRIP_FEATURES_CONF_DIR"
+HOME_VARIABLE = "TRIP_FEATURES_HOME"
+
+
+def default_conf_dir() -> Path:
+    """The configuration folder: TRIP_FEATURES_CONF_DIR, else the one shipped in the package."""
+    chosen = os.environ.get(CONF_DIR_VARIABLE)
+    return Path(chosen) if chosen else _shipped()
+
+
+def workspace() -> Path:
+    """Where relative paths (data/, the Feast registry) live: TRIP_FEATURES_HOME, else the cwd."""
+    return Path(os.environ.get(HOME_VARIABLE) or os.getcwd()).resolve()
 
 
 class ConfigError(ValueError):
@@ -37,7 +55,8 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def available_envs(conf_dir: Path = CONF_DIR) -> list[str]:
+def available_envs(conf_dir: Path | None = None) -> list[str]:
+    conf_dir = conf_dir or default_conf_dir()
     return sorted(p.stem for p in conf_dir.glob("*.yaml") if p.stem != "base")
 
 
@@ -89,27 +108,43 @@ def apply_override(conf: dict[str, Any], assignment: str) -> dict[str, Any]:
 
 
 def load_config(
-    env: str = "local", overrides: list[str] | None = None, conf_dir: Path = CONF_DIR
+    env: str = "local", overrides: list[str] | None = None, conf_dir: Path | None = None
 ) -> dict[str, Any]:
-    """Loads base + the environment overlay + overrides, and resolves relative paths."""
-    base_path = conf_dir / "base.yaml"
-    if not base_path.exists():
-        raise ConfigError(f"{base_path} is missing: it holds the settings every environment shares")
-    env_path = conf_dir / f"{env}.yaml"
-    if not env_path.exists():
+    """Loads base + the environment overlay + overrides, and resolves relative paths.
+
+    A file missing from `conf_dir` (a folder of your own) is taken from the shipped configuration,
+    so a folder holding only `prod.yaml` is enough for `--env prod`."""
+    folders = [Path(conf_dir)] if conf_dir else []
+    folders += [d for d in (default_conf_dir(), _shipped()) if d not in folders]
+    base_path = _first(folders, "base.yaml")
+    if base_path is None:
+        raise ConfigError(f"base.yaml is missing from {folders[0]}: it holds the shared settings")
+    env_path = _first(folders, f"{env}.yaml")
+    if env_path is None or env == "base":
+        known = sorted({e for d in folders for e in available_envs(d)})
         raise ConfigError(
-            f"unknown environment '{env}': add {env_path} or choose one of {available_envs(conf_dir)}"
+            f"unknown environment '{env}': add {folders[0] / f'{env}.yaml'} or choose one of {known}"
         )
     conf = deep_merge(_read_yaml(base_path), _read_yaml(env_path))
     for assignment in overrides or []:
         conf = apply_override(conf, assignment)
     conf["env"] = env
-    conf["paths"] = {k: resolve_path(v) for k, v in conf.get("paths", {}).items()}
+    root = workspace()
+    conf["paths"] = {k: resolve_path(v, root) for k, v in conf.get("paths", {}).items()}
     return conf
 
 
-def resolve_path(location: str) -> str:
-    """Relative filesystem paths resolve against the project root; URIs and tables stay as given."""
+def _shipped() -> Path:
+    return Path(str(resources.files("conf")))
+
+
+def _first(folders: list[Path], name: str) -> Path | None:
+    return next((d / name for d in folders if (d / name).exists()), None)
+
+
+def resolve_path(location: str, root: Path | None = None) -> str:
+    """Relative filesystem paths resolve against the workspace; URIs and tables stay as given."""
+    location = str(location)
     if "://" in location or location.startswith("/") or "." in location and "/" not in location:
         return location
-    return str(PROJECT_ROOT / location)
+    return str((root or workspace()) / location)

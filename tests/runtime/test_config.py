@@ -2,14 +2,14 @@
 
 import pytest
 
-from jobs.config import ConfigError, apply_override, load_config
+from runtime.config import ConfigError, apply_override, load_config
 
 
 def test_local_env_merges_over_base():
     conf = load_config("local")
     assert conf["spark"]["master"] == "local[2]"
     assert conf["spark"]["conf"]["spark.sql.session.timeZone"] == "UTC"  # from base
-    assert conf["features"]["percentile_window"] == "3h"
+    assert conf["features"]["percentile_bucket"] == "24h"
     assert conf["paths"]["trips"].endswith("/data/trips")
 
 
@@ -18,14 +18,14 @@ def test_overrides_reach_dotted_spark_keys_and_parse_values():
         "local",
         [
             "spark.conf.spark.sql.shuffle.partitions=16",
-            "features.percentile_window=2h",
+            "features.percentile_bucket=2h",
             "generate.rows=10",
             "spark.conf.spark.new.setting=x",
         ],
     )
     assert conf["spark"]["conf"]["spark.sql.shuffle.partitions"] == 16
     assert conf["spark"]["conf"]["spark.new.setting"] == "x"
-    assert conf["features"]["percentile_window"] == "2h"
+    assert conf["features"]["percentile_bucket"] == "2h"
     assert conf["generate"]["rows"] == 10
 
 

@@ -2,35 +2,55 @@
 
 import logging
 import os
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
 from feast import FeatureStore, Project
+from feast.repo_config import RepoConfig
 from feast.repo_contents import RepoContents
 
 from definitions.dataflow import build_definitions
-from jobs.config import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
 
-def repo_path(conf: dict[str, Any]) -> Path:
-    path = Path(conf["feast"]["repo_path"])
-    return path if path.is_absolute() else PROJECT_ROOT / path
+def _repo_settings(conf: dict[str, Any], expand: bool = True) -> dict[str, Any]:
+    """The shipped feature_store.yaml with the registry and online store paths of `conf`;
+    ${VARIABLES} expand from the environment unless `expand` is False (secrets stay out of
+    files)."""
+    text = resources.files("feature_repo").joinpath("feature_store.yaml").read_text()
+    raw = yaml.safe_load(os.path.expandvars(text) if expand else text)
+    raw["registry"] = {**raw["registry"], "path": conf["paths"]["registry"]}
+    if raw["online_store"].get("type") == "sqlite":
+        raw["online_store"] = {**raw["online_store"], "path": conf["paths"]["online_store"]}
+    return raw
+
+
+def repo_config(conf: dict[str, Any]) -> RepoConfig:
+    """The Feast repository configuration for `conf`."""
+    config = RepoConfig(**_repo_settings(conf))
+    config.repo_path = Path(conf["paths"]["registry"]).parent
+    return config
+
+
+def write_repo(conf: dict[str, Any], folder: str | os.PathLike) -> Path:
+    """Writes a feature_store.yaml for `conf` into `folder`, for the feast CLI (`feast -c`)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(_repo_settings(conf, expand=False), sort_keys=False)
+    (folder / "feature_store.yaml").write_text(text)
+    return folder
 
 
 def feature_store(conf: dict[str, Any]) -> FeatureStore:
-    """The project's FeatureStore (its feature_store.yaml), with the registry folder created."""
-    path = repo_path(conf)
-    if not (path / "feature_store.yaml").exists():
-        raise FileNotFoundError(
-            f"{path / 'feature_store.yaml'} is missing: set feast.repo_path in conf/"
-        )
-    store = FeatureStore(repo_path=str(path))
-    registry = store.config.registry.path
+    """The project's FeatureStore, with the registry folder created."""
+    config = repo_config(conf)
+    registry = config.registry.path
     if "://" not in registry:
-        os.makedirs(os.path.dirname(path / registry), exist_ok=True)
-    return store
+        os.makedirs(os.path.dirname(registry), exist_ok=True)
+    return FeatureStore(repo_path=str(config.repo_path), config=config)
 
 
 def repo_contents(conf: dict[str, Any]) -> RepoContents:

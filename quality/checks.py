@@ -1,7 +1,7 @@
-"""Output checks for Spark DataFrames, in the spirit of Hamilton's `@check_output` (which does not
-work on Spark): declared on the function that makes a table, measured by the job on the rows it
-writes (observed during the write: no extra pass) and judged before the table is published.
-A failing `fail` check stops the publication.
+"""Output checks for Spark tables, in the spirit of Hamilton's `@check_output` (which does not
+work on Spark): declared per feature in the catalogue (conf's `features.tables`), measured on the
+rows the job wrote (from the staged files' footers: no extra pass) and judged before anything is
+published. A failing `fail` check stops the publication.
 """
 
 import math
@@ -11,7 +11,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-SPARK_CHECKS: dict[str, tuple["Check", ...]] = {}
+from transforms.catalogue import Catalogue
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,27 @@ class CheckResult:
         return {**asdict(self.check), "passed": self.passed, "problems": self.problems}
 
 
-def check_spark_output(*checks: Check):
-    """Declares the checks of the table a Hamilton function makes (its node name)."""
+# Every feature table holds one row per trip, keyed by its trip and driver.
+KEY_CHECKS = (Check("trip_id", dtype="bigint"), Check("driver_id", dtype="bigint"))
 
-    def decorate(fn):
-        SPARK_CHECKS[fn.__name__.split("__")[0]] = checks
-        return fn
 
-    return decorate
+def table_checks(catalogue: Catalogue, table: str) -> tuple[Check, ...]:
+    """The checks of `table`: its keys', and each feature's type plus the checks the catalogue
+    declares for it."""
+    if table not in catalogue.tables:
+        return ()
+    declared = tuple(
+        Check(f.name, dtype=f.dtype, **_as_check_arguments(f.checks))
+        for f in catalogue.features(table)
+    )
+    return KEY_CHECKS + declared
+
+
+def _as_check_arguments(checks: dict) -> dict:
+    arguments = dict(checks)
+    if arguments.get("allowed") is not None:
+        arguments["allowed"] = tuple(arguments["allowed"])
+    return arguments
 
 
 def profile_metrics(schema: T.StructType, checks: tuple[Check, ...] = ()) -> list[Column]:

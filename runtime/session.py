@@ -80,3 +80,16 @@ def get_spark(conf: dict[str, Any]) -> SparkSession:
             )
             spark.conf.set(key, value)
     return spark
+
+
+def own_session(spark: SparkSession, settings: dict[str, str]) -> SparkSession:
+    """A session of the job's own on the caller's SparkContext: the caller's SQL settings plus
+    `settings`. The caller's session is never changed; temporary views are not shared (use a
+    table or a global temporary view for inputs)."""
+    session = spark.newSession()
+    for key, value in spark.conf.getAll.items():
+        if session.conf.isModifiable(key):
+            session.conf.set(key, value)
+    for key, value in settings.items():
+        session.conf.set(key, value)
+    return session

@@ -1,0 +1,1 @@
+"""Configuration files (YAML), shipped inside the package and read with importlib.resources."""

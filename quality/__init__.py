@@ -1,0 +1,1 @@
+"""Data quality edges: the input gate, output checks, the quality report."""

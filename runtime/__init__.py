@@ -1,0 +1,1 @@
+"""Run-time edges: configuration, the Spark session, the command line."""

@@ -1,0 +1,82 @@
+"""The command line: what every job shares (environment, overrides, logging), and
+`trip-features JOB ...`, one command for every job (`python -m jobs.JOB ...` works as well)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from runtime.config import load_config
+
+
+def base_parser(doc: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=(doc or "").strip().splitlines()[0] if doc else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--env", default="local", help="configuration overlay in conf/ (default: local)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a configuration key, e.g. --set generate.rows=5000 (repeatable)",
+    )
+    parser.add_argument(
+        "--conf-dir",
+        help="a folder of your own configuration files (default: TRIP_FEATURES_CONF_DIR, else the "
+        "shipped conf/); files it lacks come from the shipped ones",
+    )
+    return parser
+
+
+def load_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    return load_config(args.env, args.overrides, args.conf_dir)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,  # spark-submit installs handlers of its own first
+    )
+    for noisy in ("py4j", "hamilton", "feast"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# command -> the job module whose main() it runs
+COMMANDS = {
+    "pipeline": "jobs.pipeline",
+    "generate": "jobs.generate_trips",
+    "compute": "jobs.compute_features",
+    "register": "jobs.register",
+    "training-set": "jobs.training_set",
+    "materialize": "jobs.materialize",
+    "catalogue": "jobs.catalogue",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`trip-features COMMAND [ARGS...]`: runs the job's own main with the remaining arguments."""
+    import importlib
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    usage = (
+        "usage: trip-features COMMAND [ARGS...]   (COMMAND --help for its arguments)\n"
+        f"commands: {', '.join(COMMANDS)}"
+    )
+    if argv[:1] in (["-h"], ["--help"]):
+        print(usage)
+        return 0
+    if not argv or argv[0] not in COMMANDS:
+        problem = f"unknown command {argv[0]!r}" if argv else "no command given"
+        print(f"{usage}\n{problem}: choose one of {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    job = importlib.import_module(COMMANDS[argv[0]])
+    return job.main(argv[1:])

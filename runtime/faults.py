@@ -1,0 +1,18 @@
+"""A test hook: a job kills itself at a named point, so tests can stop it exactly there.
+
+    TRIP_FEATURES_KILL_AT=publish:assembled python -m jobs.compute_features ...
+
+Points the feature job passes: `staged:<table>` (a table written to staging) and
+`publish:assembled` (the new version built, not yet swapped in). Unset, it costs one lookup.
+"""
+
+import os
+import signal
+
+KILL_AT = "TRIP_FEATURES_KILL_AT"
+
+
+def checkpoint(point: str) -> None:
+    """Kills this process with SIGKILL (no clean-up runs) when TRIP_FEATURES_KILL_AT names `point`."""
+    if os.environ.get(KILL_AT) == point:
+        os.kill(os.getpid(), signal.SIGKILL)

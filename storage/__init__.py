@@ -1,0 +1,1 @@
+"""Storage edges: reading trips, the table layout, atomic publication, footer profiles."""

@@ -1,0 +1,156 @@
+"""Publishes a run's tables together, atomically: readers see every table old or every table new.
+
+    <out>/<table>                        a symlink to .current/<table> (what readers open)
+    <out>/.current                       a symlink to the current version (swapped in one rename)
+    <out>/.versions/<run>/<table>/date=YYYY-MM-DD/part-00000.parquet   immutable versions
+    <out>/.staging/<run>-<pid>/<table>/  where a run writes before it publishes
+    <out>/.lock                          held while a version is assembled and swapped in
+
+A run stages all of its tables, then, under the lock, assembles a new version from the current
+one (what it did not recompute is hard-linked, not copied) plus its staged tables, and swaps
+`.current` in one `rename`: every table of the run becomes visible at the same instant, or none
+does. A run killed at any moment leaves the current version as it was; the next run removes what
+the dead one left. Two runs on different dates serialise only on the short assembly, so neither
+loses the other's dates. Local and mounted file systems only (hard links, symlinks and atomic
+renames); object stores need a catalog or table format instead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+from runtime.faults import checkpoint
+
+CURRENT = ".current"
+
+
+@contextmanager
+def _lock(out: Path):
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_staging(out: str | os.PathLike, run_id: str) -> Path:
+    """Where this process stages the tables of this run (one folder per table inside)."""
+    return Path(out) / ".staging" / f"{run_id}-{os.getpid()}"
+
+
+def current_table(out: str | os.PathLike, name: str) -> Path | None:
+    """The folder readers of `name` see now, if the table exists."""
+    link = Path(out) / name
+    return link.resolve() if link.exists() else None
+
+
+def publish(
+    out: str | os.PathLike,
+    staged: dict[str, Path],
+    run_id: str,
+    replaces: Callable[[str], bool] | None = None,
+) -> Path:
+    """Publishes every staged table in one atomic step; returns the new version.
+
+    A staged table keeps the current dates it did not stage unless `replaces(folder name)` says
+    the run covered them (a date of its range that now has no rows must not keep its old ones).
+    Tables the run did not stage stay as they are."""
+    out = Path(out)
+    with _lock(out):
+        version = out / ".versions" / run_id
+        if version.exists():
+            shutil.rmtree(version)
+        version.mkdir(parents=True)
+        tables = set(staged) | set(_published_tables(out))
+        for name in sorted(tables):
+            _assemble(version / name, current_table(out, name), staged.get(name), replaces)
+        checkpoint("publish:assembled")
+        previous = (out / CURRENT).resolve() if (out / CURRENT).is_symlink() else None
+        _swap_link(out / CURRENT, version)  # the one step readers can observe
+        for name in sorted(tables):
+            link = out / name
+            if not (link.is_symlink() and os.readlink(link) == _table_link(name)):
+                _swap_link(link, out / CURRENT / name, relative_to=_table_link(name))
+        _remove_old_versions(out / ".versions", keep={version, previous})
+    return version
+
+
+def _table_link(name: str) -> str:
+    return os.path.join(CURRENT, name)
+
+
+def _published_tables(out: Path) -> list[str]:
+    """Tables readers can open: links into .current, or folders and links of older layouts."""
+    return [
+        p.name
+        for p in out.iterdir()
+        if not p.name.startswith((".", "_")) and p.exists() and (p.is_symlink() or p.is_dir())
+    ]
+
+
+def _assemble(
+    target: Path, current: Path | None, staged: Path | None, replaces: Callable[[str], bool] | None
+) -> None:
+    """Builds one table of the new version: staged dates moved in, kept dates hard-linked."""
+    target.mkdir()
+    staged_dates = {d.name for d in staged.iterdir()} if staged else set()
+    if current is not None:
+        for date_dir in current.iterdir():
+            if not date_dir.is_dir() or date_dir.name in staged_dates:
+                continue
+            if staged is not None and replaces is not None and replaces(date_dir.name):
+                continue
+            (target / date_dir.name).mkdir()
+            for part in date_dir.iterdir():
+                os.link(part, target / date_dir.name / part.name)
+    for date in sorted(staged_dates):
+        (staged / date).rename(target / date)
+
+
+def _swap_link(link: Path, target: Path, relative_to: str | None = None) -> None:
+    """Points `link` at `target` in one rename; a real folder there (the oldest layout) is moved
+    into .versions first, so nothing is ever deleted before the swap."""
+    if link.is_dir() and not link.is_symlink():
+        link.rename(link.parent / ".versions" / f"legacy-{link.name}-{os.getpid()}")
+    temporary = link.with_name(f".{link.name}.{os.getpid()}.link")
+    if temporary.is_symlink():
+        temporary.unlink()
+    os.symlink(relative_to or os.path.relpath(target, link.parent), temporary)
+    os.replace(temporary, link)
+
+
+def _remove_old_versions(versions: Path, keep: set[Path | None]) -> None:
+    """Keeps the new version and the one before it (readers may still be on it)."""
+    for version in versions.iterdir():
+        if version.resolve() not in keep:
+            shutil.rmtree(version, ignore_errors=True)
+
+
+def remove_dead_staging(out: str | os.PathLike) -> list[Path]:
+    """Removes staging folders of runs whose process is gone (killed, crashed)."""
+    root = Path(out) / ".staging"
+    removed = []
+    if root.exists():
+        for staged in root.iterdir():
+            pid = staged.name.rsplit("-", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(staged, ignore_errors=True)
+                removed.append(staged)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

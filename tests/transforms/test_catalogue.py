@@ -1,0 +1,93 @@
+"""The feature catalogue: declarations checked with clear errors, and everything derived from it."""
+
+from pathlib import Path
+
+import pytest
+
+from jobs.catalogue import readme_with_catalogue
+from quality.checks import table_checks
+from runtime.config import apply_override, load_config
+from transforms.catalogue import Catalogue, CatalogueError
+
+PROJECT = Path(__file__).resolve().parents[2]
+DRIVER = "features.tables.driver_activity.features"
+
+
+def _with(*overrides: str) -> Catalogue:
+    conf = load_config("local")
+    for override in overrides:
+        conf = apply_override(conf, override)
+    return Catalogue.from_conf(conf["features"])
+
+
+def test_the_shipped_catalogue():
+    catalogue = _with()
+    assert catalogue.columns("driver_activity")[4:] == [
+        "trips_1h",
+        "trips_24h",
+        "trips_7d",
+        "mean_dist_24h",
+        "max_dist_24h",
+    ]
+    config = catalogue.hamilton_config()
+    assert config["driver_windows"]["trips_7d"] == ("count", "7d")
+    assert config["percentile_windows"] == {"percentile_dist_rolling_3h": "3h"}
+    assert catalogue.history().total_seconds() == 7 * 86400
+    assert {f.dtype for f in catalogue.features("trips_stats_3h")} == {"int", "double"}
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (f"{DRIVER}.trips_1h.window=2h", "feature trips_1h says 1h but its window is"),
+        (f"{DRIVER}.trips_30m={{kind: driver_window, aggregation: count, window: 1h}}", "says 30m"),
+        (f"{DRIVER}.x={{kind: driver_window, aggregation: median, window: 1h}}", "median"),
+        (
+            f"{DRIVER}.x={{kind: driver_window, aggregation: count, window: 1h, of: trip_dist}}",
+            "a count counts trips",
+        ),
+        (
+            f"{DRIVER}.x={{kind: driver_window, aggregation: max, window: 1h, of: rider_id}}",
+            "windows aggregate one of",
+        ),
+        (f"{DRIVER}.x={{kind: driver_window, aggregation: max, window: soon}}", "not a duration"),
+        (f"{DRIVER}.x={{kind: calendar}}", "cannot go in driver_activity"),
+        (
+            f"{DRIVER}.x={{kind: driver_window, aggregation: max, window: 1h, colour: red}}",
+            "unknown key",
+        ),
+        (
+            f"{DRIVER}.x={{kind: driver_window, aggregation: max, window: 1h, checks: {{big: 1}}}}",
+            "unknown \\['big'\\]",
+        ),
+        (
+            f"{DRIVER}.day_of_week={{kind: driver_window, aggregation: max, window: 1h}}",
+            "declared twice",
+        ),
+        ("features.tables.trips_stats_3h.features.percentile_dist_rolling_3h.window=2h", "says 3h"),
+        ("features.tables.other={features: {}}", "unknown table"),
+        ("features.percentile_bucket=7h", "must divide a day"),
+    ],
+)
+def test_declarations_that_cannot_be_computed_are_refused(override, message):
+    with pytest.raises(CatalogueError, match=message):
+        _with(override)
+
+
+def test_checks_come_from_the_declarations():
+    catalogue = _with(
+        f"{DRIVER}.trips_30m={{kind: driver_window, aggregation: count, window: 30min, checks: {{minimum: 1}}}}"
+    )
+    checks = {c.column: c for c in table_checks(catalogue, "driver_activity")}
+    assert checks["trips_30m"].dtype == "bigint" and checks["trips_30m"].minimum == 1
+    assert checks["trip_id"].dtype == "bigint"
+    assert checks["mean_dist_24h"].importance == "warn"
+    stats = {c.column: c for c in table_checks(catalogue, "trips_stats_3h")}
+    assert stats["is_weekend"].allowed == (0, 1)
+
+
+def test_the_readme_feature_table_is_current():
+    readme = (PROJECT / "README.md").read_text()
+    assert readme == readme_with_catalogue(readme, _with()), (
+        "README.md's feature table is stale: run python -m jobs.catalogue --write-readme README.md"
+    )

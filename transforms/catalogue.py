@@ -1,0 +1,243 @@
+"""The feature catalogue: every feature declared once, in `conf/` (`features.tables`).
+
+A declaration names the feature, its table, its kind (and aggregation, window, input column),
+its checks and, if the generated one will not do, its description. Everything else derives from
+it: the Hamilton nodes of both engines (`hamilton_config`), the output checks
+(`quality.checks.table_checks`), the Feast fields (`definitions.feature_views`), the README's
+feature table (`markdown`, kept current by `python -m jobs.catalogue --write-readme`) and the
+tests' expectations. Adding a per-driver window is one declaration:
+
+    features.tables.driver_activity.features.trips_30m: {kind: driver_window, aggregation: count,
+                                                         window: 30min}
+
+Names must not lie: a name (of a feature or a table) that ends in a duration, like `_30m` or
+`_24h`, must carry the window of its feature(s).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from transforms.kernels.time_columns import DAY_US, window_micros
+
+# table -> the kinds of feature its Hamilton function can assemble (transforms/feature_tables.py)
+TABLE_KINDS = {
+    "trips_stats_3h": ("calendar", "rolling_percentile"),
+    "driver_activity": ("driver_window",),
+}
+CALENDAR = {
+    "day_of_week": "Day of the week of the trip, 0 = Monday ... 6 = Sunday (UTC).",
+    "is_weekend": "1 when the trip starts on a Saturday or Sunday (UTC), else 0.",
+    "hour_of_day": "Hour of the day the trip starts, 0-23 (UTC).",
+}
+AGGREGATIONS = ("count", "mean", "max")  # what transforms.kernels.window_kernels computes
+MEASURES = ("trip_dist",)  # columns a window can aggregate
+KEY_COLUMNS = ("trip_id", "driver_id", "event_timestamp", "created")
+CHECK_KEYS = (
+    "minimum",
+    "maximum",
+    "minimum_exclusive",
+    "allowed",
+    "max_null_fraction",
+    "importance",
+)
+_DECLARATION_KEYS = {"kind", "aggregation", "window", "of", "checks", "description"}
+_DURATION_SUFFIX = re.compile(r"_(\d+(?:s|sec|m|min|h|d))$")
+
+
+class CatalogueError(ValueError):
+    """A feature declaration in conf/ that cannot be computed as written."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One declared feature."""
+
+    name: str
+    table: str
+    kind: str
+    dtype: str  # Spark's simpleString: int, bigint, double
+    description: str
+    window: str | None = None
+    aggregation: str | None = None
+    of: str | None = None
+    checks: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Every declared feature, by table, with the shared settings of their computation."""
+
+    tables: dict[str, tuple[Feature, ...]]
+    descriptions: dict[str, str]
+    percentile_bucket: str
+
+    @classmethod
+    def from_conf(cls, features_conf: dict[str, Any]) -> Catalogue:
+        """Reads and checks `features:`; every problem is named with what to write instead."""
+        declared = features_conf.get("tables") or {}
+        unknown = sorted(set(declared) - set(TABLE_KINDS))
+        if unknown:
+            raise CatalogueError(
+                f"features.tables: unknown table(s) {unknown}; the tables are {sorted(TABLE_KINDS)}"
+                " (a new table needs its own function in transforms/feature_tables.py)"
+            )
+        tables, descriptions = {}, {}
+        for table in TABLE_KINDS:
+            spec = declared.get(table) or {}
+            items = (spec.get("features") or {}).items()
+            tables[table] = tuple(_feature(table, name, body or {}) for name, body in items)
+            descriptions[table] = str(spec.get("description") or table)
+        catalogue = cls(tables, descriptions, str(features_conf.get("percentile_bucket", "24h")))
+        catalogue._check()
+        return catalogue
+
+    def features(self, table: str | None = None) -> tuple[Feature, ...]:
+        if table is not None:
+            return self.tables[table]
+        return tuple(f for features in self.tables.values() for f in features)
+
+    def of_kind(self, kind: str) -> tuple[Feature, ...]:
+        return tuple(f for f in self.features() if f.kind == kind)
+
+    def columns(self, table: str) -> list[str]:
+        """The table's columns, in order: keys, then its features as declared."""
+        return [*KEY_COLUMNS, *(f.name for f in self.tables[table])]
+
+    def hamilton_config(self) -> dict[str, Any]:
+        """What the Hamilton dataflow is configured with: the nodes of both engines follow it."""
+        return {
+            "hamilton.enable_power_user_mode": True,  # @resolve: nodes made from the catalogue
+            "table_features": {t: [f.name for f in fs] for t, fs in self.tables.items()},
+            "percentile_windows": {f.name: f.window for f in self.of_kind("rolling_percentile")},
+            "percentile_bucket": self.percentile_bucket,
+            "driver_windows": {
+                f.name: (f.aggregation, f.window) for f in self.of_kind("driver_window")
+            },
+        }
+
+    def history(self) -> dt.timedelta:
+        """The longest window: how far before the first date the trips must be read."""
+        windows = [window_micros(f.window) for f in self.features() if f.window]
+        return dt.timedelta(microseconds=max(windows, default=0))
+
+    def markdown(self) -> str:
+        """The README's feature table."""
+        rows = ["| table | feature | type | window | meaning |", "| --- | --- | --- | --- | --- |"]
+        for feature in self.features():
+            rows.append(
+                f"| {feature.table} | `{feature.name}` | {feature.dtype} | "
+                f"{feature.window or '-'} | {feature.description} |"
+            )
+        return "\n".join(rows)
+
+    def _check(self) -> None:
+        names = [f.name for f in self.features()]
+        repeated = sorted(
+            {n for n in names if names.count(n) > 1} | (set(names) & set(KEY_COLUMNS))
+        )
+        if repeated:
+            raise CatalogueError(f"features.tables: {repeated} declared twice or named like a key")
+        for table, features in self.tables.items():
+            if not features:
+                raise CatalogueError(f"features.tables.{table} declares no feature: add one")
+            windows = {f.window for f in features if f.window}
+            _name_follows(f"table {table}", table, windows)
+        bucket = window_micros(self.percentile_bucket)
+        if bucket > DAY_US or DAY_US % bucket:
+            raise CatalogueError(
+                f"features.percentile_bucket {self.percentile_bucket!r} must divide a day (24h, "
+                "6h, 1h, 20min, ...): each date's buckets are then ranked and written by one task"
+            )
+
+
+def _feature(table: str, name: str, body: dict[str, Any]) -> Feature:
+    where = f"features.tables.{table}.features.{name}"
+    if not isinstance(body, dict):
+        raise CatalogueError(f"{where} must be a mapping like {{kind: driver_window, ...}}")
+    extra = sorted(set(body) - _DECLARATION_KEYS)
+    if extra:
+        raise CatalogueError(f"{where}: unknown key(s) {extra}; known: {sorted(_DECLARATION_KEYS)}")
+    kind = body.get("kind")
+    if kind not in TABLE_KINDS[table]:
+        raise CatalogueError(
+            f"{where}: kind {kind!r} cannot go in {table}; use {TABLE_KINDS[table]}"
+        )
+    checks = dict(body.get("checks") or {})
+    bad_checks = sorted(set(checks) - set(CHECK_KEYS))
+    if bad_checks:
+        raise CatalogueError(f"{where}.checks: unknown {bad_checks}; known: {list(CHECK_KEYS)}")
+    window, aggregation, of = _computation(where, kind, name, body)
+    dtype = {"calendar": "int", "rolling_percentile": "double"}.get(kind) or (
+        "bigint" if aggregation == "count" else "double"
+    )
+    description = body.get("description") or _describe(kind, name, window, aggregation, of)
+    return Feature(name, table, kind, dtype, str(description), window, aggregation, of, checks)
+
+
+def _computation(where: str, kind: str, name: str, body: dict) -> tuple:
+    """(window, aggregation, input column) of a declaration, checked."""
+    if kind == "calendar":
+        if name not in CALENDAR:
+            raise CatalogueError(f"{where}: calendar features are {sorted(CALENDAR)}")
+        return None, None, None
+    window = str(body.get("window") or "")
+    try:
+        window_micros(window)
+    except ValueError as err:
+        raise CatalogueError(f"{where}.window: {err}") from err
+    _name_follows(f"feature {name}", name, {window})
+    aggregation = body.get("aggregation") if kind == "driver_window" else "percentile"
+    if aggregation not in (*AGGREGATIONS, "percentile"):
+        raise CatalogueError(f"{where}.aggregation {aggregation!r}: choose one of {AGGREGATIONS}")
+    of = body.get("of", None if aggregation == "count" else "trip_dist")
+    if aggregation == "count" and of is not None:
+        raise CatalogueError(f"{where}: a count counts trips; remove `of: {of}`")
+    if aggregation != "count" and of not in MEASURES:
+        raise CatalogueError(f"{where}.of {of!r}: windows aggregate one of {MEASURES}")
+    return window, aggregation, of
+
+
+def _name_follows(what: str, name: str, windows: set[str]) -> None:
+    """A name ending in a duration must carry its window (a table: the window of a feature)."""
+    match = _DURATION_SUFFIX.search(name)
+    if match is None:
+        return
+    said = pd.Timedelta(match.group(1))
+    if not any(pd.Timedelta(w) == said for w in windows):
+        raise CatalogueError(
+            f"{what} says {match.group(1)} but its window is {sorted(windows) or 'none'}: rename "
+            "it to carry its window, or change the window"
+        )
+
+
+def _describe(kind: str, name: str, window: str | None, aggregation: str | None, of) -> str:
+    if kind == "calendar":
+        return CALENDAR[name]
+    span = _human(window)
+    if kind == "rolling_percentile":
+        return (
+            f"Percentile rank (average method) of the trip's {of} among all trips at or before it "
+            f"in the last {span}; null when the {of} is null."
+        )
+    if aggregation == "count":
+        return f"Trips of the driver in the last {span}, this one included."
+    word = {"mean": "Mean", "max": "Largest"}[aggregation]
+    return f"{word} {of} of the driver's trips in the last {span} (null values skipped)."
+
+
+_UNITS = {"s": "second", "sec": "second", "m": "minute", "min": "minute", "h": "hour", "d": "day"}
+
+
+def _human(window: str) -> str:
+    """'1h' -> '1 hour', '24h' -> '24 hours', '7d' -> '7 days', '30min' -> '30 minutes'."""
+    match = re.fullmatch(r"(\d+)\s*([a-z]+)", window.strip())
+    if match and match.group(2) in _UNITS:
+        count, unit = int(match.group(1)), _UNITS[match.group(2)]
+        return f"{count} {unit}{'s' if count != 1 else ''}"
+    return window

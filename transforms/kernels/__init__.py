@@ -1,0 +1,1 @@
+"""Numeric helpers of the transforms: compiled window kernels, Arrow streaming, time columns."""
