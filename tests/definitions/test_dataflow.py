@@ -1,0 +1,38 @@
+"""The definitions DAG: every Feast object it makes is registered, none by a hand-kept list."""
+
+import importlib
+
+from definitions.dataflow import DEFINITION_MODULES, build_definitions
+
+
+def test_every_feast_object_of_the_dag_is_collected(conf):
+    objects = build_definitions(conf)
+    assert set(objects) == {
+        "driver_entity",
+        "trips_stats_source",
+        "driver_activity_source",
+        "trip_request_source",
+        "trips_stats_view",
+        "driver_activity_view",
+        "request_calendar_view",
+        "driver_activity_v1",
+        "driver_trips_v1",
+    }
+    fields = {f.name for f in objects["driver_activity_view"].features}
+    assert fields == {"trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"}
+
+
+def test_a_new_service_in_a_definitions_module_is_collected_without_listing_it(
+    conf, tmp_path, monkeypatch
+):
+    (tmp_path / "extra_definitions.py").write_text(
+        "from feast import FeatureService, FeatureView\n\n\n"
+        "def late_trips_service(trips_stats_view: FeatureView) -> FeatureService:\n"
+        '    """A service added in a module of its own."""\n'
+        '    return FeatureService(name="late_trips_v1", features=[trips_stats_view])\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("extra_definitions")
+    objects = build_definitions(conf, [*DEFINITION_MODULES, module])
+    assert objects["late_trips_service"].name == "late_trips_v1"
+    assert len(objects) == 10

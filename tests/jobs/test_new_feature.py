@@ -1,0 +1,54 @@
+"""A new per-driver window is one declaration: computed, checked, registered and served online."""
+
+import numpy as np
+import pandas as pd
+
+from definitions.feature_store import feature_store
+from jobs import compute_features, materialize, register
+from runtime.config import apply_override
+from storage.sample_trips import generate_trips, write_trips
+from tests.oracles import driver_window_oracle
+
+DECLARATION = (
+    "features.tables.driver_activity.features.trips_30m="
+    "{kind: driver_window, aggregation: count, window: 30min, checks: {minimum: 1}}"
+)
+
+
+def test_a_declared_window_is_computed_checked_registered_and_served(spark, conf, tmp_path):
+    trips = generate_trips(rows=3_000, days=3, seed=13, drivers=15)
+    write_trips(trips, tmp_path / "trips")
+    for override in (
+        DECLARATION,
+        f"paths.trips={tmp_path / 'trips'}",
+        f"paths.features={tmp_path / 'features'}",
+        f"paths.registry={tmp_path / 'feast' / 'registry.db'}",
+        f"paths.online_store={tmp_path / 'feast' / 'online.db'}",
+    ):
+        conf = apply_override(conf, override)
+
+    report = compute_features.run(spark, conf)
+    checks = {c["column"]: c for c in report.tables["driver_activity"]["checks"]}
+    assert checks["trips_30m"]["passed"] and checks["trips_30m"]["minimum"] == 1
+    activity = pd.read_parquet(tmp_path / "features" / "driver_activity").set_index("trip_id")
+    oracle = driver_window_oracle(trips, {"trips_30m": ("count", "30min")})
+    np.testing.assert_array_equal(
+        activity["trips_30m"].sort_index().to_numpy(), oracle["trips_30m"].sort_index().to_numpy()
+    )
+
+    register.run(conf)
+    view = feature_store(conf).get_feature_view("driver_activity")
+    field = next(f for f in view.features if f.name == "trips_30m")
+    assert field.description == "Trips of the driver in the last 30 minutes, this one included."
+
+    materialize.run(conf, start="2026-01-01", end="2026-01-12")
+    latest = (
+        activity.reset_index()
+        .sort_values(["driver_id", "event_timestamp", "created"])
+        .groupby("driver_id")
+        .tail(1)
+        .set_index("driver_id")
+        .sort_index()
+    )
+    online = materialize.lookup(conf, latest.index.tolist()).set_index("driver_id").sort_index()
+    np.testing.assert_array_equal(online["trips_30m"].astype(int), latest["trips_30m"])
