@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine: checks Java 17, creates .venv, installs the project (and test extras).
+# Sets up a fresh machine: checks Java 17, creates .venv, installs the exact versions CI tested
+# (requirements.lock, hash-checked; refresh it with scripts/lock.sh), then the project itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,5 +22,6 @@ if ! "$python_bin" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2]
 fi
 [ -x .venv/bin/python ] || "$python_bin" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
+.venv/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+.venv/bin/python -m pip install --quiet --no-deps -e .
 echo "ready: .venv (Java $major, $(.venv/bin/python --version))"
