@@ -12,6 +12,9 @@ from feast.repo_config import RepoConfig
 from feast.repo_contents import RepoContents
 
 from definitions.dataflow import build_definitions
+from offline_store.spark_store import quiet_feast_warnings
+
+quiet_feast_warnings()
 
 log = logging.getLogger(__name__)
 

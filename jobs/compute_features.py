@@ -55,7 +55,7 @@ from storage.trips_reader import (
 from transforms.catalogue import Catalogue
 from transforms.dataflow import build_driver, quality_inputs
 from transforms.feature_tables import TABLES
-from transforms.trips_quality import duplicate_rules_active
+from transforms.trips_quality import checked_rules, duplicate_rules_active
 
 log = logging.getLogger("jobs.compute_features")
 
@@ -92,7 +92,9 @@ class FeatureRequest:
         first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
         if first and last and first > last:
             raise FeatureJobError(f"--start {first} is after --end {last}: the date range is empty")
-        Catalogue.from_conf(conf["features"])  # windows and names: a clear error now, not mid-run
+        # Windows, names and rules: a clear error now, before Spark starts, not mid-run.
+        Catalogue.from_conf(conf["features"])
+        checked_rules(conf["quality"].get("rules"))
         started = dt.datetime.now(dt.UTC)
         return cls(
             trips=trips or conf["paths"]["trips"],
@@ -211,6 +213,7 @@ class TableFamilies:
     def stage(self, name: str, staging: Path) -> Path:
         """Writes table `name` to staging, takes the input counts seen meanwhile, judges it."""
         began = time.perf_counter()
+        log.info("computing %s (read, quality rules, features, write to staging)", name)
         observation = self.adapter.observe(name)
         with _explained(self.request.trips, always=True):
             table = self._compute(name).where(self.request.in_range())

@@ -41,7 +41,7 @@ def run(conf: dict[str, Any], out: str, overwrite: bool = False) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import base_parser, configure_logging, load_from_args
+    from runtime.cli import answered, base_parser, configure_logging, load_from_args
 
     parser = base_parser(__doc__)
     parser.add_argument("--rows", type=int, help="number of trips (default: conf generate.rows)")
@@ -52,13 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     args = parser.parse_args(argv)
     configure_logging()
-    conf = load_from_args(args)
-    for key in ("rows", "days", "seed", "start"):
-        if getattr(args, key) is not None:
-            conf["generate"][key] = getattr(args, key)
-    out = os.path.abspath(args.out) if args.out else conf["paths"]["trips"]
-    run(conf, out, overwrite=args.overwrite)
-    return 0
+
+    def body():
+        conf = load_from_args(args)
+        for key in ("rows", "days", "seed", "start"):
+            if getattr(args, key) is not None:
+                conf["generate"][key] = getattr(args, key)
+        out = os.path.abspath(args.out) if args.out else conf["paths"]["trips"]
+        run(conf, out, overwrite=args.overwrite)
+
+    return answered(body)
 
 
 if __name__ == "__main__":

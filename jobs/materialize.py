@@ -60,7 +60,7 @@ def lookup(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import base_parser, configure_logging, load_from_args
+    from runtime.cli import answered, base_parser, configure_logging, load_from_args
     from runtime.session import get_spark
 
     parser = base_parser(__doc__)
@@ -75,17 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service", default="driver_activity_v1", help="service for --lookup")
     args = parser.parse_args(argv)
     configure_logging()
-    conf = load_from_args(args)
-    if args.lookup:
-        print(lookup(conf, args.lookup, args.service).to_string(index=False))
-        return 0
-    get_spark(conf)  # the offline store reads through this session
-    try:
+
+    def body():
+        conf = load_from_args(args)
+        if args.lookup:
+            print(lookup(conf, args.lookup, args.service).to_string(index=False))
+            return
+        if not (args.start or args.incremental):
+            raise ValueError("give --start (and --end), or --incremental")
+        get_spark(conf)  # the offline store reads through this session
         run(conf, args.start, args.end, args.incremental)
-    except ValueError as err:
-        log.error("%s", err)
-        return 2
-    return 0
+
+    return answered(body)
 
 
 if __name__ == "__main__":

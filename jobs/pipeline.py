@@ -17,7 +17,7 @@ import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs import compute_features, generate_trips, materialize, register, training_set
+from jobs import compute_features, generate_trips
 from runtime.errors import JobError
 
 log = logging.getLogger("jobs.pipeline")
@@ -47,14 +47,18 @@ def _sample_entities(
 
 def run(spark: SparkSession, conf: dict[str, Any], regenerate: bool = False) -> dict[str, Any]:
     """Runs every stage; returns rows and seconds per stage and the samples."""
+    from jobs import materialize, register, training_set  # Feast: imported once it is needed
+
     summary: dict[str, Any] = {}
     data = os.path.dirname(conf["paths"]["features"])
     trips = conf["paths"]["trips"]
 
     def stage(name: str, fn, *args, **kwargs):
+        log.info("stage %s: started", name)
         began = time.perf_counter()
         result = fn(*args, **kwargs)
         summary[f"{name} seconds"] = time.perf_counter() - began
+        log.info("stage %s: done in %.1f s", name, summary[f"{name} seconds"])
         return result
 
     if regenerate or not os.path.isdir(trips) or not os.listdir(trips):
@@ -122,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regenerate", action="store_true", help="write new sample trips first")
     args = parser.parse_args(argv)
     configure_logging()
-    conf = load_from_args(args)
     try:
+        conf = load_from_args(args)
+        compute_features.FeatureRequest.of(conf)  # configuration checked before Spark starts
         summary = run(get_spark(conf), conf, regenerate=args.regenerate)
     except (JobError, ValueError, FileNotFoundError) as err:
         log.error("%s", err)

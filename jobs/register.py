@@ -22,14 +22,13 @@ def run(conf: dict[str, Any], apply: bool = True) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import base_parser, configure_logging, load_from_args
+    from runtime.cli import answered, base_parser, configure_logging, load_from_args
 
     parser = base_parser(__doc__)
     parser.add_argument("--plan-only", action="store_true", help="print the plan, change nothing")
     args = parser.parse_args(argv)
     configure_logging()
-    run(load_from_args(args), apply=not args.plan_only)
-    return 0
+    return answered(lambda: run(load_from_args(args), apply=not args.plan_only))
 
 
 if __name__ == "__main__":

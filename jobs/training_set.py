@@ -44,6 +44,18 @@ def read_entities(spark: SparkSession, entities: str) -> DataFrame:
         ) from err
 
 
+def registered_service(conf: dict[str, Any], service: str):
+    """The store and the registered feature service, or a TrainingSetError listing the known."""
+    store = feature_store(conf)
+    try:
+        return store, store.get_feature_service(service)
+    except Exception as err:
+        known = sorted(s.name for s in store.list_feature_services())
+        raise TrainingSetError(
+            f"unknown feature service {service!r}: known are {known} (run jobs.register?)"
+        ) from err
+
+
 def run(
     spark: SparkSession,
     conf: dict[str, Any],
@@ -54,14 +66,7 @@ def run(
 ) -> int:
     """Writes the training set; returns its row count (always the entity row count)."""
     began = time.perf_counter()
-    store = feature_store(conf)
-    try:
-        feature_service = store.get_feature_service(service)
-    except Exception as err:
-        known = sorted(s.name for s in store.list_feature_services())
-        raise TrainingSetError(
-            f"unknown feature service {service!r}: known are {known} (run jobs.register?)"
-        ) from err
+    store, feature_service = registered_service(conf, service)
     entity_rows = read_entities(spark, entities)
     entity_count = entity_rows.count()
     if entity_count == 0:
@@ -101,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     configure_logging()
-    conf = load_from_args(args)
     try:
+        conf = load_from_args(args)
+        registered_service(conf, args.service)  # answered before Spark starts
         run(
             get_spark(conf),
             conf,
@@ -111,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             os.path.abspath(args.out),
             args.full_feature_names,
         )
-    except TrainingSetError as err:
+    except (JobError, ValueError) as err:
         log.error("%s", err)
         return 2
     return 0

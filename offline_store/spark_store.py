@@ -14,6 +14,7 @@ Everything else (materialization reads, writes, non-entity retrieval) is Feast's
 """
 
 import datetime as dt
+import warnings
 from contextlib import contextmanager
 
 import pandas as pd
@@ -36,6 +37,18 @@ from pyspark.sql import functions as F
 from offline_store.asof_join import ROW_ID, ViewJoin, point_in_time_join
 
 _REGEX_NAMES = "spark.sql.parser.quotedRegexColumnNames"
+
+
+def quiet_feast_warnings() -> None:
+    """Feast warns that its Spark store and on-demand views are experimental every time a process
+    builds one; the project's docs say so once. Feast's modules install their own filters when
+    imported, so this runs after them."""
+    warnings.filterwarnings(
+        "ignore", message=r".*(alpha development|experimental feature)", category=RuntimeWarning
+    )
+
+
+quiet_feast_warnings()
 
 
 class ProjectSparkOfflineStoreConfig(SparkOfflineStoreConfig):
@@ -284,6 +297,7 @@ def with_on_demand_features(job: RetrievalJob) -> DataFrame:
         schema = from_arrow_schema(add_view(frame.limit(8).toArrow()).schema)
 
         def apply(batches, add_view=add_view):
+            quiet_feast_warnings()  # in the Python worker
             for batch in batches:
                 yield from add_view(pa.Table.from_batches([batch])).to_batches()
 

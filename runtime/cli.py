@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from runtime.config import load_config
+from runtime.errors import JobError
 
 
 def base_parser(doc: str | None) -> argparse.ArgumentParser:
@@ -33,6 +35,16 @@ def base_parser(doc: str | None) -> argparse.ArgumentParser:
         "shipped conf/); files it lacks come from the shipped ones",
     )
     return parser
+
+
+def answered(body: Callable[[], object]) -> int:
+    """Runs a job's body: an error that says what to fix becomes one log line and exit code 2."""
+    try:
+        body()
+    except (JobError, ValueError, FileNotFoundError) as err:
+        logging.getLogger("trip-features").error("%s", err)
+        return 2
+    return 0
 
 
 def load_from_args(args: argparse.Namespace) -> dict[str, Any]:

@@ -14,7 +14,7 @@ def conf():
     return load_config(
         "local",
         [
-            "spark.conf.spark.sql.shuffle.partitions=4",
+            "spark.conf.spark.sql.shuffle.partitions=2",
             "spark.conf.spark.driver.memory=2g",
             "spark.app_name=trip-features-tests",
         ],

@@ -125,22 +125,9 @@ def trips_checked(
     future_limit: dt.datetime | None = None,
 ) -> DataFrame:
     """Trips with `quality_flags`: a bit for each rule the row breaks (0: accepted)."""
-    quality_rules = dict(DEFAULT_RULES, **(quality_rules or {}))
+    quality_rules = checked_rules(quality_rules)
     if future_limit is None:
         future_limit = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    unknown = sorted(set(quality_rules) - set(RULES))
-    bad_actions = {r: a for r, a in quality_rules.items() if a not in ACTIONS}
-    if unknown or bad_actions:
-        raise ValueError(
-            f"quality.rules: unknown rules {unknown} (known: {sorted(RULES)}) or actions "
-            f"{bad_actions} (each must be one of {ACTIONS})"
-        )
-    kept_required = sorted(r for r in REQUIRED if quality_rules[r] == "keep")
-    if kept_required:
-        raise ValueError(
-            f"quality.rules: {kept_required} cannot be keep: every feature needs a trip's event "
-            "time, trip id and driver id. Set them to quarantine or fail"
-        )
     active = [r for r in RULES if quality_rules[r] != "keep"]
     frame = trips_typed
     if "duplicate_row" in active or "duplicate_trip_id" in active:
@@ -177,6 +164,25 @@ REQUIRED = ("unparsable_timestamp", "null_timestamp", "null_key")
 
 # A trip of unknown length is still a trip: it counts in trips_* and gets a null percentile.
 DEFAULT_RULES = {rule: "quarantine" for rule in RULES} | {"missing_distance": "keep"}
+
+
+def checked_rules(quality_rules: dict | None) -> dict[str, str]:
+    """Every rule's action (defaults filled in), or a ValueError naming what to write instead."""
+    rules = dict(DEFAULT_RULES, **(quality_rules or {}))
+    unknown = sorted(set(rules) - set(RULES))
+    bad_actions = {r: a for r, a in rules.items() if a not in ACTIONS}
+    if unknown or bad_actions:
+        raise ValueError(
+            f"quality.rules: unknown rules {unknown} (known: {sorted(RULES)}) or actions "
+            f"{bad_actions} (each must be one of {ACTIONS})"
+        )
+    kept_required = sorted(r for r in REQUIRED if rules[r] == "keep")
+    if kept_required:
+        raise ValueError(
+            f"quality.rules: {kept_required} cannot be keep: every feature needs a trip's event "
+            "time, trip id and driver id. Set them to quarantine or fail"
+        )
+    return rules
 
 
 def trips_quarantined(trips_checked: DataFrame) -> DataFrame:

@@ -173,7 +173,19 @@ CATALOGUE = {
 }
 
 
-@pytest.mark.parametrize("case", list(CATALOGUE))
+# Every rule is tested on its own on a few rows (tests/transforms/test_trips_quality.py). Through
+# the whole job (a Spark run each), the fast tier keeps the contract errors, answered before any
+# Spark job, and one case that stands for the rest; the slow tier runs the whole catalogue.
+ALWAYS = {"several problems in one row"}
+
+
+def _tier(case: str):
+    answered_early = "column" in CATALOGUE[case][2][1]
+    slow = not answered_early and case not in ALWAYS
+    return pytest.param(case, marks=[pytest.mark.slow] if slow else [])
+
+
+@pytest.mark.parametrize("case", [_tier(case) for case in CATALOGUE])
 def test_bad_input(spark, conf, tmp_path, case):
     make, overrides, (kind, expected) = CATALOGUE[case]
     trips = _write(make(clean()), tmp_path / "trips")
@@ -227,6 +239,7 @@ def test_corrupt_parquet_file_is_named(spark, conf, tmp_path):
         compute_features.run(spark, conf, trips=trips, out=str(tmp_path / "out"))
 
 
+@pytest.mark.slow
 def test_naive_and_offset_times_are_read_as_utc(spark, conf, tmp_path):
     frame = clean()
     expected = compute_features.run(
@@ -259,6 +272,7 @@ def test_naive_and_offset_times_are_read_as_utc(spark, conf, tmp_path):
     assert expected.trips_accepted == ROWS
 
 
+@pytest.mark.slow
 def test_failing_output_check_publishes_nothing(spark, conf, tmp_path):
     trips = _write(clean(), tmp_path / "trips")
     out = tmp_path / "out"
@@ -272,6 +286,7 @@ def test_failing_output_check_publishes_nothing(spark, conf, tmp_path):
     assert os.readlink(out / ".current") == before
 
 
+@pytest.mark.slow
 def test_report_is_written_and_adds_up(spark, conf, tmp_path):
     import json
 

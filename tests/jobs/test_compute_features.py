@@ -19,7 +19,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def trips_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("trips") / "trips"
-    write_trips(generate_trips(rows=30_000, days=10, seed=21, drivers=40), path)
+    write_trips(generate_trips(rows=10_000, days=10, seed=21, drivers=40), path)
     return str(path)
 
 
@@ -38,15 +38,15 @@ def _read(path: Path, table: str) -> pd.DataFrame:
 
 def test_full_run_counts_every_trip_once(full_run):
     out, report = full_run
-    assert report.trips_read == report.trips_in_range == report.trips_accepted == 30_000
+    assert report.trips_read == report.trips_in_range == report.trips_accepted == 10_000
     assert report.rows_written == {
         "quarantine": 0,
-        "trips_stats_3h": 30_000,
-        "driver_activity": 30_000,
+        "trips_stats_3h": 10_000,
+        "driver_activity": 10_000,
     }
     for table in ("trips_stats_3h", "driver_activity"):
         frame = _read(out, table)
-        assert len(frame) == 30_000 and frame["trip_id"].is_unique
+        assert len(frame) == 10_000 and frame["trip_id"].is_unique
         assert (frame["date"] == frame["event_timestamp"].dt.strftime("%Y-%m-%d")).all()
 
 
@@ -73,6 +73,7 @@ def test_date_range_reads_history_and_matches_the_full_run(
         pd.testing.assert_frame_equal(part, full)
 
 
+@pytest.mark.slow
 def test_rerun_of_a_range_replaces_only_its_dates(spark, conf, trips_path, tmp_path):
     compute_features.run(spark, conf, trips=trips_path, out=str(tmp_path))
     table_dir = tmp_path / "trips_stats_3h"
@@ -90,6 +91,7 @@ def test_rerun_of_a_range_replaces_only_its_dates(spark, conf, trips_path, tmp_p
     pd.testing.assert_frame_equal(_read(tmp_path, "trips_stats_3h"), frame_before)
 
 
+@pytest.mark.slow
 def test_rerun_gives_identical_rows_and_file_contents(spark, conf, trips_path, full_run, tmp_path):
     out, _ = full_run
     compute_features.run(spark, conf, trips=trips_path, out=str(tmp_path))
@@ -126,6 +128,7 @@ def test_missing_input_exits_non_zero_with_a_message(spark, tmp_path, capsys):
     assert "cannot read trips" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_runs_under_spark_submit(trips_path, tmp_path):
     spark_submit = Path(sys.executable).with_name("spark-submit")
     result = subprocess.run(
@@ -161,6 +164,7 @@ def test_runs_under_spark_submit(trips_path, tmp_path):
     assert [p.name for p in (tmp_path / "driver_activity").glob("date=*")] == ["date=2026-01-14"]
 
 
+@pytest.mark.slow
 def test_a_rerun_empties_dates_of_its_range_that_lost_their_rows(spark, conf, trips_path, tmp_path):
     """A date whose trips are all quarantined now must not keep the rows an earlier run wrote."""
     out = tmp_path / "out"
@@ -182,6 +186,7 @@ def test_a_rerun_empties_dates_of_its_range_that_lost_their_rows(spark, conf, tr
     assert set(quarantined["date"].astype(str)) == {"2026-01-09"}
 
 
+@pytest.mark.slow
 def test_a_whole_run_replaces_the_whole_table(spark, conf, trips_path, tmp_path):
     out = tmp_path / "out"
     compute_features.run(spark, conf, trips=trips_path, out=str(out))

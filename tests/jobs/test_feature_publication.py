@@ -25,8 +25,8 @@ def trips(tmp_path_factory):
     root = tmp_path_factory.mktemp("trips")
     paths = {}
     for name, seed in (("old", 4), ("new", 5)):
-        frame = generate_trips(rows=20_000, days=6, seed=seed, drivers=60)
-        frame.loc[frame.index[::500], "trip_dist"] = -1.0  # negative_distance: quarantined
+        frame = generate_trips(rows=8_000, days=6, seed=seed, drivers=60)
+        frame.loc[frame.index[::400], "trip_dist"] = -1.0  # negative_distance: quarantined
         write_trips(frame, root / name)
         paths[name] = str(root / name)
     return paths
@@ -72,6 +72,7 @@ def test_a_failing_check_of_the_second_table_publishes_nothing(spark, conf, trip
     assert report["tables"]["trips_stats_3h"]["rows"] == report["trips_accepted"]
 
 
+@pytest.mark.slow
 def test_a_row_count_mismatch_in_the_second_table_publishes_nothing(
     spark, conf, trips, published, monkeypatch
 ):

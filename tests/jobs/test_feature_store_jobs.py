@@ -85,6 +85,7 @@ def test_training_set_equals_oracle(spark, feast_conf):
     assert got.loc[:14, ACTIVITY].isna().all().all()
 
 
+@pytest.mark.slow
 def test_training_set_from_sql_and_table(spark, feast_conf):
     conf, tmp = feast_conf
     spark.read.parquet(str(tmp / "entities.parquet")).createOrReplaceTempView("training_entities")
@@ -141,6 +142,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_feast_serve_answers_online_requests(feast_conf):
     conf, tmp = feast_conf
     port = _free_port()

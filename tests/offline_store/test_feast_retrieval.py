@@ -112,20 +112,28 @@ def test_project_store_equals_oracle_row_for_row(repo, adversarial):
     assert str(got["event_timestamp"].dt.tz) == "UTC"
 
 
-def test_stock_store_breaks_on_this_data(repo, adversarial):
-    """Keeps the data honest: if Feast fixes its join, this test says the workaround may go."""
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="Feast 0.67's Spark join concatenates keys, so (1, 23) meets (12, 3), and returns one "
+    "row per tied feature row: the reason offline_store/ exists. When this passes, Feast fixed "
+    "its join and the project's store may go.",
+)
+def test_stock_store_gives_the_oracle_rows(repo, adversarial):
+    """A canary: the stock store on data built to break point-in-time joins."""
     _, entities = adversarial
     stock = _training_set(repo["stock"], entities)
     expected = _expected(adversarial)
+    assert len(stock) == len(entities)
     merged = stock.merge(
         entities[["label"]].assign(expected=expected["count"].to_numpy()), on="label"
     )
-    wrong_rows = len(stock) != len(entities) or not merged["count"].astype("Float64").equals(
-        merged["expected"].astype("Float64")
+    pd.testing.assert_series_equal(
+        merged["count"].astype("Float64"), merged["expected"].astype("Float64"), check_names=False
     )
-    assert wrong_rows
 
 
+@pytest.mark.slow
 def test_stores_agree_where_stock_is_correct(repo, adversarial):
     """Keys that cannot collide and times without ties: both stores give the oracle's rows."""
     features, entities = adversarial
@@ -138,6 +146,7 @@ def test_stores_agree_where_stock_is_correct(repo, adversarial):
     )
 
 
+@pytest.mark.slow
 def test_other_time_zones_change_nothing(spark, repo, adversarial):
     _, entities = adversarial
     expected = _training_set(repo["project"], entities)

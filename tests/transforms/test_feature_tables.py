@@ -100,7 +100,15 @@ def _check_against_oracle(tables, trips, expected):
 
 # Buckets narrower than the window put one trip in up to four buckets' halos; 16-minute buckets
 # put bucket edges off the 15-minute grid.
-@pytest.mark.parametrize("bucket", ["24h", "1h", "16min", "3h"])
+@pytest.mark.parametrize(
+    "bucket",
+    [
+        "24h",
+        "16min",
+        pytest.param("1h", marks=pytest.mark.slow),
+        pytest.param("3h", marks=pytest.mark.slow),
+    ],
+)
 def test_spark_tables_equal_oracle(spark, conf, trips, expected, bucket):
     features = apply_override(conf, f"features.percentile_bucket={bucket}")["features"]
     _check_against_oracle(run_spark(spark, trips, features), trips, expected)
@@ -208,7 +216,10 @@ def test_missing_results_are_null_not_nan_on_spark(spark, conf, trips):
         assert activity.where(F.isnan(name)).count() == 0
 
 
-@pytest.mark.parametrize("rows_per_batch", [1, 7, 250])
+@pytest.mark.parametrize(
+    "rows_per_batch",
+    [pytest.param(1, marks=pytest.mark.slow), 7, pytest.param(250, marks=pytest.mark.slow)],
+)
 def test_spark_windows_stream_across_arrow_batches(spark, conf, trips, expected, rows_per_batch):
     """Groups (buckets, drivers) spanning many Arrow batches and batches spanning many groups
     give the same features."""
