@@ -1,10 +1,14 @@
 """What the feast CLI registers: every object of the definitions DAG, built from conf/.
 
-`feast plan` / `feast apply` inside feature_repo/ import this module (the project must be
-installed); the environment comes from TRIP_FEATURES_ENV (default: local).
+`feast plan` / `feast apply` inside feature_repo/ of a checkout import this module (the project
+must be installed); the environment comes from TRIP_FEATURES_ENV (default: local), and relative
+paths resolve against the checkout, as feature_store.yaml's do (`../data/...`).
 """
 
 import os
+from pathlib import Path
+
+os.environ.setdefault("TRIP_FEATURES_HOME", str(Path(__file__).resolve().parent.parent))
 
 from definitions.dataflow import build_definitions
 from runtime.config import load_config

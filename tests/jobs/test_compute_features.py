@@ -129,7 +129,9 @@ def test_missing_input_exits_non_zero_with_a_message(spark, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_runs_under_spark_submit(trips_path, tmp_path):
+def test_runs_under_spark_submit_and_writes_what_another_process_writes(
+    spark, conf, trips_path, tmp_path
+):
     spark_submit = Path(sys.executable).with_name("spark-submit")
     result = subprocess.run(
         [
@@ -162,6 +164,19 @@ def test_runs_under_spark_submit(trips_path, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "rows of driver_activity" in result.stdout + result.stderr
     assert [p.name for p in (tmp_path / "driver_activity").glob("date=*")] == ["date=2026-01-14"]
+    # Another process (this one) writes the same files: names, rows and row order.
+    here = tmp_path / "here"
+    compute_features.run(
+        spark, conf, trips=trips_path, out=str(here), start="2026-01-14", end="2026-01-14"
+    )
+    for table in ("trips_stats_3h", "driver_activity", "quarantine"):
+        theirs = sorted(p.relative_to(tmp_path / table) for p in (tmp_path / table).rglob("*"))
+        ours = sorted(p.relative_to(here / table) for p in (here / table).rglob("*"))
+        assert theirs == ours, table
+        for name in (n for n in ours if n.suffix == ".parquet"):
+            pd.testing.assert_frame_equal(
+                pd.read_parquet(tmp_path / table / name), pd.read_parquet(here / table / name)
+            )
 
 
 @pytest.mark.slow
