@@ -41,7 +41,7 @@ from quality.observed_inputs import ObservedInputs
 from quality.report import write_quality_report
 from runtime.errors import JobError
 from runtime.faults import checkpoint
-from runtime.session import own_session
+from runtime.session import hamilton_adapters, own_session
 from storage import trips_reader
 from storage.footer_profile import profile_staged
 from storage.publication import publish, remove_dead_staging, run_staging
@@ -199,9 +199,8 @@ class TableFamilies:
         )
         self.catalogue = Catalogue.from_conf(conf["features"])
         history = self.catalogue.history()
-        self.hamilton = build_driver(
-            "spark", conf["features"], (trips_reader,), adapters=(self.adapter,)
-        )
+        adapters = (self.adapter, *hamilton_adapters(spark))
+        self.hamilton = build_driver("spark", conf["features"], (trips_reader,), adapters=adapters)
         self.inputs = {
             "spark": spark,
             "trips_location": request.trips,

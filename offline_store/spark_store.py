@@ -4,7 +4,7 @@
       type: offline_store.spark_store.ProjectSparkOfflineStore
 
 What it changes against Feast 0.67's `SparkOfflineStore` (which it extends):
-- training sets use `asof_join.point_in_time_join`: keys are compared column by column (Feast
+- training sets use `asof_join.point_in_time_join` (DataFrame API only: classic and Connect): keys are compared column by column (Feast
   concatenates them, so (1, 23) met (12, 3)), exact event-time ties yield one row (Feast returned
   one per tied feature row), every entity row comes out once, in the entity dataframe's order;
 - the caller's `spark.sql.parser.quotedRegexColumnNames` is left as it was;
@@ -118,6 +118,14 @@ class ProjectRetrievalJob(SparkRetrievalJob):
     def to_spark_df(self) -> pyspark.sql.DataFrame:
         return self._frame_builder()
 
+    def _has_remote_warehouse_in_config(self) -> bool:
+        """Feast's own asks `sparkContext`, which a Connect session does not have."""
+        conf = self.spark_session.conf
+        if conf.get("hive.metastore.uris", None):
+            return True
+        warehouse = conf.get("spark.sql.warehouse.dir", None) or ""
+        return bool(warehouse) and not warehouse.startswith(("file:", "/"))
+
     def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
         return _utc_pandas(self.to_spark_df().toPandas(), self.spark_session)
 
@@ -147,9 +155,9 @@ def _entity_frame(spark: SparkSession, entity_df) -> DataFrame:
     if isinstance(entity_df, str):
         entity_df = spark.sql(entity_df)
     if isinstance(entity_df, DataFrame):
-        # zipWithIndex keeps the DataFrame's own order, unlike monotonically_increasing_id gaps
-        indexed = entity_df.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1]))
-        return spark.createDataFrame(indexed, entity_df.schema.add(ROW_ID, "long"))
+        # Increasing in the DataFrame's own order (partition, then position), with gaps that do
+        # not matter: ROW_ID only orders the result. No RDD, so Spark Connect works too.
+        return entity_df.withColumn(ROW_ID, F.monotonically_increasing_id())
     raise InvalidEntityType(type(entity_df))
 
 

@@ -30,6 +30,12 @@ def base_parser(doc: str | None) -> argparse.ArgumentParser:
         help="override a configuration key, e.g. --set generate.rows=5000 (repeatable)",
     )
     parser.add_argument(
+        "--remote",
+        metavar="sc://HOST:PORT",
+        help="run on this Spark Connect server (default: SPARK_REMOTE; none: Spark in-process, "
+        "or the master spark-submit gives)",
+    )
+    parser.add_argument(
         "--conf-dir",
         help="a folder of your own configuration files (default: TRIP_FEATURES_CONF_DIR, else the "
         "shipped conf/); files it lacks come from the shipped ones",
@@ -48,7 +54,10 @@ def answered(body: Callable[[], object]) -> int:
 
 
 def load_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    return load_config(args.env, args.overrides, args.conf_dir)
+    overrides = list(args.overrides)
+    if getattr(args, "remote", None):
+        overrides.append(f"spark.remote={args.remote}")
+    return load_config(args.env, overrides, args.conf_dir)
 
 
 def configure_logging() -> None:

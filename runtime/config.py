@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import os
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ CONF_DIR_VARIABLE = "TRIP_FEATURES_CONF_DIR"
 HOME_VARIABLE = "TRIP_FEATURES_HOME"
 
 
-def default_conf_dir() -> Path:
-    """The configuration folder: TRIP_FEATURES_CONF_DIR, else the one shipped in the package."""
+def default_conf_dir() -> Traversable:
+    """The configuration folder: TRIP_FEATURES_CONF_DIR, else the one shipped in the package
+    (a folder, or a folder inside a zip when the package travels in one, e.g. --py-files)."""
     chosen = os.environ.get(CONF_DIR_VARIABLE)
     return Path(chosen) if chosen else _shipped()
 
@@ -34,7 +36,7 @@ class ConfigError(ValueError):
     """The configuration is missing, malformed, or an override names no key."""
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Traversable) -> dict[str, Any]:
     try:
         content = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
@@ -55,9 +57,12 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def available_envs(conf_dir: Path | None = None) -> list[str]:
+def available_envs(conf_dir: Traversable | None = None) -> list[str]:
     conf_dir = conf_dir or default_conf_dir()
-    return sorted(p.stem for p in conf_dir.glob("*.yaml") if p.stem != "base")
+    names = [p.name for p in conf_dir.iterdir()] if conf_dir.is_dir() else []
+    return sorted(
+        n.removesuffix(".yaml") for n in names if n.endswith(".yaml") and n != "base.yaml"
+    )
 
 
 def _split_key(mapping: dict[str, Any], dotted: str) -> list[str]:
@@ -134,12 +139,12 @@ def load_config(
     return conf
 
 
-def _shipped() -> Path:
-    return Path(str(resources.files("conf")))
+def _shipped() -> Traversable:
+    return resources.files("conf")
 
 
-def _first(folders: list[Path], name: str) -> Path | None:
-    return next((d / name for d in folders if (d / name).exists()), None)
+def _first(folders: list[Traversable], name: str) -> Traversable | None:
+    return next((d / name for d in folders if (d / name).is_file()), None)
 
 
 def resolve_path(location: str, root: Path | None = None) -> str:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
+import zipfile
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
+
+from runtime.errors import JobError
 
 log = logging.getLogger(__name__)
 
@@ -51,35 +59,139 @@ def check_java() -> str:
 
 
 def get_spark(conf: dict[str, Any]) -> SparkSession:
-    """The active session (spark-submit, Databricks, a test's), or a new one built from `conf`."""
+    """The active session (spark-submit, Databricks, a test's), else a Spark Connect session when
+    `spark.remote` (conf, --remote) or SPARK_REMOTE names a server, else a classic session built
+    from `conf`, whose `spark.master` is used only when spark-submit gave none."""
     use_utc_process_time_zone()
+    remote = conf.get("spark", {}).get("remote") or os.environ.get("SPARK_REMOTE")
     spark = SparkSession.getActiveSession()
-    if spark is None:
-        check_java()
-        # Python workers must run this interpreter (its packages), not whatever python3 is on PATH.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        spark_conf = conf.get("spark", {})
-        builder = SparkSession.builder.appName(spark_conf.get("app_name", "trip-features"))
-        builder = builder.master(spark_conf.get("master", "local[2]"))
-        for key, value in {**spark_conf.get("conf", {}), **REQUIRED_RUNTIME_CONF}.items():
-            builder = builder.config(key, str(value))
-        builder = builder.config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        builder = builder.config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
-        spark = builder.getOrCreate()
-        spark.sparkContext.setLogLevel("WARN")
-        log.info("started Spark %s (%s)", spark.version, spark_conf.get("master"))
+    if spark is not None:
+        log.info("reusing the active Spark session (%s)", describe(spark))
+    elif remote:
+        spark = _connect(str(remote), conf)
     else:
-        log.info("reusing the active Spark session (%s)", spark.sparkContext.master)
+        spark = _classic(conf)
     for key, value in REQUIRED_RUNTIME_CONF.items():
         if spark.conf.get(key, None) != value:
             log.warning(
-                "setting %s=%s on the active session (was %s)",
-                key,
-                value,
-                spark.conf.get(key, None),
+                "setting %s=%s on the session (was %s)", key, value, spark.conf.get(key, None)
             )
             spark.conf.set(key, value)
     return spark
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """Whether `spark` is a Spark Connect session (no sparkContext, no RDDs)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def describe(spark: SparkSession) -> str:
+    if is_connect(spark):
+        return f"Spark Connect {spark.version}"
+    return f"Spark {spark.version}, master {spark.sparkContext.master}"
+
+
+def _classic(conf: dict[str, Any]) -> SparkSession:
+    check_java()
+    # Python workers must run this interpreter (its packages), not whatever python3 is on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark_conf = conf.get("spark", {})
+    builder = SparkSession.builder.appName(spark_conf.get("app_name", "trip-features"))
+    if _submitted_master() is None:  # spark-submit's --master wins over conf's
+        builder = builder.master(spark_conf.get("master", "local[2]"))
+    for key, value in {**spark_conf.get("conf", {}), **REQUIRED_RUNTIME_CONF}.items():
+        builder = builder.config(key, str(value))
+    builder = builder.config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+    builder = builder.config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    log.info("started %s", describe(spark))
+    return spark
+
+
+def _submitted_master() -> str | None:
+    """The master spark-submit put in SparkConf, if this process runs under spark-submit. (Asking
+    SparkConf otherwise would start the JVM before the builder's settings reach it.)"""
+    from pyspark import SparkConf, SparkContext
+
+    if "PYSPARK_GATEWAY_PORT" not in os.environ and SparkContext._gateway is None:
+        return None
+    SparkContext._ensure_initialized()  # joins spark-submit's JVM; SparkConf then reads it
+    return SparkConf().get("spark.master", None)
+
+
+def _connect(remote: str, conf: dict[str, Any]) -> SparkSession:
+    """A session on the Spark Connect server at `remote` (sc://host:port), with conf's SQL
+    settings; a clear error when the client is missing or nothing listens there."""
+    try:
+        import pyspark.sql.connect.session  # noqa: F401  (needs grpcio and friends)
+    except ImportError as err:
+        raise JobError(
+            f"Spark Connect needs its client libraries ({err.name} is missing): "
+            "pip install 'trip-features[connect]'"
+        ) from err
+    _reachable(remote)
+    spark = SparkSession.builder.remote(remote).getOrCreate()
+    for key, value in conf.get("spark", {}).get("conf", {}).items():
+        if key.startswith("spark.sql.") and spark.conf.isModifiable(key):
+            spark.conf.set(key, str(value))
+    ship_project(spark)
+    log.info("connected to %s at %s", describe(spark), remote)
+    return spark
+
+
+PROJECT_PACKAGES = (
+    "conf",
+    "definitions",
+    "feature_repo",
+    "jobs",
+    "offline_store",
+    "quality",
+    "runtime",
+    "storage",
+    "transforms",
+)
+_shipped_zip: Path | None = None
+
+
+def ship_project(spark: SparkSession) -> None:
+    """Adds the project's code (a zip of its packages, as installed here) to the session's Python
+    workers, so a Connect server need not have the project installed: only its dependencies."""
+    global _shipped_zip
+    if _shipped_zip is None:
+        folder = Path(tempfile.mkdtemp(prefix="trip-features-code-"))
+        _shipped_zip = folder / "trip_features_code.zip"
+        with zipfile.ZipFile(_shipped_zip, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name in PROJECT_PACKAGES:
+                package = Path(importlib.import_module(name).__file__).parent
+                for path in sorted(package.rglob("*")):
+                    if path.suffix in (".py", ".yaml") and "__pycache__" not in path.parts:
+                        archive.write(path, Path(name) / path.relative_to(package))
+    spark.addArtifacts(str(_shipped_zip), pyfile=True)
+
+
+def hamilton_adapters(spark: SparkSession) -> tuple:
+    """Adapters the Hamilton drivers need for this session: Connect sessions and frames are
+    other types than the classic ones Hamilton checks inputs against."""
+    if not is_connect(spark):
+        return ()
+    from hamilton.plugins import h_spark  # the check imports grpc: Connect only
+
+    return (h_spark.SPARK_INPUT_CHECK,)
+
+
+def _reachable(remote: str) -> None:
+    """Fails at once, not after the client's minutes of retries, when nothing listens."""
+    parsed = urlparse(remote)
+    if parsed.scheme != "sc" or not parsed.hostname:
+        raise JobError(f"{remote!r} is not a Spark Connect URL like sc://127.0.0.1:15002")
+    try:
+        socket.create_connection((parsed.hostname, parsed.port or 15002), timeout=5).close()
+    except OSError as err:
+        raise JobError(
+            f"no Spark Connect server answers at {remote} ({err.strerror or err}): start one with "
+            "scripts/connect-server.sh start, or check --remote / SPARK_REMOTE"
+        ) from err
 
 
 def own_session(spark: SparkSession, settings: dict[str, str]) -> SparkSession:
@@ -87,6 +199,8 @@ def own_session(spark: SparkSession, settings: dict[str, str]) -> SparkSession:
     `settings`. The caller's session is never changed; temporary views are not shared (use a
     table or a global temporary view for inputs)."""
     session = spark.newSession()
+    if is_connect(spark):
+        ship_project(session)  # artifacts belong to a Connect session
     for key, value in spark.conf.getAll.items():
         if session.conf.isModifiable(key):
             session.conf.set(key, value)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Refreshes requirements.lock: exact versions with hashes of everything setup.cfg asks for (and the
-# test extra), for Python 3.11 and 3.12 on any platform. Run it after changing setup.cfg's ranges,
+# test extra, which includes the Spark Connect client), for Python 3.11 and 3.12 on any platform. Run it after changing setup.cfg's ranges,
 # then run the tests and commit both files.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -6,11 +6,17 @@ in that order whose time is in (t - window, t]. NaN values are missing: skipped,
 The kernels are O(n) or O(n log n); pandas' rolling rank is the reference they are tested against.
 """
 
+import os
+
 import numba
 import numpy as np
 
+# Compiled code is cached beside the source; imported from a zip (spark-submit --py-files, Spark
+# Connect artifacts) there is no such place, and each Python worker compiles once instead.
+_CACHE = os.path.isfile(__file__)
 
-@numba.njit(cache=True)
+
+@numba.njit(cache=_CACHE)
 def _window_starts(group: np.ndarray, ts: np.ndarray, window: int) -> np.ndarray:
     starts = np.empty(len(ts), dtype=np.int64)
     lo = 0
@@ -23,14 +29,14 @@ def _window_starts(group: np.ndarray, ts: np.ndarray, window: int) -> np.ndarray
     return starts
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=_CACHE)
 def rolling_count(group: np.ndarray, ts: np.ndarray, window: int) -> np.ndarray:
     """Rows in each row's window, the row included."""
     starts = _window_starts(group, ts, window)
     return np.arange(len(ts)) - starts + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=_CACHE)
 def rolling_mean(group: np.ndarray, ts: np.ndarray, x: np.ndarray, window: int) -> np.ndarray:
     """Mean of the non-NaN values in each row's window (NaN when there are none).
 
@@ -70,7 +76,7 @@ def rolling_mean(group: np.ndarray, ts: np.ndarray, x: np.ndarray, window: int) 
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=_CACHE)
 def rolling_max(group: np.ndarray, ts: np.ndarray, x: np.ndarray, window: int) -> np.ndarray:
     """Largest non-NaN value in each row's window (NaN when there is none), by monotonic deque."""
     n = len(ts)
@@ -97,7 +103,7 @@ def rolling_max(group: np.ndarray, ts: np.ndarray, x: np.ndarray, window: int) -
     return out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=_CACHE)
 def rolling_percentile_rank(ts: np.ndarray, x: np.ndarray, window: int) -> np.ndarray:
     """Average-method percentile rank of each value among the non-NaN values of its window.
 

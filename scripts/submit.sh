@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Submits a job to a Spark cluster with spark-submit, in client mode, shipping what executors need.
+#
+#   scripts/submit.sh --master spark://127.0.0.1:7077 [--workers-python PATH | --packed-env] \
+#       [--spark-conf KEY=VALUE ...] JOB [JOB ARGS...]
+#   JOB: jobs.pipeline, jobs.compute_features, jobs.training_set, ... (any module of jobs/)
+#
+# The project's code always travels as its wheel in --py-files (pure Python: executors import it
+# from there, never from this checkout). Its native dependencies (numpy, numba, pyarrow, and feast
+# for on-demand views) must be on the executors, one of two ways:
+#   --workers-python PATH  every worker already has an environment with them (e.g. the project's
+#                          wheel installed with `pip install trip-features`): PATH is its python
+#                          on the workers (default: this project's .venv/bin/python, right for a
+#                          cluster on this machine or on nodes built from the same image);
+#   --packed-env           build build/env.tar.gz (a venv with the locked dependencies and the
+#                          wheel, packed by venv-pack) and ship it with --archives: for clusters
+#                          whose nodes have no such environment (YARN, Kubernetes, ephemeral nodes).
+# The driver runs here with this project's .venv; all stages of jobs.pipeline run in one driver.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+python_bin="${PYTHON:-$root/.venv/bin/python}"
+die() { echo "submit.sh: $*" >&2; exit 2; }
+
+master="" workers_python="$python_bin" packed=0
+confs=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --master) master="$2"; shift 2 ;;
+    --workers-python) workers_python="$2"; shift 2 ;;
+    --packed-env) packed=1; shift ;;
+    --spark-conf) confs+=(--conf "$2"); shift 2 ;;
+    -*) die "unknown option $1" ;;
+    *) break ;;
+  esac
+done
+[ -n "$master" ] || die "give --master (e.g. the last line of scripts/cluster.sh start)"
+[ $# -ge 1 ] || die "give a JOB, e.g. jobs.pipeline"
+job="$1"; shift
+[[ "$job" =~ ^jobs\.[a-z_]+$ ]] || die "JOB must be a module of jobs/, like jobs.compute_features (got $job)"
+[ -f "${job/./\/}.py" ] || die "no such job: ${job/./\/}.py"
+[ -x "$python_bin" ] || die "$python_bin not found: run scripts/setup.sh first (or set PYTHON)"
+
+build="$root/build/submit"
+rm -rf "$build/dist" && mkdir -p "$build/dist"
+"$python_bin" -m pip wheel --quiet --no-deps --wheel-dir "$build/dist" "$root" >/dev/null
+wheel="$(ls "$build/dist"/trip_features-*.whl)"
+# The driver's entry point: runs the job module as `python -m` would.
+cat >"$build/run_job.py" <<'EOF'
+import runpy
+import sys
+
+job = sys.argv.pop(1)
+runpy.run_module(job, run_name="__main__", alter_sys=True)
+EOF
+
+python_confs=(--conf "spark.pyspark.driver.python=$python_bin")
+archives=()
+if [ "$packed" = 1 ]; then
+  env_dir="$build/env"
+  if [ ! -f "$build/env.tar.gz" ] || [ "$wheel" -nt "$build/env.tar.gz" ]; then
+    rm -rf "$env_dir"
+    "$python_bin" -m venv "$env_dir"
+    "$env_dir/bin/python" -m pip install --quiet --require-hashes --no-deps -r "$root/requirements.lock"
+    "$env_dir/bin/python" -m pip install --quiet --no-deps venv-pack "$wheel"
+    "$env_dir/bin/venv-pack" --quiet --force -p "$env_dir" -o "$build/env.tar.gz"
+  fi
+  archives=(--archives "$build/env.tar.gz#environment")
+  python_confs+=(--conf "spark.pyspark.python=./environment/bin/python")
+else
+  python_confs+=(--conf "spark.pyspark.python=$workers_python")
+fi
+
+spark_submit="$(dirname "$python_bin")/spark-submit"
+exec env -u PYTHONPATH PYSPARK_PYTHON="$python_bin" "$spark_submit" \
+  --master "$master" --deploy-mode client \
+  --py-files "$wheel" "${archives[@]}" "${python_confs[@]}" "${confs[@]}" \
+  "$build/run_job.py" "$job" "$@"
