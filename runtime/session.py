@@ -97,8 +97,11 @@ def _classic(conf: dict[str, Any]) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark_conf = conf.get("spark", {})
     builder = SparkSession.builder.appName(spark_conf.get("app_name", "trip-features"))
-    if _submitted_master() is None:  # spark-submit's --master wins over conf's
-        builder = builder.master(spark_conf.get("master", "local[2]"))
+    master = _submitted_master()  # spark-submit's --master wins over conf's
+    if master is None:
+        master = str(spark_conf.get("master", "local[2]"))
+        builder = builder.master(master)
+    _master_reachable(master)
     for key, value in {**spark_conf.get("conf", {}), **REQUIRED_RUNTIME_CONF}.items():
         builder = builder.config(key, str(value))
     builder = builder.config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
@@ -118,6 +121,23 @@ def _submitted_master() -> str | None:
         return None
     SparkContext._ensure_initialized()  # joins spark-submit's JVM; SparkConf then reads it
     return SparkConf().get("spark.master", None)
+
+
+def _master_reachable(master: str) -> None:
+    """A standalone master that does not answer fails now, not after a minute of retries."""
+    if not master.startswith("spark://"):
+        return
+    for address in master.removeprefix("spark://").split(","):
+        host, _, port = address.partition(":")
+        try:
+            socket.create_connection((host, int(port or 7077)), timeout=5).close()
+            return
+        except OSError:
+            continue
+    raise JobError(
+        f"no Spark master answers at {master}: start one (scripts/cluster.sh start prints its URL) "
+        "or check --master"
+    )
 
 
 def _connect(remote: str, conf: dict[str, Any]) -> SparkSession:

@@ -5,8 +5,8 @@
 #       [--spark-conf KEY=VALUE ...] JOB [JOB ARGS...]
 #   JOB: jobs.pipeline, jobs.compute_features, jobs.training_set, ... (any module of jobs/)
 #
-# The project's code always travels as its wheel in --py-files (pure Python: executors import it
-# from there, never from this checkout). Its native dependencies (numpy, numba, pyarrow, and feast
+# The project's code always travels as its wheel (as a .zip) in --py-files (pure Python: executors
+# import it from there, never from this checkout). Its native dependencies (numpy, numba, pyarrow, and feast
 # for on-demand views) must be on the executors, one of two ways:
 #   --workers-python PATH  every worker already has an environment with them (e.g. the project's
 #                          wheel installed with `pip install trip-features`): PATH is its python
@@ -17,8 +17,7 @@
 #                          whose nodes have no such environment (YARN, Kubernetes, ephemeral nodes).
 # The driver runs here with this project's .venv; all stages of jobs.pipeline run in one driver.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root="$PWD"
+root="$(cd "$(dirname "$0")/.." && pwd)"  # the job itself runs in the caller's folder (its workspace)
 python_bin="${PYTHON:-$root/.venv/bin/python}"
 die() { echo "submit.sh: $*" >&2; exit 2; }
 
@@ -38,13 +37,17 @@ done
 [ $# -ge 1 ] || die "give a JOB, e.g. jobs.pipeline"
 job="$1"; shift
 [[ "$job" =~ ^jobs\.[a-z_]+$ ]] || die "JOB must be a module of jobs/, like jobs.compute_features (got $job)"
-[ -f "${job/./\/}.py" ] || die "no such job: ${job/./\/}.py"
+[ -f "$root/${job/./\/}.py" ] || die "no such job: ${job/./\/}.py"
 [ -x "$python_bin" ] || die "$python_bin not found: run scripts/setup.sh first (or set PYTHON)"
 
 build="$root/build/submit"
 rm -rf "$build/dist" && mkdir -p "$build/dist"
 "$python_bin" -m pip wheel --quiet --no-deps --wheel-dir "$build/dist" "$root" >/dev/null
 wheel="$(ls "$build/dist"/trip_features-*.whl)"
+# A wheel is a zip with the packages at its root, but PySpark puts only .zip/.egg/.jar files of
+# --py-files on the executors' path: the same bytes go under a .zip name.
+code_zip="$build/trip_features_code.zip"
+cp "$wheel" "$code_zip"
 # The driver's entry point: runs the job module as `python -m` would.
 cat >"$build/run_job.py" <<'EOF'
 import runpy
@@ -74,5 +77,5 @@ fi
 spark_submit="$(dirname "$python_bin")/spark-submit"
 exec env -u PYTHONPATH PYSPARK_PYTHON="$python_bin" "$spark_submit" \
   --master "$master" --deploy-mode client \
-  --py-files "$wheel" "${archives[@]}" "${python_confs[@]}" "${confs[@]}" \
+  --py-files "$code_zip" "${archives[@]}" "${python_confs[@]}" "${confs[@]}" \
   "$build/run_job.py" "$job" "$@"

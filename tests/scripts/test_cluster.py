@@ -1,0 +1,135 @@
+"""A real standalone cluster (master + 2 workers of 1 core) from scripts/cluster.sh, the pipeline
+submitted to it by scripts/submit.sh, and its output equal to a local-mode run of the same input."""
+
+import json
+import os
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from jobs import compute_features, register, training_set
+from runtime.config import apply_override
+
+PROJECT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _script(*args, env=None, cwd=None, timeout=600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    state = tmp_path_factory.mktemp("cluster")
+    env = {**os.environ, "TRIP_FEATURES_CLUSTER_DIR": str(state)}
+    cluster_sh = PROJECT / "scripts" / "cluster.sh"
+    try:
+        started = _script(cluster_sh, "start", "--workers", "2", "--cores", "1", env=env)
+        assert started.returncode == 0, started.stderr[-3000:]
+        url = started.stdout.strip().splitlines()[-1]
+        assert url.startswith("spark://127.0.0.1:")
+        again = _script(cluster_sh, "start", env=env)
+        assert again.returncode == 2 and "already running" in again.stderr
+        yield url, state
+    finally:
+        stopped = _script(cluster_sh, "stop", env=env)
+        assert stopped.returncode == 0, stopped.stderr
+        for pidfile in state.glob("*.pid"):
+            pytest.fail(f"{pidfile} left behind")
+
+
+def _master_state(state: Path) -> dict:
+    port = (state / "master.webui").read_text().strip()
+    return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=5))
+
+
+def _read(path: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(path)
+    if "date" in frame:
+        frame["date"] = frame["date"].astype(str)
+    return frame.sort_values("trip_id", ignore_index=True) if "trip_id" in frame else frame
+
+
+def test_the_pipeline_on_a_cluster_equals_local_mode(
+    cluster, workers_python, spark, conf, tmp_path
+):
+    url, state = cluster
+    work = tmp_path / "submitted"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
+    result = _script(
+        PROJECT / "scripts" / "submit.sh",
+        "--master",
+        url,
+        "--workers-python",
+        workers_python,
+        "jobs.pipeline",
+        "--set",
+        "generate.rows=6000",
+        "--set",
+        "generate.days=4",
+        env=env,
+        cwd=work,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert "pipeline summary" in result.stdout
+    assert f"master {url}" in result.stdout + result.stderr
+
+    apps = _master_state(state)["completedapps"]
+    assert [a["state"] for a in apps if a["name"] == "trip-features"] == ["FINISHED"]
+    for worker in ("worker-1", "worker-2"):  # both workers ran executors of the application
+        assert list((state / worker).glob("app-*/*/stderr")), f"{worker} ran no executor"
+
+    data = work / "data"
+    local = tmp_path / "local"
+    for override in (
+        f"paths.trips={data / 'trips'}",
+        f"paths.features={local / 'features'}",
+        f"paths.registry={local / 'registry.db'}",
+        f"paths.online_store={local / 'online.db'}",
+    ):
+        conf = apply_override(conf, override)
+    compute_features.run(spark, conf)
+    for table in ("trips_stats_3h", "driver_activity", "quarantine"):
+        pd.testing.assert_frame_equal(
+            _read(data / "features" / table), _read(local / "features" / table), obj=table
+        )
+    register.run(conf)
+    training_set.run(
+        spark, conf, str(data / "training_entities"), "driver_trips_v1", str(local / "ts")
+    )
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(data / "training_sets" / "driver_trips_v1"), pd.read_parquet(local / "ts")
+    )
+
+
+def test_a_master_nobody_listens_on_is_a_clear_error(workers_python, tmp_path, unused_port):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
+    result = _script(
+        PROJECT / "scripts" / "submit.sh",
+        "--master",
+        f"spark://127.0.0.1:{unused_port}",
+        "jobs.compute_features",
+        "--trips",
+        tmp_path / "none",
+        "--out",
+        tmp_path / "out",
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    said = result.stdout + result.stderr
+    assert f"no Spark master answers at spark://127.0.0.1:{unused_port}" in said
+    assert not (tmp_path / "out").exists()
