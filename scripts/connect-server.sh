@@ -6,7 +6,7 @@
 #   scripts/connect-server.sh status
 #   scripts/connect-server.sh stop                                    # by its pid
 #
-# State (pid, url, log) lives in $TRIP_FEATURES_CONNECT_DIR (default .connect/). The server's Python
+# State (pid, url, log, the warehouse of its tables) lives in $TRIP_FEATURES_CONNECT_DIR (default .connect/). The server's Python
 # workers run this project's interpreter ($PYTHON, default .venv/bin/python), which has the native
 # dependencies; the jobs ship the project's own code to each session (spark.addArtifacts).
 set -euo pipefail
@@ -54,6 +54,7 @@ start() {
     --conf spark.connect.grpc.binding.address=127.0.0.1 \
     --conf spark.connect.grpc.binding.port="$port" \
     --conf spark.sql.session.timeZone=UTC \
+    --conf spark.sql.warehouse.dir="$state/warehouse" \
     --conf spark.driver.extraJavaOptions=-Duser.timezone=UTC \
     --conf spark.executor.extraJavaOptions=-Duser.timezone=UTC \
     --conf spark.ui.showConsoleProgress=false \
