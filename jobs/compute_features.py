@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import re
 import shutil
 import sys
 import time
@@ -280,9 +281,22 @@ def _explained(trips: str, always: bool):
     try:
         yield
     except (AnalysisException, Py4JJavaError, PythonException) as err:
+        missing = missing_worker_module(err)
+        if missing:
+            raise FeatureJobError(
+                f"the executors' Python cannot import {missing!r}: install the project's "
+                "dependencies where the workers run (scripts/submit.sh --packed-env ships them; "
+                "--workers-python names a Python that has them)"
+            ) from err
         if always or read_error_cause(err):
             raise FeatureJobError(explain_read_error(trips, err)) from err
         raise
+
+
+def missing_worker_module(err: Exception) -> str | None:
+    """The module a Python worker failed to import, when that is why Spark failed."""
+    found = re.search(r"(?:ModuleNotFoundError|ImportError): No module named '([\w.]+)'", str(err))
+    return found.group(1) if found else None
 
 
 def main(argv: list[str] | None = None) -> int:

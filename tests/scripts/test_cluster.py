@@ -4,6 +4,7 @@ submitted to it by scripts/submit.sh, and its output equal to a local-mode run o
 import json
 import os
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -133,3 +134,31 @@ def test_a_master_nobody_listens_on_is_a_clear_error(workers_python, tmp_path, u
     said = result.stdout + result.stderr
     assert f"no Spark master answers at spark://127.0.0.1:{unused_port}" in said
     assert not (tmp_path / "out").exists()
+
+
+def test_workers_without_the_dependencies_are_a_clear_error(cluster, tmp_path):
+    from storage.sample_trips import generate_trips, write_trips
+
+    url, _ = cluster
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    write_trips(generate_trips(rows=500, days=2, seed=1, drivers=5), tmp_path / "trips")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
+    result = _script(
+        PROJECT / "scripts" / "submit.sh",
+        "--master",
+        url,
+        "--workers-python",
+        bare / "bin" / "python",
+        "jobs.compute_features",
+        "--trips",
+        tmp_path / "trips",
+        "--out",
+        tmp_path / "out",
+        env=env,
+        cwd=tmp_path,
+    )
+    said = result.stdout + result.stderr
+    assert result.returncode == 2, said[-3000:]
+    assert "the executors' Python cannot import" in said
+    assert not (tmp_path / "out" / "trips_stats_3h").exists()
