@@ -212,3 +212,28 @@ def test_a_whole_run_replaces_the_whole_table(spark, conf, trips_path, tmp_path)
     frame = _read(out, "trips_stats_3h")
     assert len(frame) == len(fewer)
     assert frame["date"].max() == "2026-01-07"
+
+
+def test_the_callers_session_settings_are_left_as_they_were(spark, conf, trips_path, tmp_path):
+    """The job runs in a session of its own: what it needs (UTC, microsecond timestamps, no
+    partial aggregation) never changes the caller's session."""
+    keys = {
+        "spark.sql.parquet.outputTimestampType": "INT96",
+        "spark.sql.execution.bypassPartialAggregation": "false",
+        "spark.sql.session.timeZone": "America/New_York",
+    }
+    before = {key: spark.conf.get(key, None) for key in keys}
+    try:
+        for key, value in keys.items():
+            spark.conf.set(key, value)
+        compute_features.run(
+            spark, conf, trips=trips_path, out=str(tmp_path), start="2026-01-08", end="2026-01-08"
+        )
+        assert {key: spark.conf.get(key) for key in keys} == keys
+    finally:
+        for key, value in before.items():
+            spark.conf.unset(key) if value is None else spark.conf.set(key, value)
+    one_file = next((tmp_path / "trips_stats_3h").rglob("*.parquet"))
+    assert str(pq.read_schema(one_file).field("event_timestamp").type) == "timestamp[us, tz=UTC]"
+    frame = _read(tmp_path, "trips_stats_3h")
+    assert (frame["date"] == frame["event_timestamp"].dt.strftime("%Y-%m-%d")).all()

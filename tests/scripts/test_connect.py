@@ -148,7 +148,8 @@ def test_every_job_through_connect_equals_local_mode(server, spark, conf, tmp_pa
 
 
 def test_two_training_sets_built_before_either_is_read_keep_their_own_rows(server, tmp_path):
-    """Feast's stock jobs share fixed temporary view names; the project's build their frames."""
+    """Feast's stock jobs share fixed temporary view names; the project's build their frames,
+    and persist without sparkContext."""
     code = textwrap.dedent(
         """
         import sys
@@ -174,6 +175,12 @@ def test_two_training_sets_built_before_either_is_read_keep_their_own_rows(serve
         job_two = store.get_historical_features(entity_df=second, features=service)
         assert job_one.to_df()["driver_id"].tolist() == [1000, 1001]
         assert job_two.to_df()["driver_id"].tolist() == [1002, 1003, 1004]
+        # Persisting to a table: Feast's own asks sparkContext, which Connect has not.
+        from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import (
+            SavedDatasetSparkStorage,
+        )
+        job_two.persist(SavedDatasetSparkStorage(table="persisted_two"))
+        assert spark.table("persisted_two").count() == 3
         print("own rows")
         """
     )
