@@ -221,7 +221,11 @@ class TableFamilies:
             path, profile = _write_and_profile(
                 table, staging / name, table_checks(self.catalogue, name)
             )
-        take_input_counts(self.report, name, self._input_counts(observation))
+        metrics = self._input_counts(observation)
+        if self._disagree(metrics, profile["rows"]):
+            metrics = self._recounted(f"{name}: {profile['rows']} rows written")
+        take_input_counts(self.report, name, metrics)
+        self._check_earlier_tables()
         gate_on_input(self.report, self.rules, self.request.describe())
         judge_table(name, profile, table_checks(self.catalogue, name), self.report)
         self.report.seconds[name] = time.perf_counter() - began
@@ -243,6 +247,10 @@ class TableFamilies:
         else:
             path.mkdir(parents=True)
             profile = profile_from(quarantined.schema, {"rows": 0})
+        if profile["rows"] != self.report.trips_quarantined:
+            exact = self._recounted(f"quarantine: {profile['rows']} rows written")
+            take_input_counts(self.report, QUARANTINE_TABLE, exact)
+            self._check_earlier_tables()
         judge_table(QUARANTINE_TABLE, profile, (), self.report)
         self.report.seconds[QUARANTINE_TABLE] = time.perf_counter() - began
         return path
@@ -254,11 +262,36 @@ class TableFamilies:
             values = observation.get
         except Py4JJavaError:
             values = {}
-        if values:
-            return values
+        return values or self._counted_directly()
+
+    def _counted_directly(self) -> dict:
         self.adapter.observation = None
         metrics = input_metrics(self.request.in_range())
         return self._compute("trips_checked").agg(*metrics).first().asDict()
+
+    def _disagree(self, metrics: dict, rows: int) -> bool:
+        """Whether observed counts disagree with the rows written or with another table's."""
+        seen = self.report._inputs_seen_by is not None
+        counts = (metrics["read"], metrics["in_range"] or 0, metrics["accepted"] or 0)
+        earlier = (self.report.trips_read, self.report.trips_in_range, self.report.trips_accepted)
+        return (metrics["accepted"] or 0) != rows or (seen and counts != earlier)
+
+    def _recounted(self, why: str) -> dict:
+        """Exact input counts, by one aggregation. Observed counts are accumulators of a map
+        stage: when Spark re-runs tasks (an executor lost with its shuffle output) they count
+        those rows twice, while the tables written stay exact."""
+        log.warning("%s disagree with the observed input counts: counting the input directly", why)
+        self.report._inputs_seen_by = None  # the exact counts replace the observed ones
+        return self._counted_directly()
+
+    def _check_earlier_tables(self) -> None:
+        """Every feature table written so far holds one row per accepted trip."""
+        for table, rows in self.report.rows_written.items():
+            if table != QUARANTINE_TABLE and rows != self.report.trips_accepted:
+                raise FeatureJobError(
+                    f"{table}: {rows} rows written for {self.report.trips_accepted} accepted trips "
+                    "in range: every trip must give exactly one row; nothing was published"
+                )
 
     def _compute(self, node: str) -> DataFrame:
         return self.hamilton.execute([node], inputs=self.inputs)[node]

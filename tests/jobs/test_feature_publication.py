@@ -134,3 +134,29 @@ def test_two_jobs_on_different_dates_at_once(spark, conf, trips, tmp_path):
         assert job.wait(600) == 0, job.stderr.read()[-3000:]
     for table in TABLES:
         pd.testing.assert_frame_equal(_read(shared, table), _read(full, table), obj=table)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("inflated", ["accepted", "quarantined"])
+def test_counts_inflated_by_retried_tasks_are_recounted_not_published_wrong(
+    spark, conf, trips, tmp_path, monkeypatch, caplog, inflated
+):
+    """Observed counts are accumulators: a task Spark re-runs (an executor lost) counts twice.
+    The job then counts the input directly and publishes with the exact numbers."""
+    observed = compute_features.TableFamilies._input_counts
+
+    def as_if_tasks_ran_twice(self, observation):
+        metrics = dict(observed(self, observation))
+        metrics["read"] += 5
+        metrics["in_range"] += 5
+        metrics["accepted" if inflated == "accepted" else "negative_distance"] += 5
+        return metrics
+
+    monkeypatch.setattr(compute_features.TableFamilies, "_input_counts", as_if_tasks_ran_twice)
+    caplog.set_level("WARNING")
+    report = compute_features.run(spark, conf, trips=trips["old"], out=str(tmp_path))
+    quarantined = pd.read_parquet(tmp_path / "quarantine")
+    assert report.status == "published"
+    assert (report.trips_read, report.trips_accepted) == (8_000, 8_000 - len(quarantined))
+    assert report.quarantine_reasons == {"negative_distance": len(quarantined)}
+    assert "counting the input directly" in caplog.text
