@@ -162,3 +162,56 @@ def test_workers_without_the_dependencies_are_a_clear_error(cluster, tmp_path):
     assert result.returncode == 2, said[-3000:]
     assert "the executors' Python cannot import" in said
     assert not (tmp_path / "out" / "trips_stats_3h").exists()
+
+
+def test_a_worker_killed_during_the_job_changes_nothing_in_the_output(
+    cluster, workers_python, spark, conf, tmp_path
+):
+    """The second worker is killed (its pid) once the job says it computes its second table:
+    Spark re-runs the lost tasks on the other worker and the tables equal a local run's."""
+    import signal
+    import time
+
+    from storage.sample_trips import generate_trips, write_trips
+
+    url, state = cluster
+    write_trips(generate_trips(rows=200_000, days=6, seed=8, drivers=200), tmp_path / "trips")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
+    command = [
+        "bash",
+        str(PROJECT / "scripts" / "submit.sh"),
+        "--master",
+        url,
+        "--workers-python",
+        workers_python,
+        "jobs.compute_features",
+        "--trips",
+        str(tmp_path / "trips"),
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    job = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    said = []
+    worker = state / "worker-2.pid"
+    try:
+        for line in job.stdout:
+            said.append(line)
+            if "computing driver_activity" in line and worker.exists():
+                time.sleep(1)  # into the table's first stage
+                os.kill(int(worker.read_text()), signal.SIGKILL)
+                worker.unlink()
+        assert job.wait(600) == 0, "".join(said)[-4000:]
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert not worker.exists(), "the job never reached its second table"
+    assert "Lost executor" in "".join(said), "the worker died after its tasks were done"
+
+    local = tmp_path / "local"
+    compute_features.run(spark, conf, trips=str(tmp_path / "trips"), out=str(local))
+    for table in ("trips_stats_3h", "driver_activity", "quarantine"):
+        pd.testing.assert_frame_equal(
+            _read(tmp_path / "out" / table), _read(local / table), obj=table
+        )
