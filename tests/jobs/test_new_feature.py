@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from definitions.feature_store import feature_store
 from jobs import compute_features, materialize, register
@@ -15,6 +16,7 @@ DECLARATION = (
 )
 
 
+@pytest.mark.slow
 def test_a_declared_window_is_computed_checked_registered_and_served(spark, conf, tmp_path):
     trips = generate_trips(rows=3_000, days=3, seed=13, drivers=15)
     write_trips(trips, tmp_path / "trips")

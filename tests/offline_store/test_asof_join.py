@@ -32,9 +32,9 @@ def _run(
 @pytest.mark.parametrize(
     "ttl, bucket",
     [
-        (None, None),
+        pytest.param(None, None, marks=pytest.mark.slow),
         (None, dt.timedelta(minutes=7)),
-        (dt.timedelta(minutes=60), dt.timedelta(days=1)),
+        pytest.param(dt.timedelta(minutes=60), dt.timedelta(days=1), marks=pytest.mark.slow),
         (dt.timedelta(minutes=60), dt.timedelta(hours=1)),
         (dt.timedelta(minutes=7), dt.timedelta(minutes=13)),
     ],

@@ -165,6 +165,7 @@ def _seed_percentile_dist_rolling_3h(trip_dist: pd.Series, event_timestamp: pd.S
     return pd.Series(agg, name="percentile_trip_dist_rolling_3h", index=event_timestamp.index)
 
 
+@pytest.mark.slow
 def test_spark_equals_the_seed_code_without_ties(spark, conf):
     trips = generate_trips(rows=5_000, days=2, seed=5, drivers=30)
     trips = trips.drop_duplicates("event_timestamp").sort_values(by="event_timestamp")
