@@ -68,3 +68,23 @@ def unused_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def conf_at(conf):
+    """conf with its data under `root`: features, the Feast registry and online store (and the
+    trips, unless given)."""
+    from runtime.config import apply_override
+
+    def at(root: Path, trips: Path | None = None) -> dict:
+        placed = conf
+        for override in (
+            f"paths.trips={trips or root / 'trips'}",
+            f"paths.features={root / 'features'}",
+            f"paths.registry={root / 'feast' / 'registry.db'}",
+            f"paths.online_store={root / 'feast' / 'online.db'}",
+        ):
+            placed = apply_override(placed, override)
+        return placed
+
+    return at

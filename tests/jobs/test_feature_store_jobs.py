@@ -14,7 +14,6 @@ import pytest
 
 from definitions.feature_store import write_repo
 from jobs import compute_features, materialize, register, training_set
-from runtime.config import apply_override
 from storage.sample_trips import generate_trips, write_trips
 from tests.oracles import point_in_time_oracle
 
@@ -23,16 +22,10 @@ ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"
 
 
 @pytest.fixture(scope="module")
-def feast_conf(spark, conf, tmp_path_factory):
+def feast_conf(spark, conf_at, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("feast")
     write_trips(generate_trips(rows=8_000, days=6, seed=9, drivers=25), tmp / "trips")
-    for override in (
-        f"paths.features={tmp / 'features'}",
-        f"paths.trips={tmp / 'trips'}",
-        f"paths.registry={tmp / 'feast' / 'registry.db'}",
-        f"paths.online_store={tmp / 'feast' / 'online.db'}",
-    ):
-        conf = apply_override(conf, override)
+    conf = conf_at(tmp)
     compute_features.run(spark, conf)
     register.run(conf)
     write_repo(conf, tmp / "repo")  # for the feast CLI

@@ -17,17 +17,10 @@ DECLARATION = (
 
 
 @pytest.mark.slow
-def test_a_declared_window_is_computed_checked_registered_and_served(spark, conf, tmp_path):
+def test_a_declared_window_is_computed_checked_registered_and_served(spark, conf_at, tmp_path):
     trips = generate_trips(rows=3_000, days=3, seed=13, drivers=15)
     write_trips(trips, tmp_path / "trips")
-    for override in (
-        DECLARATION,
-        f"paths.trips={tmp_path / 'trips'}",
-        f"paths.features={tmp_path / 'features'}",
-        f"paths.registry={tmp_path / 'feast' / 'registry.db'}",
-        f"paths.online_store={tmp_path / 'feast' / 'online.db'}",
-    ):
-        conf = apply_override(conf, override)
+    conf = apply_override(conf_at(tmp_path), DECLARATION)
 
     report = compute_features.run(spark, conf)
     checks = {c["column"]: c for c in report.tables["driver_activity"]["checks"]}

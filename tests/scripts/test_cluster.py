@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from jobs import compute_features, register, training_set
-from runtime.config import apply_override
 
 PROJECT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -50,6 +49,15 @@ def cluster(tmp_path_factory):
             pytest.fail(f"{pidfile} left behind")
 
 
+def _submit(url: str, workers_python, *job, cwd: Path) -> subprocess.CompletedProcess:
+    """scripts/submit.sh from `cwd` (the job's workspace), without this run's Spark variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
+    submit = PROJECT / "scripts" / "submit.sh"
+    return _script(
+        submit, "--master", url, "--workers-python", workers_python, *job, env=env, cwd=cwd
+    )
+
+
 def _master_state(state: Path) -> dict:
     port = (state / "master.webui").read_text().strip()
     return json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=5))
@@ -63,26 +71,13 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def test_the_pipeline_on_a_cluster_equals_local_mode(
-    cluster, workers_python, spark, conf, tmp_path
+    cluster, workers_python, spark, conf_at, tmp_path
 ):
     url, state = cluster
     work = tmp_path / "submitted"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
-    result = _script(
-        PROJECT / "scripts" / "submit.sh",
-        "--master",
-        url,
-        "--workers-python",
-        workers_python,
-        "jobs.pipeline",
-        "--set",
-        "generate.rows=6000",
-        "--set",
-        "generate.days=4",
-        env=env,
-        cwd=work,
-    )
+    pipeline = ("jobs.pipeline", "--set", "generate.rows=6000", "--set", "generate.days=4")
+    result = _submit(url, workers_python, *pipeline, cwd=work)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert "pipeline summary" in result.stdout
     assert f"master {url}" in result.stdout + result.stderr
@@ -94,13 +89,7 @@ def test_the_pipeline_on_a_cluster_equals_local_mode(
 
     data = work / "data"
     local = tmp_path / "local"
-    for override in (
-        f"paths.trips={data / 'trips'}",
-        f"paths.features={local / 'features'}",
-        f"paths.registry={local / 'registry.db'}",
-        f"paths.online_store={local / 'online.db'}",
-    ):
-        conf = apply_override(conf, override)
+    conf = conf_at(local, trips=data / "trips")
     compute_features.run(spark, conf)
     for table in ("trips_stats_3h", "driver_activity", "quarantine"):
         pd.testing.assert_frame_equal(
@@ -116,20 +105,9 @@ def test_the_pipeline_on_a_cluster_equals_local_mode(
 
 
 def test_a_master_nobody_listens_on_is_a_clear_error(workers_python, tmp_path, unused_port):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
-    result = _script(
-        PROJECT / "scripts" / "submit.sh",
-        "--master",
-        f"spark://127.0.0.1:{unused_port}",
-        "jobs.compute_features",
-        "--trips",
-        tmp_path / "none",
-        "--out",
-        tmp_path / "out",
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    nowhere = f"spark://127.0.0.1:{unused_port}"
+    job = ("jobs.compute_features", "--trips", tmp_path / "none", "--out", tmp_path / "out")
+    result = _submit(nowhere, workers_python, *job, cwd=tmp_path)
     assert result.returncode == 2
     said = result.stdout + result.stderr
     assert f"no Spark master answers at spark://127.0.0.1:{unused_port}" in said
@@ -143,21 +121,8 @@ def test_workers_without_the_dependencies_are_a_clear_error(cluster, tmp_path):
     bare = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
     write_trips(generate_trips(rows=500, days=2, seed=1, drivers=5), tmp_path / "trips")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
-    result = _script(
-        PROJECT / "scripts" / "submit.sh",
-        "--master",
-        url,
-        "--workers-python",
-        bare / "bin" / "python",
-        "jobs.compute_features",
-        "--trips",
-        tmp_path / "trips",
-        "--out",
-        tmp_path / "out",
-        env=env,
-        cwd=tmp_path,
-    )
+    job = ("jobs.compute_features", "--trips", tmp_path / "trips", "--out", tmp_path / "out")
+    result = _submit(url, bare / "bin" / "python", *job, cwd=tmp_path)
     said = result.stdout + result.stderr
     assert result.returncode == 2, said[-3000:]
     assert "the executors' Python cannot import" in said

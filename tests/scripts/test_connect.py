@@ -61,18 +61,7 @@ def _read(path: Path) -> pd.DataFrame:
     return frame.sort_values("trip_id", ignore_index=True)
 
 
-def _local_conf(conf, root: Path, trips: Path):
-    for override in (
-        f"paths.trips={trips}",
-        f"paths.features={root / 'features'}",
-        f"paths.registry={root / 'feast' / 'registry.db'}",
-        f"paths.online_store={root / 'feast' / 'online.db'}",
-    ):
-        conf = apply_override(conf, override)
-    return conf
-
-
-def test_every_job_through_connect_equals_local_mode(server, spark, conf, tmp_path):
+def test_every_job_through_connect_equals_local_mode(server, spark, conf_at, tmp_path):
     remote = tmp_path / "remote"  # the client's workspace: data/ resolves there
     trips = remote / "data" / "trips"
     frame = generate_trips(rows=5_000, days=4, seed=17, drivers=30)
@@ -84,7 +73,7 @@ def test_every_job_through_connect_equals_local_mode(server, spark, conf, tmp_pa
     entities["label"] = np.arange(len(entities))
     entities.to_parquet(tmp_path / "entities.parquet", coerce_timestamps="us")
 
-    local = _local_conf(conf, tmp_path / "local", trips)
+    local = conf_at(tmp_path / "local", trips=trips)
     compute_features.run(spark, local)
     register.run(local)
 
@@ -133,10 +122,9 @@ def test_every_job_through_connect_equals_local_mode(server, spark, conf, tmp_pa
     _job("materialize", server, remote, "--start", "2026-01-01", "--end", "2026-01-20")
     materialize.run(local, start="2026-01-01", end="2026-01-20")
     drivers = sorted(frame["driver_id"].unique().tolist())[:10]
-    remote_conf = _local_conf(conf, remote / "data", trips)
-    remote_conf = apply_override(remote_conf, f"paths.registry={remote / 'data/feast/registry.db'}")
     remote_conf = apply_override(
-        remote_conf, f"paths.online_store={remote / 'data/feast/online_store.db'}"
+        conf_at(remote / "data", trips=trips),
+        f"paths.online_store={remote / 'data/feast/online_store.db'}",
     )
     for service in SERVICES:  # request_* features are of the lookup's own time: left out
         got = materialize.lookup(remote_conf, drivers, service).filter(regex="^(?!request_)")
