@@ -2,8 +2,9 @@
 
     TRIP_FEATURES_KILL_AT=publish:assembled python -m jobs.compute_features ...
 
-Points the feature job passes: `staged:<table>` (a table written to staging) and
-`publish:assembled` (the new version built, not yet swapped in). Unset, it costs one lookup.
+Points the feature job passes: `staged:<table>` (a table written to staging and judged),
+`publish:start` (every table staged, nothing published yet) and `publish:assembled` (the new
+version built, not yet swapped in). Unset, it costs one lookup.
 """
 
 import os
