@@ -47,12 +47,7 @@ from storage import trips_reader
 from storage.footer_profile import profile_staged
 from storage.publication import publish, remove_dead_staging, run_staging
 from storage.table_layout import PARTITION_COLUMN, write_by_date
-from storage.trips_reader import (
-    TripsNotFoundError,
-    TripsUnreadableError,
-    explain_read_error,
-    read_error_cause,
-)
+from storage.trips_reader import explain_read_error, read_error_cause
 from transforms.catalogue import Catalogue
 from transforms.dataflow import build_driver, quality_inputs
 from transforms.feature_tables import TABLES
@@ -333,7 +328,7 @@ def missing_worker_module(err: Exception) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import base_parser, configure_logging, load_from_args
+    from runtime.cli import answered, base_parser, configure_logging, load_from_args
     from runtime.session import get_spark
 
     parser: argparse.ArgumentParser = base_parser(__doc__)
@@ -344,23 +339,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", nargs="+", choices=sorted(TABLES), help="default: all")
     args = parser.parse_args(argv)
     configure_logging()
-    try:
+
+    def body():
         conf = load_from_args(args)
-        trips = args.trips if args.trips is None or not Path(args.trips).exists() else args.trips
-        trips = str(Path(trips).resolve()) if trips and Path(trips).exists() else trips
+        trips = (
+            str(Path(args.trips).resolve())
+            if args.trips and Path(args.trips).exists()
+            else args.trips
+        )
         out = str(Path(args.out).resolve()) if args.out else None
         # Everything that can be checked without Spark is checked before the JVM starts.
         FeatureRequest.of(conf, trips, out, args.start, args.end, args.tables)
         run(get_spark(conf), conf, trips, out, args.start, args.end, args.tables)
-    except (
-        JobError,
-        ValueError,
-        TripsNotFoundError,
-        TripsUnreadableError,
-    ) as err:
-        log.error("%s", err)
-        return 2
-    return 0
+
+    return answered(body)
 
 
 if __name__ == "__main__":

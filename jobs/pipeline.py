@@ -18,7 +18,6 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs import compute_features, generate_trips
-from runtime.errors import JobError
 
 log = logging.getLogger("jobs.pipeline")
 SERVICE = "driver_trips_v1"
@@ -119,22 +118,20 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import base_parser, configure_logging, load_from_args
+    from runtime.cli import answered, base_parser, configure_logging, load_from_args
     from runtime.session import get_spark
 
     parser = base_parser(__doc__)
     parser.add_argument("--regenerate", action="store_true", help="write new sample trips first")
     args = parser.parse_args(argv)
     configure_logging()
-    try:
+
+    def body():
         conf = load_from_args(args)
         compute_features.FeatureRequest.of(conf)  # configuration checked before Spark starts
-        summary = run(get_spark(conf), conf, regenerate=args.regenerate)
-    except (JobError, ValueError, FileNotFoundError) as err:
-        log.error("%s", err)
-        return 2
-    print_summary(summary)
-    return 0
+        print_summary(run(get_spark(conf), conf, regenerate=args.regenerate))
+
+    return answered(body)
 
 
 if __name__ == "__main__":

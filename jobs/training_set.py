@@ -92,7 +92,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import base_parser, configure_logging, load_from_args
+    from runtime.cli import answered, base_parser, configure_logging, load_from_args
     from runtime.session import get_spark
 
     parser = base_parser(__doc__)
@@ -106,21 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     configure_logging()
-    try:
+
+    def body():
         conf = load_from_args(args)
         registered_service(conf, args.service)  # answered before Spark starts
-        run(
-            get_spark(conf),
-            conf,
-            args.entities,
-            args.service,
-            os.path.abspath(args.out),
-            args.full_feature_names,
-        )
-    except (JobError, ValueError) as err:
-        log.error("%s", err)
-        return 2
-    return 0
+        out = os.path.abspath(args.out)
+        run(get_spark(conf), conf, args.entities, args.service, out, args.full_feature_names)
+
+    return answered(body)
 
 
 if __name__ == "__main__":
