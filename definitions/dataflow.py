@@ -11,6 +11,7 @@ from hamilton import driver
 from hamilton.base import DictResult
 
 from definitions import entities, feature_services, feature_views, on_demand_views, sources
+from storage.publishers import publication_conf
 from transforms.catalogue import Catalogue
 
 DEFINITION_MODULES = [entities, sources, feature_views, on_demand_views, feature_services]
@@ -19,8 +20,10 @@ FEAST_OBJECT_TYPES = (Entity, DataSource, BaseFeatureView, FeatureService)
 
 def definition_inputs(conf: dict[str, Any]) -> dict[str, Any]:
     feast = conf["feast"]
+    publication = publication_conf(conf)
     return {
         "features_path": conf["paths"]["features"],
+        "features_schema": publication["schema"] if publication["kind"] == "catalog" else None,
         "driver_entity_name": feast["driver_entity"],
         "trips_stats_conf": feast["views"]["trips_stats_3h"],
         "driver_activity_conf": feast["views"]["driver_activity"],

@@ -1,28 +1,36 @@
-"""Where the feature rows live: the tables jobs.compute_features writes, read by Spark."""
+"""Where the feature rows live: the tables jobs.compute_features publishes, read by Spark from
+their folders (files publication) or by name from the metastore (catalog publication)."""
 
 import os
 
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 
 
-def _table_source(features_path: str, table: str) -> SparkSource:
+def _table_source(features_path: str, features_schema: str | None, table: str) -> SparkSource:
+    where = (
+        {"table": f"{features_schema}.{table}"}
+        if features_schema
+        else {
+            "path": os.path.join(features_path, table),
+            "file_format": "parquet",
+        }
+    )
     return SparkSource(
         name=f"{table}_source",
-        path=os.path.join(features_path, table),
-        file_format="parquet",
+        **where,
         timestamp_field="event_timestamp",
         created_timestamp_column="created",
         date_partition_column="date",
         date_partition_column_format="%Y-%m-%d",
-        description=f"{table} as written by jobs.compute_features (date-partitioned parquet).",
+        description=f"{table} as published by jobs.compute_features (partitioned by date).",
     )
 
 
-def trips_stats_source(features_path: str) -> SparkSource:
+def trips_stats_source(features_path: str, features_schema: str | None) -> SparkSource:
     """The trips_stats_3h table."""
-    return _table_source(features_path, "trips_stats_3h")
+    return _table_source(features_path, features_schema, "trips_stats_3h")
 
 
-def driver_activity_source(features_path: str) -> SparkSource:
+def driver_activity_source(features_path: str, features_schema: str | None) -> SparkSource:
     """The driver_activity table."""
-    return _table_source(features_path, "driver_activity")
+    return _table_source(features_path, features_schema, "driver_activity")

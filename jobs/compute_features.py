@@ -16,7 +16,6 @@ import argparse
 import datetime as dt
 import logging
 import re
-import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from py4j.protocol import Py4JJavaError
 from pyspark.errors import AnalysisException, PythonException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import DateType, StringType, StructField, StructType
 
 from quality.checks import profile_from, table_checks
 from quality.gate import (
@@ -45,7 +45,8 @@ from runtime.faults import checkpoint
 from runtime.session import hamilton_adapters, own_session
 from storage import trips_reader
 from storage.footer_profile import profile_staged
-from storage.publication import publish, remove_dead_staging, run_staging
+from storage.publication import StagedTable
+from storage.publishers import publisher_for
 from storage.table_layout import PARTITION_COLUMN, write_by_date
 from storage.trips_reader import explain_read_error, read_error_cause
 from transforms.catalogue import Catalogue
@@ -62,6 +63,9 @@ JOB_SETTINGS = {
     # grouping 1e7 mostly unique trip ids gains nothing from a pre-shuffle partial aggregation
     "spark.sql.execution.bypassPartialAggregation": "true",
 }
+
+
+UNDATED = "unknown"  # the quarantine's folder for rows without an event time
 
 
 class FeatureJobError(JobError):
@@ -159,21 +163,23 @@ def run(
     request = FeatureRequest.of(conf, trips, out, start, end, tables)
     report = FeatureRun(run_id=request.run_id)
     began = time.perf_counter()
-    staging = run_staging(request.out, request.run_id)
+    session = own_session(spark, JOB_SETTINGS)
+    publisher = publisher_for(session, conf, request.out)
+    staging = publisher.staging(request.run_id)
     families = None
     try:
-        remove_dead_staging(request.out)
-        families = TableFamilies(own_session(spark, JOB_SETTINGS), conf, request, report)
+        publisher.remove_dead_staging()
+        families = TableFamilies(session, conf, request, report)
         staged = {name: families.stage(name, staging) for name in request.tables}
         staged[QUARANTINE_TABLE] = families.stage_quarantine(staging)
         checkpoint("publish:start")
-        publish(request.out, staged, request.run_id, request.replaces)
+        publisher.publish(staged, request.run_id, request.replaces)
         report.status = "published"
     except BaseException as err:
         report.status, report.error = "failed", str(err).splitlines()[0] if str(err) else repr(err)
         raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        publisher.finish(staging, report.status == "published")
         if families is not None:
             families.release()
         report.seconds["total"] = time.perf_counter() - began
@@ -205,7 +211,7 @@ class TableFamilies:
             **quality_inputs(conf["quality"], request.started),
         }
 
-    def stage(self, name: str, staging: Path) -> Path:
+    def stage(self, name: str, staging: Path) -> StagedTable:
         """Writes table `name` to staging, takes the input counts seen meanwhile, judges it."""
         began = time.perf_counter()
         log.info("computing %s (read, quality rules, features, write to staging)", name)
@@ -213,7 +219,7 @@ class TableFamilies:
         with _explained(self.request.trips, always=True):
             table = self._compute(name).where(self.request.in_range())
         with _explained(self.request.trips, always=False):
-            path, profile = _write_and_profile(
+            staged, profile = _write_and_profile(
                 table, staging / name, table_checks(self.catalogue, name)
             )
         metrics = self._input_counts(observation)
@@ -226,9 +232,9 @@ class TableFamilies:
         self.report.seconds[name] = time.perf_counter() - began
         log.info("staged %d rows of %s in %.1f s", profile["rows"], name, self.report.seconds[name])
         checkpoint(f"staged:{name}")
-        return path
+        return staged
 
-    def stage_quarantine(self, staging: Path) -> Path:
+    def stage_quarantine(self, staging: Path) -> StagedTable:
         """Writes the quarantined rows of the range; when the counts say there are none, without
         reading the trips again."""
         began = time.perf_counter()
@@ -238,9 +244,10 @@ class TableFamilies:
         if self.report.trips_quarantined:
             rows = quarantined.where(self.request.in_range() | F.col("event_timestamp").isNull())
             with _explained(self.request.trips, always=False):
-                path, profile = _write_and_profile(rows, path, (), undated="unknown")
+                staged, profile = _write_and_profile(rows, path, (), undated=UNDATED)
         else:
             path.mkdir(parents=True)
+            staged = StagedTable(path, _dated_schema(quarantined, UNDATED))
             profile = profile_from(quarantined.schema, {"rows": 0})
         if profile["rows"] != self.report.trips_quarantined:
             exact = self._recounted(f"quarantine: {profile['rows']} rows written")
@@ -248,7 +255,7 @@ class TableFamilies:
             self._check_earlier_tables()
         judge_table(QUARANTINE_TABLE, profile, (), self.report)
         self.report.seconds[QUARANTINE_TABLE] = time.perf_counter() - began
-        return path
+        return staged
 
     def _input_counts(self, observation) -> dict:
         """The input counts observed while a table was written. A plan with no partitions at all
@@ -299,7 +306,16 @@ def _write_and_profile(table: DataFrame, folder: Path, checks, undated: str | No
     """Writes the table to staging and profiles what was written, from the files' footers."""
     write_by_date(table, folder, undated)
     schema = table.drop(PARTITION_COLUMN).schema
-    return folder, profile_staged(table.sparkSession, folder, schema, checks)
+    staged = StagedTable(folder, _dated_schema(table, undated))
+    return staged, profile_staged(table.sparkSession, folder, schema, checks)
+
+
+def _dated_schema(table: DataFrame, undated: str | None) -> StructType:
+    """The table's columns as written: the data columns, then the `date` partition (text when
+    undated rows get a folder of their own)."""
+    fields = [f for f in table.schema.fields if f.name != PARTITION_COLUMN]
+    kind = StringType() if undated is not None else DateType()
+    return StructType([*fields, StructField(PARTITION_COLUMN, kind)])
 
 
 @contextmanager

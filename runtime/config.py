@@ -135,7 +135,9 @@ def load_config(
         conf = apply_override(conf, assignment)
     conf["env"] = env
     root = workspace()
-    conf["paths"] = {k: resolve_path(v, root) for k, v in conf.get("paths", {}).items()}
+    conf["paths"] = {
+        k: None if v is None else resolve_path(v, root) for k, v in conf.get("paths", {}).items()
+    }
     return conf
 
 

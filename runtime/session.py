@@ -104,12 +104,29 @@ def _classic(conf: dict[str, Any]) -> SparkSession:
     _master_reachable(master)
     for key, value in {**spark_conf.get("conf", {}), **REQUIRED_RUNTIME_CONF}.items():
         builder = builder.config(key, str(value))
-    builder = builder.config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+    java_options = "-Duser.timezone=UTC"
+    metastore = conf.get("paths", {}).get("metastore")
+    if metastore:
+        builder = _with_metastore(builder, Path(metastore))
+        java_options += f" -Dderby.system.home={metastore}"  # derby.log goes there, not the cwd
+    builder = builder.config("spark.driver.extraJavaOptions", java_options)
     builder = builder.config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     log.info("started %s", describe(spark))
     return spark
+
+
+def _with_metastore(builder, folder: Path):
+    """Hive support on an embedded Derby metastore in `folder` (its tables outlive the session;
+    one process at a time may open it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    url = f"jdbc:derby:;databaseName={folder / 'metastore_db'};create=true"
+    return (
+        builder.enableHiveSupport()
+        .config("spark.hadoop.javax.jdo.option.ConnectionURL", url)
+        .config("spark.sql.warehouse.dir", str(folder / "warehouse"))
+    )
 
 
 def _submitted_master() -> str | None:

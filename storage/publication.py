@@ -22,11 +22,45 @@ import os
 import shutil
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+from pyspark.sql.types import StructType
 
 from runtime.faults import checkpoint
 
 CURRENT = ".current"
+
+
+@dataclass(frozen=True)
+class StagedTable:
+    """A table a run wrote, and its schema (a catalog registers it; a table may have no rows)."""
+
+    path: Path
+    schema: StructType
+
+
+class FilePublisher:
+    """Publication by symlink swap, for local disks and NFS (see the module's docstring)."""
+
+    def __init__(self, out: str | os.PathLike):
+        self.out = Path(out)
+
+    def staging(self, run_id: str) -> Path:
+        return run_staging(self.out, run_id)
+
+    def remove_dead_staging(self) -> list[Path]:
+        return remove_dead_staging(self.out)
+
+    def publish(self, staged: dict[str, StagedTable], run_id: str, replaces=None) -> Path:
+        return publish(self.out, {n: t.path for n, t in staged.items()}, run_id, replaces)
+
+    def finish(self, staging: Path, published: bool) -> None:
+        """Staging is emptied by publication (its folders moved into the version), or failed."""
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def reader_location(self, table: str) -> str:
+        return str(self.out / table)
 
 
 @contextmanager
@@ -140,13 +174,13 @@ def remove_dead_staging(out: str | os.PathLike) -> list[Path]:
     if root.exists():
         for staged in root.iterdir():
             pid = staged.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not alive(int(pid)):
                 shutil.rmtree(staged, ignore_errors=True)
                 removed.append(staged)
     return removed
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -9,7 +9,9 @@ os.environ["TZ"] = "UTC"  # before pandas or Spark read the process zone
 
 
 @pytest.fixture(scope="session")
-def conf():
+def conf(tmp_path_factory):
+    """The local configuration; the session has a Hive metastore of its own (embedded Derby) so
+    the catalog publication can be tested, while files publication stays the default."""
     from runtime.config import load_config
 
     return load_config(
@@ -18,6 +20,7 @@ def conf():
             "spark.conf.spark.sql.shuffle.partitions=2",
             "spark.conf.spark.driver.memory=2g",
             "spark.app_name=trip-features-tests",
+            f"paths.metastore={tmp_path_factory.mktemp('metastore')}",
         ],
     )
 

@@ -1,0 +1,53 @@
+"""Chooses how a run's tables are published, from conf's `publication:` section.
+
+    files    a symlink swap on a local disk or NFS (storage.publication)
+    catalog  versioned tables behind views in a metastore, for object stores and Databricks
+             (storage.catalog_publication)
+
+Both publish every table of a run or none, and keep what readers see whole; readers open
+`reader_location(table)`: a folder for files, `<schema>.<table>` for catalog.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from runtime.errors import JobError
+from storage.publication import FilePublisher
+
+KINDS = ("files", "catalog")
+
+
+def publication_conf(conf: dict[str, Any]) -> dict[str, Any]:
+    """conf's `publication:` section, checked."""
+    section = {"kind": "files", "schema": "trip_features", "retention": "7d"}
+    section.update(conf.get("publication") or {})
+    if section["kind"] not in KINDS:
+        raise JobError(
+            f"publication.kind {section['kind']!r} is not one of {list(KINDS)}: files for a local "
+            "disk or NFS, catalog for object stores and Databricks"
+        )
+    section["retention"] = parse_duration(section["retention"], "publication.retention")
+    return section
+
+
+def publisher_for(spark: SparkSession, conf: dict[str, Any], out: str):
+    """The publisher conf chooses, publishing into `out`."""
+    section = publication_conf(conf)
+    if section["kind"] == "catalog":
+        from storage.catalog_publication import CatalogPublisher
+
+        return CatalogPublisher(spark, out, section["schema"], section["retention"])
+    return FilePublisher(out)
+
+
+def parse_duration(value, key: str) -> dt.timedelta:
+    found = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", str(value))
+    if not found:
+        raise JobError(f"{key} {value!r} must be a duration like 30m, 12h or 7d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[found.group(2)]
+    return dt.timedelta(**{unit: int(found.group(1))})

@@ -1,0 +1,255 @@
+"""The catalog publication: each run's tables become versioned metastore tables behind views,
+swapped in one statement each; the tables read through the views equal the files publication's,
+after a first run, a re-run of a date range, a killed run and two runs at once."""
+
+import itertools
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from jobs import compute_features
+from runtime.config import apply_override
+from runtime.errors import JobError
+from storage.catalog_publication import CatalogPublisher
+from storage.sample_trips import generate_trips, write_trips
+
+PROJECT = Path(__file__).resolve().parents[2]
+TABLES = ("trips_stats_3h", "driver_activity", "quarantine")
+_schemas = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def trips(tmp_path_factory):
+    """Two inputs whose features differ, both with rows to quarantine."""
+    root = tmp_path_factory.mktemp("trips")
+    paths = {}
+    for name, seed in (("old", 4), ("new", 5)):
+        frame = generate_trips(rows=6_000, days=6, seed=seed, drivers=50)
+        frame.loc[frame.index[::400], "trip_dist"] = -1.0  # negative_distance: quarantined
+        write_trips(frame, root / name)
+        paths[name] = str(root / name)
+    return paths
+
+
+def catalog_conf(conf, schema: str, retention: str = "7d") -> dict:
+    for override in (
+        "publication.kind=catalog",
+        f"publication.schema={schema}",
+        f"publication.retention={retention}",
+    ):
+        conf = apply_override(conf, override)
+    return conf
+
+
+@pytest.fixture
+def schema():
+    return f"features_{next(_schemas)}_{os.getpid()}"
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["date"] = frame["date"].astype(str)
+    return frame.sort_values(["trip_id", "date"], ignore_index=True)
+
+
+def _view(spark, schema: str, table: str) -> pd.DataFrame:
+    return _sorted(spark.table(f"{schema}.{table}").toPandas())
+
+
+def _files(out: Path, table: str) -> pd.DataFrame:
+    return _sorted(pd.read_parquet(out / table))
+
+
+def _assert_same(spark, schema: str, out: Path) -> None:
+    for table in TABLES:
+        pd.testing.assert_frame_equal(
+            _view(spark, schema, table), _files(out, table), obj=table, check_dtype=False
+        )
+
+
+def test_published_views_equal_the_files_publication(spark, conf, trips, tmp_path, schema):
+    files = tmp_path / "files"
+    compute_features.run(spark, conf, trips=trips["old"], out=str(files))
+    report = compute_features.run(
+        spark, catalog_conf(conf, schema), trips=trips["old"], out=str(tmp_path / "catalog")
+    )
+    assert report.status == "published"
+    _assert_same(spark, schema, files)
+    # A reader's query on the view prunes dates like a query on the folders.
+    plan = (
+        spark.sql(f"SELECT * FROM {schema}.driver_activity WHERE date = '2026-01-06'")
+        ._jdf.queryExecution()
+        .executedPlan()
+        .toString()
+    )
+    assert "PartitionFilters: [isnotnull(date" in plan and "2026-01-06" in plan
+
+
+def test_a_date_range_rerun_replaces_those_dates_and_keeps_the_others(
+    spark, conf, trips, tmp_path, schema
+):
+    cat, files = tmp_path / "catalog", tmp_path / "files"
+    catalog = catalog_conf(conf, schema)
+    for run_conf, out in ((catalog, cat), (conf, files)):
+        compute_features.run(spark, run_conf, trips=trips["old"], out=str(out))
+        compute_features.run(
+            spark, run_conf, trips=trips["new"], out=str(out), start="2026-01-07", end="2026-01-08"
+        )
+    _assert_same(spark, schema, files)
+    dates = set(
+        spark.table(f"{schema}.driver_activity").select("date").toPandas()["date"].astype(str)
+    )
+    assert {"2026-01-05", "2026-01-07", "2026-01-10"} <= dates
+    # The kept dates are read where the first run wrote them: nothing was copied.
+    versions = [p for p in (cat / ".versions").iterdir() if p.is_dir()]
+    assert len(versions) == 2
+    old = _files(files, "driver_activity")
+    assert len(old) == len(_view(spark, schema, "driver_activity"))
+
+
+def test_old_versions_go_after_the_retention_and_never_what_a_version_reads(
+    spark, conf, trips, tmp_path, schema
+):
+    out = tmp_path / "catalog"
+    keep = catalog_conf(conf, schema, retention="7d")
+    compute_features.run(spark, keep, trips=trips["old"], out=str(out))
+    first = _view(spark, schema, "driver_activity")
+    compute_features.run(spark, keep, trips=trips["new"], out=str(out), start="2026-01-09")
+    tables = {r.tableName for r in spark.sql(f"SHOW TABLES IN {schema}").collect()}
+    assert len([t for t in tables if t.startswith("driver_activity__")]) == 2
+    expected = _view(spark, schema, "driver_activity")
+
+    drop = catalog_conf(conf, schema, retention="0s")
+    compute_features.run(spark, drop, trips=trips["new"], out=str(out), start="2026-01-10")
+    tables = {r.tableName for r in spark.sql(f"SHOW TABLES IN {schema}").collect()}
+    assert len([t for t in tables if t.startswith("driver_activity__")]) == 1
+    # The first run's folder stays: the current version still reads its dates before 2026-01-09.
+    folders = [p for p in (out / ".versions").iterdir() if p.is_dir()]
+    assert len(folders) == 3
+    after = _view(spark, schema, "driver_activity")
+    kept = expected[expected.date < "2026-01-10"]
+    pd.testing.assert_frame_equal(
+        after[after.date < "2026-01-10"].reset_index(drop=True),
+        kept.reset_index(drop=True),
+        check_dtype=False,
+    )
+    # A run over every date leaves older folders unreferenced: they go with their versions.
+    compute_features.run(spark, drop, trips=trips["old"], out=str(out))
+    assert len([p for p in (out / ".versions").iterdir() if p.is_dir()]) == 1
+    pd.testing.assert_frame_equal(_view(spark, schema, "driver_activity"), first)
+
+
+def test_two_runs_at_once_keep_both_date_ranges(spark, conf, trips, tmp_path, schema):
+    files = tmp_path / "files"
+    compute_features.run(spark, conf, trips=trips["old"], out=str(files))
+    catalog, out = catalog_conf(conf, schema), tmp_path / "catalog"
+    failures = []
+
+    def run(start, end):
+        try:
+            compute_features.run(
+                spark, catalog, trips=trips["old"], out=str(out), start=start, end=end
+            )
+        except Exception as err:  # reported below, with the other thread's outcome
+            failures.append(err)
+
+    threads = [
+        threading.Thread(target=run, args=("2026-01-05", "2026-01-07")),
+        threading.Thread(target=run, args=("2026-01-08", "2026-01-10")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(600)
+    assert not failures, failures
+    _assert_same(spark, schema, files)
+
+
+def test_a_session_without_a_metastore_is_told_what_to_use(conf, tmp_path, monkeypatch):
+    class InMemory:
+        class conf:  # noqa: N801 - mimics SparkSession.conf
+            @staticmethod
+            def get(key, default=None):
+                return "in-memory"
+
+    publisher = CatalogPublisher(InMemory(), str(tmp_path), "features", pd.Timedelta("1d"))
+    with pytest.raises(JobError, match="catalog is in memory.*paths.metastore"):
+        publisher.publish({}, "run")
+
+
+def test_a_bad_schema_name_is_refused(tmp_path):
+    with pytest.raises(JobError, match="publication.schema"):
+        CatalogPublisher(None, str(tmp_path), "bad name; DROP", pd.Timedelta("1d"))
+
+
+def _job(out: Path, metastore: Path, trips: str, *extra: str, kill_at: str | None = None):
+    """The feature job in a process of its own, on a metastore of its own (Derby opens in one
+    process at a time)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
+    if kill_at:
+        env["TRIP_FEATURES_KILL_AT"] = kill_at
+    return subprocess.run(
+        [sys.executable, "-m", "jobs.compute_features", "--trips", trips, "--out", str(out)]
+        + [
+            "--set",
+            "spark.conf.spark.sql.shuffle.partitions=2",
+            "--set",
+            "publication.kind=catalog",
+        ]
+        + ["--set", f"paths.metastore={metastore}", *extra],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _exported(metastore: Path, folder: Path) -> dict[str, pd.DataFrame]:
+    """The views as a reader in another process sees them."""
+    script = (
+        "import sys; from runtime.config import load_config; from runtime.session import get_spark\n"
+        f"conf = load_config('local', ['paths.metastore={metastore}'])\n"
+        "spark = get_spark(conf)\n"
+        f"for t in {TABLES!r}:\n"
+        f"    spark.table('trip_features.' + t).write.parquet('{folder}/' + t)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {t: _sorted(pd.read_parquet(folder / t)) for t in TABLES}
+
+
+@pytest.mark.slow
+def test_a_run_killed_between_view_swaps_is_completed_by_the_next(spark, conf, trips, tmp_path):
+    out, metastore = tmp_path / "catalog", tmp_path / "metastore"
+    assert _job(out, metastore, trips["old"]).returncode == 0
+    # Killed after its first view (driver_activity) points at the new version, before the others.
+    killed = _job(out, metastore, trips["new"], kill_at="publish:swapped:driver_activity")
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    assert list((out / "_publications").glob("*.json")), "the unfinished swap left its plan"
+    # The next run completes that swap first, then is killed before its own: its version is
+    # registered, never current, and nothing visible changes.
+    killed = _job(out, metastore, trips["old"], kill_at="publish:assembled")
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    assert "completing the publication" in killed.stderr
+    rerun = _job(out, metastore, trips["old"], "--start", "2026-01-05", "--end", "2026-01-05")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    # What the files publication gives for: old, then new (completed), then old on 2026-01-05.
+    files = tmp_path / "files"
+    compute_features.run(spark, conf, trips=trips["new"], out=str(files))
+    compute_features.run(
+        spark, conf, trips=trips["old"], out=str(files), start="2026-01-05", end="2026-01-05"
+    )
+    seen = _exported(metastore, tmp_path / "export")
+    for table in TABLES:
+        pd.testing.assert_frame_equal(
+            seen[table], _files(files, table), obj=table, check_dtype=False
+        )
+    assert not list((out / "_publications").glob("*.json"))
