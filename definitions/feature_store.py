@@ -12,6 +12,7 @@ from feast.repo_config import RepoConfig
 from feast.repo_contents import RepoContents
 
 from definitions.dataflow import build_definitions
+from definitions.online_store import online_store_settings
 from offline_store.spark_store import quiet_feast_warnings
 
 quiet_feast_warnings()
@@ -26,8 +27,7 @@ def _repo_settings(conf: dict[str, Any], expand: bool = True) -> dict[str, Any]:
     text = resources.files("feature_repo").joinpath("feature_store.yaml").read_text()
     raw = yaml.safe_load(os.path.expandvars(text) if expand else text)
     raw["registry"] = {**raw["registry"], "path": conf["paths"]["registry"]}
-    if raw["online_store"].get("type") == "sqlite":
-        raw["online_store"] = {**raw["online_store"], "path": conf["paths"]["online_store"]}
+    raw["online_store"] = online_store_settings(conf, expand)
     return raw
 
 

@@ -14,6 +14,9 @@ from typing import Any
 import pandas as pd
 
 from definitions.feature_store import feature_store
+from definitions.online_store import answering, online_store_settings
+from runtime.errors import JobError
+from runtime.faults import checkpoint
 
 log = logging.getLogger("jobs.materialize")
 
@@ -31,16 +34,25 @@ def run(
     end: str | None = None,
     incremental: bool = False,
 ) -> float:
-    """Materializes [start, end] (or since the last run, with incremental); returns seconds."""
+    """Materializes [start, end] (or since the last run, with incremental), one feature view
+    after the other; returns seconds. A run stopped half-way is completed by running it again:
+    the online store keeps a row only when it is newer than the one it holds, so nothing older
+    ever replaces what is served."""
+    if not (start or incremental):
+        raise ValueError("give --start (and --end), or --incremental")
     store = feature_store(conf)
     began = time.perf_counter()
     end_time = _utc(end) if end else dt.datetime.now(dt.UTC)
-    if incremental:
-        store.materialize_incremental(end_date=end_time)
-    else:
-        if not start:
-            raise ValueError("give --start (and --end), or --incremental")
-        store.materialize(start_date=_utc(start), end_date=end_time)
+    views = sorted(v.name for v in store.list_feature_views())
+    if not views:
+        raise JobError("no feature views are registered: run jobs.register first")
+    with answering(online_store_settings(conf)):
+        for view in views:
+            if incremental:
+                store.materialize_incremental(end_date=end_time, feature_views=[view])
+            else:
+                store.materialize(start_date=_utc(start), end_date=end_time, feature_views=[view])
+            checkpoint(f"materialized:{view}")
     seconds = time.perf_counter() - began
     log.info("materialized up to %s in %.1f s", end_time.isoformat(), seconds)
     return seconds
@@ -56,7 +68,8 @@ def lookup(
     if any(p.name == "request_calendar" for p in feature_service.feature_view_projections):
         now = pd.Timestamp.now(tz="UTC")
         rows = [{**r, "request_timestamp": now} for r in rows]
-    return store.get_online_features(features=feature_service, entity_rows=rows).to_df()
+    with answering(online_store_settings(conf)):
+        return store.get_online_features(features=feature_service, entity_rows=rows).to_df()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,8 +3,10 @@
     TRIP_FEATURES_KILL_AT=publish:assembled python -m jobs.compute_features ...
 
 Points the feature job passes: `staged:<table>` (a table written to staging and judged),
-`publish:start` (every table staged, nothing published yet) and `publish:assembled` (the new
-version built, not yet swapped in). Unset, it costs one lookup.
+`publish:start` (every table staged, nothing published yet), `publish:assembled` (the new
+version built, not yet swapped in) and, with the catalog publication, `publish:swapped:<table>`
+(that table's view swapped, the next not yet). The materialize job passes
+`materialized:<view>` after each feature view. Unset, it costs one lookup.
 """
 
 import os

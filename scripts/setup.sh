@@ -1,8 +1,28 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine: checks Java 17, creates .venv, installs the exact versions CI tested
 # (requirements.lock, hash-checked; refresh it with scripts/lock.sh), then the project itself.
+#
+#   bash scripts/setup.sh                       the project and its Python dependencies
+#   bash scripts/setup.sh --with-test-services  also the servers the tests start (redis-server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--with-test-services" ]; then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    if ! command -v apt-get >/dev/null 2>&1; then
+      echo "The tests start a redis-server: install Redis 6 or newer so redis-server is on PATH." >&2
+      exit 1
+    fi
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    echo "installing redis-server (Debian package) for the Redis online store tests"
+    $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq redis-server >/dev/null
+  fi
+  # The package starts a system service on 6379; the tests start their own on a free port.
+elif [ -n "${1:-}" ]; then
+  echo "unknown option $1: use --with-test-services or nothing" >&2
+  exit 2
+fi
 
 if ! command -v java >/dev/null 2>&1 && [ -z "${JAVA_HOME:-}" ]; then
   echo "Spark needs Java 17: install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or set JAVA_HOME." >&2

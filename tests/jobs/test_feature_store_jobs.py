@@ -1,35 +1,18 @@
 """Register, training set, materialize, online lookup and `feast serve` on the real definitions."""
 
-import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from definitions.feature_store import feature_store, write_repo
+from definitions.feature_store import feature_store
 from jobs import compute_features, materialize, register, training_set
-from storage.sample_trips import generate_trips, write_trips
+from tests.jobs.feast_serving import ask_feast_serve, latest_per_driver, served
 from tests.oracles import point_in_time_oracle
 
 PROJECT = Path(__file__).resolve().parents[2]
 ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
-
-
-@pytest.fixture(scope="module")
-def feast_conf(spark, conf_at, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("feast")
-    write_trips(generate_trips(rows=8_000, days=6, seed=9, drivers=25), tmp / "trips")
-    conf = conf_at(tmp)
-    compute_features.run(spark, conf)
-    register.run(conf)
-    write_repo(conf, tmp / "repo")  # for the feast CLI
-    return conf, tmp
 
 
 def test_register_twice_changes_nothing_the_second_time(feast_conf, capsys):
@@ -112,16 +95,11 @@ def test_training_set_errors_say_what_to_fix(spark, feast_conf, entities, servic
         training_set.run(spark, conf, entities, service, str(tmp / "ts_err"))
 
 
-def _latest_per_driver(activity: pd.DataFrame) -> pd.DataFrame:
-    ordered = activity.sort_values(["driver_id", "event_timestamp", "created"])
-    return ordered.groupby("driver_id").tail(1).set_index("driver_id").sort_index()
-
-
 def test_online_equals_latest_offline_for_every_driver(spark, feast_conf):
     conf, tmp = feast_conf
     materialize.run(conf, start="2026-01-01", end="2026-01-12")
     activity = pd.read_parquet(tmp / "features" / "driver_activity")
-    latest = _latest_per_driver(activity)
+    latest = latest_per_driver(activity)
     online = materialize.lookup(conf, latest.index.tolist()).set_index("driver_id").sort_index()
     for name in ACTIVITY:
         np.testing.assert_allclose(
@@ -129,59 +107,13 @@ def test_online_equals_latest_offline_for_every_driver(spark, feast_conf):
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_feast_serve_answers_online_requests(feast_conf):
     conf, tmp = feast_conf
-    port = _free_port()
-    feast = Path(sys.executable).with_name("feast")
-    server = subprocess.Popen(
-        [
-            str(feast),
-            "-c",
-            str(tmp / "repo"),
-            "serve",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--no-access-log",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        cwd=PROJECT,
-    )
-    try:
-        body = json.dumps(
-            {"feature_service": "driver_activity_v1", "entities": {"driver_id": [1000, 1001]}}
-        ).encode()
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                request = urllib.request.Request(
-                    f"http://127.0.0.1:{port}/get-online-features",
-                    data=body,
-                    headers={"Content-Type": "application/json"},
-                )
-                answer = json.loads(urllib.request.urlopen(request, timeout=5).read())
-                break
-            except OSError:
-                assert server.poll() is None, server.stderr.read().decode()[-2000:]
-                assert time.monotonic() < deadline, "feast serve did not answer within 120 s"
-                time.sleep(1)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    names = answer["metadata"]["feature_names"]
-    assert "trips_24h" in names
-    latest = _latest_per_driver(pd.read_parquet(tmp / "features" / "driver_activity"))
-    values = answer["results"][names.index("trips_24h")]["values"]
-    assert values == [int(latest.loc[1000, "trips_24h"]), int(latest.loc[1001, "trips_24h"])]
+    materialize.run(conf, start="2026-01-01", end="2026-01-12")
+    answer = ask_feast_serve(tmp / "repo", [1000, 1001])
+    latest = latest_per_driver(pd.read_parquet(tmp / "features" / "driver_activity"))
+    assert served(answer, "trips_24h") == latest.loc[[1000, 1001], "trips_24h"].tolist()
 
 
 @pytest.mark.slow
@@ -225,7 +157,7 @@ def test_training_sets_over_catalog_tables_equal_those_over_folders(spark, conf_
         )
 
     materialize.run(catalog, start="2026-01-01", end="2026-01-12")
-    latest = _latest_per_driver(activity)
+    latest = latest_per_driver(activity)
     online = materialize.lookup(catalog, latest.index.tolist()).set_index("driver_id").sort_index()
     for name in ACTIVITY:
         np.testing.assert_allclose(online[name].astype(float), latest[name].astype(float))

@@ -1,0 +1,99 @@
+"""The online store Feast serves from, chosen in conf's `feast.online_store`:
+
+    sqlite  an embedded file at paths.online_store: one machine, no server (the default)
+    redis   a Redis server shared by a fleet of model servers; `connection_string` is
+            host:port[,password=...][,ssl=true] and must come from the environment (on
+            Databricks, a cluster variable set from a secret scope), never from a file
+
+Lookups and materialization against a Redis that is down fail with a message naming the server.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from runtime.errors import JobError
+
+REDIS_TIMEOUTS = {"socket_connect_timeout": 3, "socket_timeout": 10}  # seconds: fail, never hang
+
+
+class OnlineStoreError(JobError):
+    """The online store is misconfigured or cannot be reached."""
+
+
+def online_store_settings(conf: dict[str, Any], expand: bool = True) -> dict[str, Any]:
+    """Feast's `online_store:` settings for conf; ${VARIABLES} expand from the environment
+    unless `expand` is False (a feature_store.yaml written for the feast CLI keeps them)."""
+    chosen = dict(conf["feast"].get("online_store") or {"type": "sqlite"})
+    kind = chosen.get("type", "sqlite")
+    if kind == "sqlite":
+        return {"type": "sqlite", "path": conf["paths"]["online_store"]}
+    if kind != "redis":
+        raise OnlineStoreError(
+            f"feast.online_store.type {kind!r} is not supported: choose sqlite or redis"
+        )
+    written = str(chosen.get("connection_string") or "")
+    if not written:
+        raise OnlineStoreError(
+            "feast.online_store.connection_string is empty: set it to ${TRIP_FEATURES_REDIS} and "
+            "export TRIP_FEATURES_REDIS=host:port[,password=...][,ssl=true]"
+        )
+    if re.search(r"password=(?!\$\{)", written):
+        raise OnlineStoreError(
+            "feast.online_store.connection_string holds a password: configuration files are "
+            "committed, so take it from the environment, e.g. ${TRIP_FEATURES_REDIS}"
+        )
+    connection = _expanded(written) if expand else written
+    present = {part.split("=", 1)[0] for part in connection.split(",") if "=" in part}
+    extra = [f"{k}={v}" for k, v in REDIS_TIMEOUTS.items() if k not in present]
+    settings = {
+        "type": "redis",
+        "redis_type": chosen.get("redis_type", "redis"),
+        "connection_string": ",".join([connection, *extra]),
+    }
+    if chosen.get("key_ttl_seconds"):
+        settings["key_ttl_seconds"] = int(chosen["key_ttl_seconds"])
+    return settings
+
+
+def _expanded(value: str) -> str:
+    missing = sorted(name for name in re.findall(r"\$\{(\w+)\}", value) if name not in os.environ)
+    if missing:
+        raise OnlineStoreError(
+            f"the Redis online store's connection string needs {', '.join(missing)} in the "
+            "environment: export it as host:port[,password=...][,ssl=true] (on Databricks, set "
+            "it on the cluster from a secret scope: {{secrets/<scope>/<key>}})"
+        )
+    return os.path.expandvars(value)
+
+
+def redis_address(settings: dict[str, Any]) -> str:
+    """host:port of a Redis connection string, without its secrets."""
+    return settings["connection_string"].split(",", 1)[0]
+
+
+def explain_unreachable(settings: dict[str, Any], err: Exception) -> OnlineStoreError:
+    """What to do when Redis does not answer."""
+    return OnlineStoreError(
+        f"the Redis online store at {redis_address(settings)} does not answer "
+        f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'no reason given'}): "
+        "start it, or point TRIP_FEATURES_REDIS at a running server"
+    )
+
+
+@contextmanager
+def answering(settings: dict[str, Any]) -> Iterator[None]:
+    """Turns a Redis that refuses, times out or is gone into one error saying what to do."""
+    try:
+        yield
+    except Exception as err:
+        if settings.get("type") == "redis":
+            from redis.exceptions import ConnectionError, TimeoutError
+
+            if isinstance(err, ConnectionError | TimeoutError):
+                raise explain_unreachable(settings, err) from err
+        raise

@@ -1,0 +1,136 @@
+"""The Redis online store: materialize, lookups, `feast serve` and online = latest offline run on a
+real redis-server as they do on sqlite; a Redis that is down is named in one clear error; an
+interrupted materialization is completed by the next and nothing older replaces what is served."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from definitions.online_store import OnlineStoreError, online_store_settings
+from jobs import materialize
+from runtime.config import apply_override
+from tests.jobs.feast_serving import PROJECT, ask_feast_serve, latest_per_driver, served
+
+ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
+CALENDAR = ["day_of_week", "is_weekend", "hour_of_day", "percentile_dist_rolling_3h"]
+
+
+def _flush(address: str) -> None:
+    import redis
+
+    host, port = address.split(":")
+    redis.Redis(host=host, port=int(port)).flushall()
+
+
+def _assert_serves(conf, table: pd.DataFrame, service: str, features: list[str]) -> None:
+    latest = latest_per_driver(table)
+    online = materialize.lookup(conf, latest.index.tolist(), service)
+    online = online.set_index("driver_id").sort_index()
+    for name in features:
+        np.testing.assert_allclose(
+            online[name].astype(float), latest[name].astype(float), err_msg=name
+        )
+
+
+def test_online_equals_latest_offline_on_redis_and_sqlite(feast_conf, redis_conf, redis_server):
+    sqlite, tmp = feast_conf
+    redis, _, _ = redis_conf
+    _flush(redis_server)
+    activity = pd.read_parquet(tmp / "features" / "driver_activity")
+    stats = pd.read_parquet(tmp / "features" / "trips_stats_3h")
+    for conf in (redis, sqlite):
+        materialize.run(conf, start="2026-01-01", end="2026-01-12")
+        _assert_serves(conf, activity, "driver_activity_v1", ACTIVITY)
+        _assert_serves(conf, stats, "driver_trips_v1", CALENDAR[-1:])
+    drivers = sorted(activity["driver_id"].unique().tolist())
+    on_redis = materialize.lookup(redis, drivers, "driver_trips_v1").drop(columns=CALENDAR[:3])
+    on_sqlite = materialize.lookup(sqlite, drivers, "driver_trips_v1").drop(columns=CALENDAR[:3])
+    pd.testing.assert_frame_equal(on_redis, on_sqlite)
+
+
+@pytest.mark.slow
+def test_feast_serve_on_redis(redis_conf, redis_server):
+    conf, tmp, redis_tmp = redis_conf
+    materialize.run(conf, start="2026-01-01", end="2026-01-12")
+    written = (redis_tmp / "repo" / "feature_store.yaml").read_text()
+    assert "${TRIP_FEATURES_REDIS}" in written and redis_server not in written
+    answer = ask_feast_serve(redis_tmp / "repo", [1000, 1001])
+    latest = latest_per_driver(pd.read_parquet(tmp / "features" / "driver_activity"))
+    assert served(answer, "trips_24h") == latest.loc[[1000, 1001], "trips_24h"].tolist()
+
+
+def test_a_redis_that_is_down_is_named(redis_conf, unused_port, monkeypatch):
+    conf, _, _ = redis_conf
+    monkeypatch.setenv("TRIP_FEATURES_REDIS", f"127.0.0.1:{unused_port}")
+    with pytest.raises(OnlineStoreError, match=f"127.0.0.1:{unused_port} does not answer.*start"):
+        materialize.lookup(conf, [1000])
+    with pytest.raises(OnlineStoreError, match="does not answer"):
+        materialize.run(conf, start="2026-01-01", end="2026-01-12")
+
+
+def test_connection_secrets_come_from_the_environment(conf, monkeypatch):
+    redis = apply_override(conf, "feast.online_store.type=redis")
+    with_variable = apply_override(
+        redis, "feast.online_store.connection_string=${TRIP_FEATURES_REDIS}"
+    )
+    monkeypatch.delenv("TRIP_FEATURES_REDIS", raising=False)
+    with pytest.raises(OnlineStoreError, match="needs TRIP_FEATURES_REDIS in the environment"):
+        online_store_settings(with_variable)
+    written = apply_override(redis, "feast.online_store.connection_string=r:6379,password=hunter2")
+    with pytest.raises(OnlineStoreError, match="holds a password"):
+        online_store_settings(written)
+    monkeypatch.setenv("TRIP_FEATURES_REDIS", "r:6379,password=hunter2,ssl=true")
+    settings = online_store_settings(with_variable)
+    assert settings["connection_string"].startswith("r:6379,password=hunter2,ssl=true,")
+    assert "socket_connect_timeout=3" in settings["connection_string"]
+    assert "hunter2" not in online_store_settings(with_variable, expand=False)["connection_string"]
+
+
+def _materialize_job(conf, end: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
+    if kill_at:
+        env["TRIP_FEATURES_KILL_AT"] = kill_at
+    overrides = [
+        f"paths.{key}={conf['paths'][key]}" for key in ("trips", "features", "registry")
+    ] + ["spark.conf.spark.sql.shuffle.partitions=2"]
+    return subprocess.run(
+        [sys.executable, "-m", "jobs.materialize", "--env", "redis", "--start", "2026-01-01"]
+        + ["--end", end, *[arg for o in overrides for arg in ("--set", o)]],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_an_interrupted_materialization_is_completed_and_nothing_older_replaces_newer(
+    redis_conf, redis_server
+):
+    conf, tmp, _ = redis_conf
+    _flush(redis_server)
+    activity = pd.read_parquet(tmp / "features" / "driver_activity")
+    stats = pd.read_parquet(tmp / "features" / "trips_stats_3h")
+    early = "2026-01-08"
+
+    def until(table, end):
+        return table[table["event_timestamp"] < pd.Timestamp(end, tz="UTC")]
+
+    materialize.run(conf, start="2026-01-01", end=early)
+    # Killed after its first view (driver_activity) is written, before trips_stats_3h.
+    killed = _materialize_job(conf, "2026-01-12", kill_at="materialized:driver_activity")
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    _assert_serves(conf, activity, "driver_activity_v1", ACTIVITY)
+    _assert_serves(conf, until(stats, early), "driver_trips_v1", CALENDAR[-1:])
+    done = _materialize_job(conf, "2026-01-12")  # the same run again completes it
+    assert done.returncode == 0, done.stderr[-3000:]
+    _assert_serves(conf, stats, "driver_trips_v1", CALENDAR[-1:])
+    # Materializing an earlier range again writes older rows: the newer ones stay served.
+    materialize.run(conf, start="2026-01-01", end=early)
+    _assert_serves(conf, activity, "driver_activity_v1", ACTIVITY)
+    _assert_serves(conf, stats, "driver_trips_v1", CALENDAR[-1:])
