@@ -3,7 +3,8 @@
     sqlite  an embedded file at paths.online_store: one machine, no server (the default)
     redis   a Redis server shared by a fleet of model servers; `connection_string` is
             host:port[,password=...][,ssl=true] and must come from the environment (on
-            Databricks, a cluster variable set from a secret scope), never from a file
+            Databricks, a cluster variable set from a secret scope) or, when the variable is
+            unset, from `secret_scope`/`secret_key` through dbutils; never from a file
 
 Lookups and materialization against a Redis that is down fail with a message naming the server.
 """
@@ -47,7 +48,7 @@ def online_store_settings(conf: dict[str, Any], expand: bool = True) -> dict[str
             "feast.online_store.connection_string holds a password: configuration files are "
             "committed, so take it from the environment, e.g. ${TRIP_FEATURES_REDIS}"
         )
-    connection = _expanded(written) if expand else written
+    connection = _expanded(written, chosen) if expand else written
     present = {part.split("=", 1)[0] for part in connection.split(",") if "=" in part}
     extra = [f"{k}={v}" for k, v in REDIS_TIMEOUTS.items() if k not in present]
     settings = {
@@ -60,8 +61,12 @@ def online_store_settings(conf: dict[str, Any], expand: bool = True) -> dict[str
     return settings
 
 
-def _expanded(value: str) -> str:
+def _expanded(value: str, chosen: dict[str, Any]) -> str:
     missing = sorted(name for name in re.findall(r"\$\{(\w+)\}", value) if name not in os.environ)
+    if missing and chosen.get("secret_scope"):
+        secret = _secret(chosen["secret_scope"], chosen.get("secret_key", "redis"))
+        if secret is not None:
+            return secret
     if missing:
         raise OnlineStoreError(
             f"the Redis online store's connection string needs {', '.join(missing)} in the "
@@ -69,6 +74,15 @@ def _expanded(value: str) -> str:
             "it on the cluster from a secret scope: {{secrets/<scope>/<key>}})"
         )
     return os.path.expandvars(value)
+
+
+def _secret(scope: str, key: str) -> str | None:
+    """The connection string from a Databricks secret scope, where dbutils exists."""
+    try:
+        from databricks.sdk.runtime import dbutils
+    except ImportError:
+        return None
+    return dbutils.secrets.get(scope=scope, key=key)
 
 
 def redis_address(settings: dict[str, Any]) -> str:

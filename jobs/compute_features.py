@@ -365,8 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         out = str(Path(args.out).resolve()) if args.out else None
         # Everything that can be checked without Spark is checked before the JVM starts.
-        FeatureRequest.of(conf, trips, out, args.start, args.end, args.tables)
-        run(get_spark(conf), conf, trips, out, args.start, args.end, args.tables)
+        # An empty date (a scheduler's unset parameter) means the whole range.
+        start, end = args.start or None, args.end or None
+        FeatureRequest.of(conf, trips, out, start, end, args.tables)
+        run(get_spark(conf), conf, trips, out, start, end, args.tables)
 
     return answered(body)
 

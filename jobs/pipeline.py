@@ -23,9 +23,7 @@ log = logging.getLogger("jobs.pipeline")
 SERVICE = "driver_trips_v1"
 
 
-def _sample_entities(
-    spark: SparkSession, conf: dict[str, Any], path: str, rows: int = 5_000
-) -> int:
+def sample_entities(spark: SparkSession, conf: dict[str, Any], path: str, rows: int = 5_000) -> int:
     """Entity rows to train on: drivers at a later moment than some of their trips, with a label."""
     trips = spark.read.parquet(conf["paths"]["trips"])
     fraction = min(1.0, 2.0 * rows / max(1, trips.count()))
@@ -72,7 +70,7 @@ def run(spark: SparkSession, conf: dict[str, Any], regenerate: bool = False) -> 
     stage("register", register.run, conf)
 
     entities = os.path.join(data, "training_entities")
-    _sample_entities(spark, conf, entities)
+    sample_entities(spark, conf, entities)
     out = os.path.join(data, "training_sets", SERVICE)
     summary["training set rows"] = stage(
         "training set", training_set.run, spark, conf, entities, SERVICE, out

@@ -62,3 +62,45 @@ def _short(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)[:12]
+
+
+def counts(report) -> list[tuple[str, int]]:
+    """(measure, value) rows of a run: trips read, in range, accepted, quarantined per rule, rows
+    written per table; a notebook shows them as a table."""
+    rows = [
+        ("trips read", report.trips_read),
+        ("trips in range", report.trips_in_range),
+        ("trips accepted", report.trips_accepted),
+        ("trips quarantined", report.trips_quarantined),
+    ]
+    rows += [(f"quarantined: {rule}", n) for rule, n in sorted(report.quarantine_reasons.items())]
+    rows += [(f"rows written: {table}", n) for table, n in sorted(report.rows_written.items())]
+    return rows
+
+
+def latest_report(out: str) -> dict:
+    """The last run's report under `out`, as written (also a failed run's)."""
+    path = Path(out) / REPORTS / "latest.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no quality report in {path.parent}: run jobs.compute_features")
+    return json.loads(path.read_text())
+
+
+def column_profiles(report: dict) -> list[tuple]:
+    """(table, column, nulls, min, max, checks passed) per column of a written report."""
+    rows = []
+    for table, info in sorted(report["tables"].items()):
+        passed = {c["column"]: c["passed"] for c in info.get("checks", [])}
+        for column, stats in sorted(info.get("columns", {}).items()):
+            low, high = stats.get("min"), stats.get("max")
+            rows.append(
+                (
+                    table,
+                    column,
+                    int(stats.get("nulls") or 0),
+                    None if low is None else str(low),
+                    None if high is None else str(high),
+                    passed.get(column),
+                )
+            )
+    return rows

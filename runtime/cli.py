@@ -101,3 +101,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     job = importlib.import_module(COMMANDS[argv[0]])
     return job.main(argv[1:])
+
+
+def _entry_point(command: str) -> Callable[[], None]:
+    """A `trip-features-<command>` entry point (Databricks python_wheel_task calls these with the
+    task's parameters as sys.argv): a failed job raises SystemExit with its code, so the task
+    fails instead of returning quietly."""
+
+    def run() -> None:
+        code = main([command, *sys.argv[1:]])
+        if code:
+            raise SystemExit(code)
+
+    run.__name__ = command.replace("-", "_")
+    run.__doc__ = f"trip-features {command} ..."
+    return run
+
+
+pipeline = _entry_point("pipeline")
+compute = _entry_point("compute")
+register = _entry_point("register")
+training_set = _entry_point("training-set")
+materialize = _entry_point("materialize")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -136,9 +137,30 @@ def load_config(
     conf["env"] = env
     root = workspace()
     conf["paths"] = {
-        k: None if v is None else resolve_path(v, root) for k, v in conf.get("paths", {}).items()
+        k: None if v is None else resolve_path(expand_environment(v, f"paths.{k}"), root)
+        for k, v in conf.get("paths", {}).items()
     }
+    if isinstance(conf.get("publication", {}).get("schema"), str):
+        schema = conf["publication"]["schema"]
+        conf["publication"]["schema"] = expand_environment(schema, "publication.schema")
     return conf
+
+
+def expand_environment(value: str, key: str) -> str:
+    """${NAME} and ${NAME:-default} in a location, from the environment (a cluster's variables
+    carry a deployment's locations; secrets are expanded only where they are used)."""
+
+    def one(found: re.Match) -> str:
+        name, default = found.group(1), found.group(3)
+        if name in os.environ:
+            return os.environ[name]
+        if default is None:
+            raise ConfigError(
+                f"{key} needs {name} in the environment (or write ${{{name}:-default}})"
+            )
+        return default
+
+    return re.sub(r"\$\{(\w+)(:-([^}]*))?\}", one, str(value))
 
 
 def _shipped() -> Traversable:

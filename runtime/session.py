@@ -98,12 +98,13 @@ def _classic(conf: dict[str, Any]) -> SparkSession:
     spark_conf = conf.get("spark", {})
     builder = SparkSession.builder.appName(spark_conf.get("app_name", "trip-features"))
     master = _submitted_master()  # spark-submit's --master wins over conf's
-    if master is None:
-        master = str(spark_conf.get("master", "local[2]"))
+    if master is None and spark_conf.get("master"):  # null: the platform's (Databricks) own
+        master = str(spark_conf["master"])
         builder = builder.master(master)
-    _master_reachable(master)
+    _master_reachable(master or "")
     for key, value in {**spark_conf.get("conf", {}), **REQUIRED_RUNTIME_CONF}.items():
-        builder = builder.config(key, str(value))
+        if value is not None:  # an overlay unsets a base setting with null
+            builder = builder.config(key, str(value))
     java_options = "-Duser.timezone=UTC"
     metastore = conf.get("paths", {}).get("metastore")
     if metastore:

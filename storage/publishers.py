@@ -51,3 +51,12 @@ def parse_duration(value, key: str) -> dt.timedelta:
         raise JobError(f"{key} {value!r} must be a duration like 30m, 12h or 7d")
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[found.group(2)]
     return dt.timedelta(**{unit: int(found.group(1))})
+
+
+def read_published(spark: SparkSession, conf: dict[str, Any], table: str, out: str | None = None):
+    """A published table as readers see it: the view (catalog) or the folder (files)."""
+    publisher = publisher_for(spark, conf, out or conf["paths"]["features"])
+    location = publisher.reader_location(table)
+    if publication_conf(conf)["kind"] == "catalog":
+        return spark.table(location)
+    return spark.read.parquet(location)

@@ -136,3 +136,25 @@ def redis_server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture(scope="session")
+def connect_server(tmp_path_factory, workers_python):
+    """A Spark Connect server (scripts/connect-server.sh) whose Python workers have the
+    dependencies but not the project: clients ship it (spark.addArtifacts). Stopped by its pid."""
+    import subprocess
+
+    state = tmp_path_factory.mktemp("connect")
+    env = {**os.environ, "TRIP_FEATURES_CONNECT_DIR": str(state), "PYTHON": workers_python}
+    script = Path(__file__).resolve().parents[1] / "scripts" / "connect-server.sh"
+    try:
+        started = subprocess.run(
+            ["bash", script, "start"], capture_output=True, text=True, env=env, timeout=180
+        )
+        assert started.returncode == 0, started.stderr[-3000:]
+        url = started.stdout.strip().splitlines()[-1]
+        assert url.startswith("sc://127.0.0.1:")
+        yield url
+    finally:
+        subprocess.run(["bash", script, "stop"], env=env, timeout=60, check=True)
+        assert not (state / "server.pid").exists()

@@ -134,3 +134,32 @@ def test_an_interrupted_materialization_is_completed_and_nothing_older_replaces_
     materialize.run(conf, start="2026-01-01", end=early)
     _assert_serves(conf, activity, "driver_activity_v1", ACTIVITY)
     _assert_serves(conf, stats, "driver_trips_v1", CALENDAR[-1:])
+
+
+def test_without_the_variable_the_secret_scope_is_asked(conf, monkeypatch):
+    """On Databricks serverless compute and in notebooks there are no cluster variables: the
+    connection string comes from the secret scope named in conf, through dbutils."""
+    import types
+
+    asked = []
+
+    class Secrets:
+        @staticmethod
+        def get(scope, key):
+            asked.append((scope, key))
+            return "redis.internal:6380,password=s3cret,ssl=true"
+
+    runtime = types.ModuleType("databricks.sdk.runtime")
+    runtime.dbutils = types.SimpleNamespace(secrets=Secrets())
+    monkeypatch.setitem(sys.modules, "databricks.sdk", types.ModuleType("databricks.sdk"))
+    monkeypatch.setitem(sys.modules, "databricks.sdk.runtime", runtime)
+    monkeypatch.delenv("TRIP_FEATURES_REDIS", raising=False)
+    databricks = apply_override(
+        apply_override(conf, "feast.online_store.type=redis"),
+        "feast.online_store.connection_string=${TRIP_FEATURES_REDIS}",
+    )
+    for key, value in (("secret_scope", "trip_features"), ("secret_key", "redis")):
+        databricks = apply_override(databricks, f"feast.online_store.{key}={value}")
+    settings = online_store_settings(databricks)
+    assert asked == [("trip_features", "redis")]
+    assert settings["connection_string"].startswith("redis.internal:6380,password=s3cret,ssl=true")

@@ -22,23 +22,8 @@ SERVICES = ("driver_activity_v1", "driver_trips_v1")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, workers_python):
-    """A Connect server whose Python workers have the dependencies but not the project: the jobs
-    ship it (spark.addArtifacts)."""
-    state = tmp_path_factory.mktemp("connect")
-    env = {**os.environ, "TRIP_FEATURES_CONNECT_DIR": str(state), "PYTHON": workers_python}
-    script = PROJECT / "scripts" / "connect-server.sh"
-    try:
-        started = subprocess.run(
-            ["bash", script, "start"], capture_output=True, text=True, env=env, timeout=180
-        )
-        assert started.returncode == 0, started.stderr[-3000:]
-        url = started.stdout.strip().splitlines()[-1]
-        assert url.startswith("sc://127.0.0.1:")
-        yield url
-    finally:
-        subprocess.run(["bash", script, "stop"], env=env, timeout=60, check=True)
-        assert not (state / "server.pid").exists()
+def server(connect_server):
+    return connect_server
 
 
 def _client(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -1,0 +1,53 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # Data quality and lineage
+# MAGIC The last feature run's quality report (what was read, quarantined and why, each column's
+# MAGIC nulls, bounds and checks), the feature catalogue, and where each feature comes from: the
+# MAGIC trips columns upstream of it in the Hamilton dataflow.
+# MAGIC Parameters: `env`, `overrides` (`key=value;...`), `feature`.
+
+# COMMAND ----------
+
+dbutils.widgets.text("env", "databricks")
+dbutils.widgets.text("overrides", "")
+dbutils.widgets.text("feature", "percentile_dist_rolling_3h")
+
+# COMMAND ----------
+
+from quality.report import column_profiles, latest_report
+from runtime.config import load_config
+
+overrides = [o.strip() for o in dbutils.widgets.get("overrides").split(";") if o.strip()]
+conf = load_config(dbutils.widgets.get("env"), overrides)
+report = latest_report(conf["paths"]["features"])
+print(f"run {report['run_id']}: {report['status']}")
+display(
+    spark.createDataFrame(
+        [(rule, count) for rule, count in sorted(report["quarantine_reasons"].items())],
+        "rule string, trips long",
+    )
+)
+
+# COMMAND ----------
+
+display(
+    spark.createDataFrame(
+        column_profiles(report),
+        "table string, column string, nulls long, min string, max string, checks_passed boolean",
+    )
+)
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## The feature catalogue and a feature's lineage
+
+# COMMAND ----------
+
+from transforms.catalogue import Catalogue
+from transforms.dataflow import lineage_of
+
+print(Catalogue.from_conf(conf["features"]).markdown())
+feature = dbutils.widgets.get("feature")
+lineage = lineage_of(conf["features"], feature)
+display(spark.createDataFrame(lineage, "node string, depends_on string"))
