@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -38,11 +39,24 @@ def publication_conf(conf: dict[str, Any]) -> dict[str, Any]:
 def publisher_for(spark: SparkSession, conf: dict[str, Any], out: str):
     """The publisher conf chooses, publishing into `out`."""
     section = publication_conf(conf)
+    _same_kind_as_before(Path(out), section["kind"])
     if section["kind"] == "catalog":
         from storage.catalog_publication import CatalogPublisher
 
         return CatalogPublisher(spark, out, section["schema"], section["retention"])
     return FilePublisher(out)
+
+
+def _same_kind_as_before(out: Path, kind: str) -> None:
+    """One folder, one kind of publication: each cleans up versions the other still reads."""
+    files = (out / ".current").is_symlink()
+    catalog = any((out / ".versions").glob("*/_manifest.json"))
+    found = "files" if files else "catalog" if catalog else None
+    if found is not None and found != kind:
+        raise JobError(
+            f"{out} holds tables published with publication.kind={found}: publish there with "
+            f"the same kind, or give --out (paths.features) a folder of its own for {kind}"
+        )
 
 
 def parse_duration(value, key: str) -> dt.timedelta:

@@ -112,6 +112,7 @@ def test_a_date_range_rerun_replaces_those_dates_and_keeps_the_others(
     assert len(old) == len(_view(spark, schema, "driver_activity"))
 
 
+@pytest.mark.slow
 def test_old_versions_go_after_the_retention_and_never_what_a_version_reads(
     spark, conf, trips, tmp_path, schema
 ):
@@ -144,6 +145,7 @@ def test_old_versions_go_after_the_retention_and_never_what_a_version_reads(
     pd.testing.assert_frame_equal(_view(spark, schema, "driver_activity"), first)
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_keep_both_date_ranges(spark, conf, trips, tmp_path, schema):
     files = tmp_path / "files"
     compute_features.run(spark, conf, trips=trips["old"], out=str(files))
@@ -253,3 +255,12 @@ def test_a_run_killed_between_view_swaps_is_completed_by_the_next(spark, conf, t
             seen[table], _files(files, table), obj=table, check_dtype=False
         )
     assert not list((out / "_publications").glob("*.json"))
+
+
+def test_a_folder_keeps_the_kind_of_publication_it_has(spark, conf, trips, tmp_path, schema):
+    compute_features.run(spark, conf, trips=trips["old"], out=str(tmp_path / "files"))
+    with pytest.raises(JobError, match="publication.kind=files: publish there with the same"):
+        compute_features.run(
+            spark, catalog_conf(conf, schema), trips=trips["old"], out=str(tmp_path / "files")
+        )
+    assert len(_files(tmp_path / "files", "driver_activity")) > 0

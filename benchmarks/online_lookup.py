@@ -1,0 +1,129 @@
+"""Online lookups on the embedded sqlite store against a Redis server, measured in one run: the
+same features, materialized into both, asked for one driver at a time as a model server would.
+
+    .venv/bin/python -m benchmarks.online_lookup [--rows 200000] [--requests 1000]
+
+Starts its own redis-server on a free loopback port (stopped by its pid at the end), computes the
+features of sample trips, registers and materializes them into each store, then per store and
+service sends --requests sequential get_online_features calls for random drivers after 100
+warm-up calls, and prints p50, p99 and max in milliseconds and the Redis/sqlite ratio of p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from runtime.config import apply_override, load_config
+from storage.sample_trips import generate_trips, write_trips
+
+SERVICES = ("driver_activity_v1", "driver_trips_v1")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit(
+            "redis-server is not installed: bash scripts/setup.sh --with-test-services"
+        )
+    port = _free_port()
+    server = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+        + ["--dir", str(folder), "--logfile", str(folder / "redis.log")],
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("redis-server did not start within 30 s")
+
+
+def _latencies(store, service: str, drivers: np.ndarray, requests: int) -> np.ndarray:
+    feature_service = store.get_feature_service(service)
+    needs_time = any(p.name == "request_calendar" for p in feature_service.feature_view_projections)
+    rng = np.random.default_rng(7)
+    seconds = []
+    for i in range(100 + requests):
+        row = {"driver_id": int(rng.choice(drivers))}
+        if needs_time:
+            row["request_timestamp"] = pd.Timestamp.now(tz="UTC")
+        began = time.perf_counter()
+        store.get_online_features(features=feature_service, entity_rows=[row]).to_dict()
+        if i >= 100:
+            seconds.append(time.perf_counter() - began)
+    return np.array(seconds) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--requests", type=int, default=1000)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="online-bench-"))
+    write_trips(generate_trips(rows=args.rows, days=args.days, seed=42), root / "trips")
+    server, address = _start_redis(root)
+    os.environ["TRIP_FEATURES_REDIS"] = address
+    try:
+        from definitions.feature_store import feature_store
+        from jobs import compute_features, materialize, register
+        from runtime.session import get_spark
+
+        base = load_config("local", [f"paths.trips={root / 'trips'}"])
+        base = apply_override(base, f"paths.features={root / 'features'}")
+        spark = get_spark(base)
+        compute_features.run(spark, base)
+        stores = {}
+        for name in ("sqlite", "redis"):
+            conf = apply_override(base, f"paths.registry={root / name / 'registry.db'}")
+            conf = apply_override(conf, f"paths.online_store={root / name / 'online.db'}")
+            if name == "redis":
+                conf = apply_override(conf, "feast.online_store.type=redis")
+                conf = apply_override(
+                    conf, "feast.online_store.connection_string=${TRIP_FEATURES_REDIS}"
+                )
+            register.run(conf)
+            materialize.run(conf, start="2020-01-01", end="2030-01-01")
+            stores[name] = feature_store(conf)
+        drivers = pd.read_parquet(root / "features" / "driver_activity")["driver_id"].unique()
+        rows = []
+        for service in SERVICES:
+            for name, store in stores.items():
+                ms = _latencies(store, service, drivers, args.requests)
+                rows.append((service, name, *np.percentile(ms, [50, 99]), ms.max()))
+        spark.stop()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(15)
+    print(f"\nget_online_features, one driver per request, {args.requests} requests after warm-up")
+    print(
+        f"{'service':<20} {'store':<7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p50 vs sqlite':>14}"
+    )
+    sqlite_p50 = {r[0]: r[2] for r in rows if r[1] == "sqlite"}
+    for service, name, p50, p99, most in rows:
+        ratio = p50 / sqlite_p50[service]
+        print(f"{service:<20} {name:<7} {p50:8.2f} {p99:8.2f} {most:8.2f} {ratio:13.2f}x")
+
+
+if __name__ == "__main__":
+    main()
