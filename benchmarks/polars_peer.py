@@ -28,14 +28,29 @@ DRIVER_WINDOWS = {  # name -> (aggregation, window)
     "max_dist_24h": ("max", "24h"),
 }
 PERCENTILE = ("percentile_dist_rolling_3h", "3h")
+KEYS = ["trip_id", "driver_id", "event_timestamp", "created"]  # the project tables' leading columns
+CALENDAR = ["day_of_week", "is_weekend", "hour_of_day"]
+ROWS_LIMIT = 2**31  # more rows than any input has: a key step no same-second window crosses
 
 
 def checked(trips: pl.LazyFrame, now: dt.datetime, max_km: float = 500.0) -> pl.LazyFrame:
     """Trips with `reason`: the first quality rule each breaks (null: accepted), as the project's
-    default rules: missing distances are kept, every other rule quarantines."""
+    default rules: missing distances are kept, every other rule quarantines. Copies are looked
+    for only among the rows of repeated trip ids (normally none)."""
     ts, dist = pl.col("event_timestamp"), pl.col("trip_dist")
-    copy = pl.int_range(pl.len()).over(COLUMNS) > 0
-    differs = (pl.len().over("trip_id") > 1) & (pl.struct(COLUMNS).n_unique().over("trip_id") > 1)
+    trips = trips.with_columns(
+        dist.fill_nan(None), pl.col("trip_id").is_duplicated().alias("__rep")
+    )
+    repeated = (
+        trips.filter("__rep")
+        .with_columns(
+            (~pl.struct(COLUMNS).is_first_distinct()).alias("__copy"),
+            (pl.struct(COLUMNS).n_unique().over("trip_id") > 1).alias("__differs"),
+        )
+        .drop("__rep")
+    )
+    single = trips.filter(~pl.col("__rep")).drop("__rep")
+    single = single.with_columns(pl.lit(False).alias("__copy"), pl.lit(False).alias("__differs"))
     limit = now + dt.timedelta(hours=1)
     reason = (
         pl.when(ts.is_null())
@@ -50,12 +65,13 @@ def checked(trips: pl.LazyFrame, now: dt.datetime, max_km: float = 500.0) -> pl.
         .then(pl.lit("future_timestamp"))
         .when(pl.col("created") < ts)
         .then(pl.lit("created_before_event"))
-        .when(copy)
+        .when("__copy")
         .then(pl.lit("duplicate_row"))
-        .when(differs)
+        .when("__differs")
         .then(pl.lit("duplicate_trip_id"))
     )
-    return trips.with_columns(dist.fill_nan(None)).with_columns(reason.alias("reason"))
+    both = pl.concat([single, repeated])
+    return both.with_columns(reason.alias("reason")).drop("__copy", "__differs")
 
 
 def calendar(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -101,30 +117,56 @@ def percentile(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def driver_windows(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Counts, means and maxima over each driver's trips in (t - w, t]: (t - w, t) by time, plus
-    the trips of the same second up to this one (running values in trip_id order)."""
-    dist, ts = pl.col("trip_dist"), pl.col("event_timestamp")
-    ordered = frame.sort("driver_id", "event_timestamp", "trip_id")
-    second = ["driver_id", "event_timestamp"]
+    """Counts, means and maxima over each driver's trips in (t - w, t]: the trips in (t - w, t)
+    plus those of the same second up to this one in trip_id order. Each part is one rolling pass
+    over all drivers at once, by an integer key that no window crosses between drivers (the
+    driver's number times a span longer than any window, plus the time) or between seconds (the
+    second's number times the row count, plus the row's position)."""
+    dist = pl.col("trip_dist")
+    micros = pl.col("event_timestamp").dt.epoch("us")
+    longest = max(_micros(w) for _, w in DRIVER_WINDOWS.values())
+    span = micros.max() - micros.min() + longest + 1
+    starts_second = (pl.col("driver_id").diff().fill_null(1) != 0) | (
+        micros.diff().fill_null(1) != 0
+    )
+    ordered = frame.sort("driver_id", "event_timestamp", "trip_id").with_columns(
+        (pl.col("driver_id") * span + (micros - micros.min())).alias("__time"),
+        (starts_second.cast(pl.Int64).cum_sum() * ROWS_LIMIT + pl.int_range(pl.len())).alias(
+            "__second"
+        ),
+    )
+
+    def before(value: pl.Expr, how: str, window: str) -> pl.Expr:
+        rolling = value.rolling_max_by if how == "max" else value.rolling_sum_by
+        return rolling("__time", f"{_micros(window)}i", closed="none")
+
+    def same_second(value: pl.Expr, how: str) -> pl.Expr:
+        rolling = value.rolling_max_by if how == "max" else value.rolling_sum_by
+        return rolling("__second", f"{ROWS_LIMIT}i")
+
     present = dist.is_not_null().cast(pl.Int64)
+    trip = pl.col("trip_id").is_not_null().cast(pl.Int64)  # 1 per accepted trip
     columns = []
     for name, (how, window) in DRIVER_WINDOWS.items():
         if how == "count":
-            trip = pl.col("trip_id").is_not_null().cast(pl.Int64)  # 1 per accepted trip
-            before = trip.rolling_sum_by(ts, window, closed="none").over("driver_id")
-            columns.append(
-                (before.fill_null(0) + pl.int_range(1, pl.len() + 1).over(second)).alias(name)
-            )
+            columns.append((before(trip, "sum", window) + same_second(trip, "sum")).alias(name))
         elif how == "mean":
-            total = dist.fill_null(0).rolling_sum_by(ts, window, closed="none").over("driver_id")
-            count = present.rolling_sum_by(ts, window, closed="none").over("driver_id")
-            total = total.fill_null(0) + dist.fill_null(0).cum_sum().over(second)
-            count = count.fill_null(0) + present.cum_sum().over(second)
+            total = before(dist.fill_null(0), "sum", window) + same_second(dist.fill_null(0), "sum")
+            count = before(present, "sum", window) + same_second(present, "sum")
             columns.append(pl.when(count > 0).then(total / count).alias(name))
         else:
-            before = dist.rolling_max_by(ts, window, closed="none").over("driver_id")
-            columns.append(pl.max_horizontal(before, dist.cum_max().over(second)).alias(name))
-    return ordered.with_columns(columns)
+            both = [before(dist, "max", window), same_second(dist, "max")]
+            columns.append(pl.max_horizontal(both).alias(name))
+    return ordered.with_columns(columns).drop("__time", "__second")
+
+
+def _micros(window: str) -> int:
+    return int(
+        dt.timedelta(
+            **{{"h": "hours", "d": "days", "m": "minutes"}[window[-1]]: int(window[:-1])}
+        ).total_seconds()
+        * 1_000_000
+    )
 
 
 def run(trips: str, out: str, now: dt.datetime | None = None) -> dict[str, int]:
@@ -134,8 +176,8 @@ def run(trips: str, out: str, now: dt.datetime | None = None) -> dict[str, int]:
     rows = checked(source, now).collect()
     accepted = rows.filter(pl.col("reason").is_null()).drop("reason").lazy()
     tables = {
-        "trips_stats_3h": percentile(calendar(accepted)),
-        "driver_activity": driver_windows(accepted),
+        "trips_stats_3h": percentile(calendar(accepted)).select(*KEYS, *CALENDAR, PERCENTILE[0]),
+        "driver_activity": driver_windows(accepted).select(*KEYS, *DRIVER_WINDOWS),
         "quarantine": rows.filter(pl.col("reason").is_not_null()).lazy(),
     }
     written = {}

@@ -91,9 +91,8 @@ def same_tables(project: Path, peer: Path) -> None:
         ours = pd.read_parquet(project / table).sort_values("trip_id", ignore_index=True)
         theirs = pd.read_parquet(peer / table).sort_values("trip_id", ignore_index=True)
         assert len(ours) == len(theirs), f"{table}: {len(ours)} rows, peer {len(theirs)}"
+        assert list(ours.columns) == list(theirs.columns), f"{table}: columns differ"
         for column in theirs.columns:
-            if column in ("date", "reason"):
-                continue
             a, b = ours[column], theirs[column]
             if a.dtype.kind == "f" or b.dtype.kind == "f":
                 np.testing.assert_allclose(a.astype(float), b.astype(float), rtol=1e-9)
@@ -135,6 +134,19 @@ def main() -> None:
     args = parser.parse_args()
     check_peer_against_oracles()
     work = Path(tempfile.mkdtemp(prefix="versus-peer-"))
+    try:
+        seconds = _measure(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\nboth feature tables, {args.rows:,} trips over {args.days} days, default rules")
+    print(f"{'variant':<28} {'seconds':>9} {'vs peer':>9}")
+    for name, value in seconds.items():
+        print(f"{name:<28} {value:9.1f} {value / seconds['peer']:8.2f}x")
+    if "1 worker" in seconds:
+        print(f"scale-out: 2 workers are {seconds['1 worker'] / seconds['2 workers']:.2f}x faster")
+
+
+def _measure(args, work: Path) -> dict[str, float]:
     trips = work / "trips"
     write_trips(generate_trips(rows=args.rows, days=args.days, seed=1), trips)
     job = [sys.executable, "-m", "jobs.compute_features", "--trips", trips]
@@ -173,14 +185,7 @@ def main() -> None:
             subprocess.run(["bash", script, "stop"], env=env, capture_output=True)
     if "scale-out" in args.variants:
         seconds["1 worker"], seconds["2 workers"] = _scale_out(trips, work)
-    shutil.rmtree(work, ignore_errors=True)
-
-    print(f"\nboth feature tables, {args.rows:,} trips over {args.days} days, default rules")
-    print(f"{'variant':<28} {'seconds':>9} {'vs peer':>9}")
-    for name, value in seconds.items():
-        print(f"{name:<28} {value:9.1f} {value / seconds['peer']:8.2f}x")
-    if "1 worker" in seconds:
-        print(f"scale-out: 2 workers are {seconds['1 worker'] / seconds['2 workers']:.2f}x faster")
+    return seconds
 
 
 if __name__ == "__main__":
