@@ -50,6 +50,7 @@ VERSION_PROPERTY = "trip_features.version"
 SUPERSEDED_PROPERTY = "trip_features.superseded_at"
 MANIFEST = "_manifest.json"
 PARTITIONS_PER_STATEMENT = 200
+VERSION_NAME = re.compile(r"\d{8}t\d+z_\w+_\d+")  # a version folder's name, as a table suffix
 _RUNNING: set[str] = set()  # version folders this process is writing (a notebook runs many jobs)
 
 
@@ -118,9 +119,12 @@ class CatalogPublisher:
         return run_id
 
     def finish(self, staging: Path, published: bool) -> None:
-        """A failed run's folder goes; a published one is the new version."""
+        """A failed run's folder goes, unless the run failed while swapping views: its plan then
+        stays for the next publication to complete, and that needs the folder."""
         _RUNNING.discard(staging.name)
-        if not published:
+        run_id = staging.name.split("-", 1)[0]
+        swapping = (self.out / "_publications" / f"{run_id}.json").exists()
+        if not published and not swapping:
             shutil.rmtree(staging, ignore_errors=True)
 
     def reader_location(self, table: str) -> str:
@@ -130,13 +134,8 @@ class CatalogPublisher:
 
     def current_version(self, table: str) -> str | None:
         """The version folder the view of `table` reads now."""
-        if not self._exists(self.reader_location(table)):
-            return None
-        rows = self.spark.sql(
-            f"SHOW TBLPROPERTIES {self.reader_location(table)} ('{VERSION_PROPERTY}')"
-        ).collect()
-        value = rows[0]["value"] if rows else None
-        return None if value is None or "does not have property" in value else value
+        view = self.reader_location(table)
+        return self._property(view, VERSION_PROPERTY) if self._exists(view) else None
 
     def _assemble(self, name: str, current: str | None, staged: StagedTable, replaces) -> dict:
         """Date folder name -> the folder holding it: staged dates, then the current version's
@@ -232,20 +231,23 @@ class CatalogPublisher:
     def _version_table(self, name: str, folder: str) -> str:
         return f"{self.schema}.{name}__{_identifier(folder)}"
 
-    def _version_tables(self) -> dict[str, tuple[str, str]]:
-        """Registered version tables -> (table, version folder) whose folder still exists."""
+    def _version_tables(self) -> dict[str, tuple[str, str | None]]:
+        """Registered version tables -> (table, version folder; None when the folder is gone,
+        e.g. a run that stopped after registering and removed its folder)."""
         folders = {_identifier(f.name): f.name for f in self._version_folders()}
         tables = {}
         for row in self.spark.sql(f"SHOW TABLES IN {self.schema} LIKE '*__*'").collect():
             name, _, version = row["tableName"].rpartition("__")
-            if not row["isTemporary"] and version in folders:
-                tables[f"{self.schema}.{row['tableName']}"] = (name, folders[version])
+            if not row["isTemporary"] and VERSION_NAME.fullmatch(version):
+                tables[f"{self.schema}.{row['tableName']}"] = (name, folders.get(version))
         return tables
 
     def _referenced_folders(self) -> set[str]:
         """Version folders some registered version table reads from."""
         referenced = set()
         for name, folder in self._version_tables().values():
+            if folder is None:
+                continue
             dates = _read_json(self.out / ".versions" / folder / MANIFEST).get(name, {})
             referenced.update(Path(location).parent.parent.name for location in dates.values())
             referenced.add(folder)  # its table's location lies inside
