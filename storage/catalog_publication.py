@@ -73,9 +73,12 @@ class CatalogPublisher:
 
     def staging(self, run_id: str) -> Path:
         """The run writes straight into its version folder: publishing never moves a file."""
-        folder = self.out / ".versions" / f"{run_id}-{_host()}-{os.getpid()}"
+        folder = self._folder(run_id)
         _RUNNING.add(folder.name)
         return folder
+
+    def _folder(self, run_id: str) -> Path:
+        return self.out / ".versions" / f"{run_id}-{_host()}-{os.getpid()}"
 
     def remove_dead_staging(self) -> list[Path]:
         """Version folders of this machine's dead runs that no version table references."""
@@ -84,12 +87,8 @@ class CatalogPublisher:
             referenced = self._referenced_folders()
             removed = []
             for folder in self._version_folders():
-                _, host, _ = _owner(folder)
-                if (
-                    host == _host()
-                    and _abandoned(folder, cutoff=None)
-                    and folder.name not in referenced
-                ):
+                # cutoff None: only this machine's folders, whose processes it can see
+                if _abandoned(folder, cutoff=None) and folder.name not in referenced:
                     shutil.rmtree(folder, ignore_errors=True)
                     removed.append(folder)
             return removed
@@ -99,7 +98,7 @@ class CatalogPublisher:
         self._check_catalog()
         with self._lock():
             self._roll_forward()
-            folder = self.staging(run_id)
+            folder = self._folder(run_id)
             plan = {}
             manifest = {}
             for name in sorted(staged):

@@ -158,3 +158,19 @@ def connect_server(tmp_path_factory, workers_python):
     finally:
         subprocess.run(["bash", script, "stop"], env=env, timeout=60, check=True)
         assert not (state / "server.pid").exists()
+
+
+@pytest.fixture(scope="session")
+def trips(tmp_path_factory):
+    """Two trip inputs ("old", "new") whose features differ, both with rows to quarantine: for
+    the tests that publish one version over another."""
+    from storage.sample_trips import generate_trips, write_trips
+
+    root = tmp_path_factory.mktemp("trips")
+    paths = {}
+    for name, seed in (("old", 4), ("new", 5)):
+        frame = generate_trips(rows=8_000, days=6, seed=seed, drivers=60)
+        frame.loc[frame.index[::400], "trip_dist"] = -1.0  # negative_distance: quarantined
+        write_trips(frame, root / name)
+        paths[name] = str(root / name)
+    return paths

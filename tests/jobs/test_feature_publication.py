@@ -13,23 +13,9 @@ import pytest
 from jobs import compute_features
 from runtime.config import apply_override
 from runtime.errors import JobError
-from storage.sample_trips import generate_trips, write_trips
 
 PROJECT = Path(__file__).resolve().parents[2]
 TABLES = ("trips_stats_3h", "driver_activity", "quarantine")
-
-
-@pytest.fixture(scope="module")
-def trips(tmp_path_factory):
-    """Two inputs whose features differ, both with rows to quarantine."""
-    root = tmp_path_factory.mktemp("trips")
-    paths = {}
-    for name, seed in (("old", 4), ("new", 5)):
-        frame = generate_trips(rows=8_000, days=6, seed=seed, drivers=60)
-        frame.loc[frame.index[::400], "trip_dist"] = -1.0  # negative_distance: quarantined
-        write_trips(frame, root / name)
-        paths[name] = str(root / name)
-    return paths
 
 
 def _read(out: Path, table: str) -> pd.DataFrame:
