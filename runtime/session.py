@@ -47,7 +47,9 @@ def check_java() -> str:
             " or set JAVA_HOME to a Java 17 installation."
         )
     out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
-    line = (out.stderr or out.stdout).splitlines()[0] if (out.stderr or out.stdout) else ""
+    # The version line, not a notice such as "Picked up JAVA_TOOL_OPTIONS: ..." printed first.
+    lines = (out.stderr or out.stdout).splitlines()
+    line = next((x for x in lines if " version " in x), lines[0] if lines else "")
     version = line.split('"')[1] if '"' in line else ""
     major = int(version.split(".")[0]) if version.split(".")[0].isdigit() else 0
     if major < 17:
