@@ -6,14 +6,15 @@ in that order whose time is in (t - window, t]. NaN values are missing: skipped,
 The kernels are O(n) or O(n log n); pandas' rolling rank is the reference they are tested against.
 """
 
-import os
-
 import numba
 import numpy as np
 
-# Compiled code is cached beside the source; imported from a zip (spark-submit --py-files, Spark
-# Connect artifacts) there is no such place, and each Python worker compiles once instead.
-_CACHE = os.path.isfile(__file__)
+from transforms.kernels import compiled_cache
+
+# Compiled code is cached beside the source, or, imported from an archive (spark-submit's
+# --py-files, Spark Connect artifacts), under the hash of the source: see compiled_cache.
+compiled_cache.install()
+_CACHE = compiled_cache.can_cache(__file__)
 
 
 @numba.njit(cache=_CACHE)
