@@ -107,13 +107,14 @@ def _classic(conf: dict[str, Any]) -> SparkSession:
     for key, value in {**spark_conf.get("conf", {}), **REQUIRED_RUNTIME_CONF}.items():
         if value is not None:  # an overlay unsets a base setting with null
             builder = builder.config(key, str(value))
-    java_options = "-Duser.timezone=UTC"
+    java_options = f"-Duser.timezone=UTC {spark_conf.get('java_options') or ''}".strip()
+    executor_options = java_options
     metastore = conf.get("paths", {}).get("metastore")
     if metastore:
         builder = _with_metastore(builder, Path(metastore))
         java_options += f" -Dderby.system.home={metastore}"  # derby.log goes there, not the cwd
     builder = builder.config("spark.driver.extraJavaOptions", java_options)
-    builder = builder.config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+    builder = builder.config("spark.executor.extraJavaOptions", executor_options)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     log.info("started %s", describe(spark))

@@ -74,8 +74,16 @@ else
   python_confs+=(--conf "spark.pyspark.python=$workers_python")
 fi
 
+# spark-submit starts the driver's JVM before the job reads conf/: its flags (spark.java_options)
+# are read here, from the environment the job is given (--env, default local).
+env_name=local
+for ((i = 1; i < $#; i++)); do [ "${!i}" = "--env" ] && { j=$((i + 1)); env_name="${!j}"; }; done
+java_options="$(cd "$root" && "$python_bin" -c 'import sys; from runtime.config import load_config
+print(load_config(sys.argv[1])["spark"].get("java_options") or "")' "$env_name")"
+
 spark_submit="$(dirname "$python_bin")/spark-submit"
 exec env -u PYTHONPATH PYSPARK_PYTHON="$python_bin" "$spark_submit" \
   --master "$master" --deploy-mode client \
+  --driver-java-options "-Duser.timezone=UTC $java_options" \
   --py-files "$code_zip" "${archives[@]}" "${python_confs[@]}" "${confs[@]}" \
   "$build/run_job.py" "$job" "$@"
