@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from transforms.kernels.time_columns import PARTITION_COLUMN
 
@@ -34,9 +35,25 @@ def with_date_partition(table: DataFrame, undated: str | None = None) -> DataFra
     )
 
 
+# Columns whose values are nearly all distinct: a dictionary saves no space there and costs ~1 s
+# of writing per 1e7 rows and table (docs/benchmarks.md).
+_DISTINCT_TYPES = (T.DoubleType, T.FloatType, T.TimestampType, T.TimestampNTZType)
+_DISTINCT_COLUMNS = ("trip_id",)
+
+
+def dictionary_options(schema: T.StructType) -> dict[str, str]:
+    """Parquet writer options turning dictionary encoding off for nearly-distinct columns."""
+    return {
+        f"parquet.enable.dictionary#{field.name}": "false"
+        for field in schema.fields
+        if isinstance(field.dataType, _DISTINCT_TYPES) or field.name in _DISTINCT_COLUMNS
+    }
+
+
 def write_by_date(table: DataFrame, folder: Path, undated: str | None = None) -> Path:
     """Writes `table` into `folder` (replaced), one file per date with a fixed name."""
-    with_date_partition(table, undated).write.mode("overwrite").partitionBy(
+    laid_out = with_date_partition(table, undated)
+    laid_out.write.mode("overwrite").options(**dictionary_options(laid_out.schema)).partitionBy(
         PARTITION_COLUMN
     ).parquet(str(folder))
     for entry in folder.iterdir():
