@@ -1,7 +1,8 @@
 """The feature job against its fastest single-machine peer (benchmarks/polars_peer.py), both
 tables, default quality rules, the same parquet trips, one run after the other:
 
-    .venv/bin/python -m benchmarks.versus_peer [--rows 10000000] [--days 30] [--variants ...]
+    .venv/bin/python -m benchmarks.versus_peer [--rows 10000000] [--days 30] [--repeats 3]
+        [--variants ...]
 
 Before anything is timed, the peer is checked against the project's brute-force oracles on small
 inputs, and at full size its tables are compared with the project's, row for row. Variants:
@@ -12,7 +13,9 @@ inputs, and at full size its tables are compared with the project's, row for row
     connect     a fresh client process against a warm Spark Connect server (local[2])
     scale-out   spark-submit to a standalone cluster: 1 worker of 1 core, then 2 of 1 core
 
-Prints seconds per variant and each one's ratio to the peer (scale-out: 1 worker / 2 workers).
+Prints the median seconds of --repeats runs per variant (peer and fresh alternate; warm and
+connect repeat in their one session or server) and each median's ratio to the peer's (scale-out:
+1 worker / 2 workers, one run each).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,6 +135,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--repeats", type=int, default=3, help="runs per variant (median shown)")
     args = parser.parse_args()
     check_peer_against_oracles()
     work = Path(tempfile.mkdtemp(prefix="versus-peer-"))
@@ -139,25 +144,29 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"\nboth feature tables, {args.rows:,} trips over {args.days} days, default rules")
-    print(f"{'variant':<28} {'seconds':>9} {'vs peer':>9}")
-    for name, value in seconds.items():
-        print(f"{name:<28} {value:9.1f} {value / seconds['peer']:8.2f}x")
-    if "1 worker" in seconds:
-        print(f"scale-out: 2 workers are {seconds['1 worker'] / seconds['2 workers']:.2f}x faster")
+    median = {name: statistics.median(runs) for name, runs in seconds.items()}
+    print(f"{'variant':<14} {'median s':>9} {'vs peer':>9}   runs (s)")
+    for name, runs in seconds.items():
+        each = " ".join(f"{r:.1f}" for r in runs)
+        print(f"{name:<14} {median[name]:9.1f} {median[name] / median['peer']:8.2f}x   {each}")
+    if "1 worker" in median:
+        print(f"scale-out: 2 workers are {median['1 worker'] / median['2 workers']:.2f}x faster")
 
 
-def _measure(args, work: Path) -> dict[str, float]:
+def _measure(args, work: Path) -> dict[str, list[float]]:
     trips = work / "trips"
     write_trips(generate_trips(rows=args.rows, days=args.days, seed=1), trips)
     job = [sys.executable, "-m", "jobs.compute_features", "--trips", trips]
-    seconds: dict[str, float] = {}
+    seconds: dict[str, list[float]] = {"peer": []}
     peer_out = work / "peer"
-    seconds["peer"] = _timed(
-        [sys.executable, "-m", "benchmarks.polars_peer", "--trips", trips, "--out", peer_out],
-        PROJECT,
-    )
+    peer = [sys.executable, "-m", "benchmarks.polars_peer", "--trips", trips, "--out", peer_out]
+    for _ in range(args.repeats):
+        shutil.rmtree(peer_out, ignore_errors=True)
+        seconds["peer"].append(_timed(peer, PROJECT))
+        if "fresh" in args.variants:
+            shutil.rmtree(work / "fresh", ignore_errors=True)
+            seconds.setdefault("fresh", []).append(_timed([*job, "--out", work / "fresh"], work))
     if "fresh" in args.variants:
-        seconds["fresh"] = _timed([*job, "--out", work / "fresh"], work)
         same_tables(work / "fresh", peer_out)
     if "warm" in args.variants:
         from jobs import compute_features
@@ -167,9 +176,10 @@ def _measure(args, work: Path) -> dict[str, float]:
         conf = load_config("local")
         spark = get_spark(conf)
         compute_features.run(spark, conf, trips=str(trips), out=str(work / "warm-up"))
-        began = time.perf_counter()
-        compute_features.run(spark, conf, trips=str(trips), out=str(work / "warm"))
-        seconds["warm"] = time.perf_counter() - began
+        for i in range(args.repeats):
+            began = time.perf_counter()
+            compute_features.run(spark, conf, trips=str(trips), out=str(work / f"warm-{i}"))
+            seconds.setdefault("warm", []).append(time.perf_counter() - began)
         spark.stop()
     if "connect" in args.variants:
         env = {**_clean_env(), "TRIP_FEATURES_CONNECT_DIR": str(work / "connect-server")}
@@ -180,11 +190,14 @@ def _measure(args, work: Path) -> dict[str, float]:
         url = started.stdout.strip().splitlines()[-1]
         try:
             _timed([*job, "--remote", url, "--out", work / "connect-warm-up"], work)
-            seconds["connect"] = _timed([*job, "--remote", url, "--out", work / "connect"], work)
+            for i in range(args.repeats):
+                client = [*job, "--remote", url, "--out", work / f"connect-{i}"]
+                seconds.setdefault("connect", []).append(_timed(client, work))
         finally:
             subprocess.run(["bash", script, "stop"], env=env, capture_output=True)
     if "scale-out" in args.variants:
-        seconds["1 worker"], seconds["2 workers"] = _scale_out(trips, work)
+        one, two = _scale_out(trips, work)
+        seconds["1 worker"], seconds["2 workers"] = [one], [two]
     return seconds
 
 
