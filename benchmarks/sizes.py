@@ -132,7 +132,7 @@ def plot(rows: list[dict]) -> None:
                     "stopped",
                     (r["trips"], r["peak_gib"]),
                     textcoords="offset points",
-                    xytext=(-20, 6),
+                    xytext=(-60, -4),
                 )
     for axis, label in (
         (left, "wall seconds (fresh process)"),
