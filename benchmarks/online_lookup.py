@@ -5,8 +5,10 @@ same features, materialized into both, asked for one driver at a time as a model
 
 Starts its own redis-server on a free loopback port (stopped by its pid at the end), computes the
 features of sample trips, registers and materializes them into each store, then per store and
-service sends --requests sequential get_online_features calls for random drivers after 100
-warm-up calls, and prints p50, p99 and max in milliseconds and the Redis/sqlite ratio of p50.
+service sends --requests sequential lookups of one random driver after 100 warm-up ones, in
+process (get_online_features) and over HTTP (`feast serve` on a free loopback port, one kept-alive
+connection, stopped by its pid), and prints p50, p99 and max in milliseconds and the ratio of p50
+to the in-process sqlite p50 of the same service.
 """
 
 from __future__ import annotations
@@ -74,6 +76,61 @@ def _latencies(store, service: str, drivers: np.ndarray, requests: int) -> np.nd
     return np.array(seconds) * 1000
 
 
+def _serve(conf: dict, folder: Path) -> tuple[subprocess.Popen, int]:
+    """`feast serve` over `conf`'s registry and stores, answering on 127.0.0.1."""
+    import sys
+
+    from definitions.feature_store import write_repo
+
+    repo = write_repo(conf, folder)
+    port = _free_port()
+    feast = Path(sys.executable).with_name("feast")
+    server = subprocess.Popen(
+        [str(feast), "-c", str(repo), "serve", "-h", "127.0.0.1", "-p", str(port)]
+        + ["--no-access-log"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, port
+        except OSError:
+            if server.poll() is not None:
+                raise SystemExit(f"feast serve exited with {server.returncode}") from None
+            time.sleep(0.5)
+    server.kill()
+    raise SystemExit("feast serve did not listen within 120 s")
+
+
+def _http_latencies(port: int, service: str, drivers: np.ndarray, requests: int) -> np.ndarray:
+    import http.client
+    import json
+
+    needs_time = service == "driver_trips_v1"
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    rng = np.random.default_rng(7)
+    seconds = []
+    for i in range(100 + requests):
+        entities = {"driver_id": [int(rng.choice(drivers))]}
+        if needs_time:
+            entities["request_timestamp"] = [int(time.time())]
+        body = json.dumps({"feature_service": service, "entities": entities})
+        began = time.perf_counter()
+        connection.request(
+            "POST", "/get-online-features", body, {"Content-Type": "application/json"}
+        )
+        answer = connection.getresponse()
+        payload = answer.read()
+        if answer.status != 200:
+            raise SystemExit(f"feast serve answered {answer.status}: {payload[:500]!r}")
+        if i >= 100:
+            seconds.append(time.perf_counter() - began)
+    connection.close()
+    return np.array(seconds) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -93,7 +150,7 @@ def main() -> None:
         base = apply_override(base, f"paths.features={root / 'features'}")
         spark = get_spark(base)
         compute_features.run(spark, base)
-        stores = {}
+        stores, confs = {}, {}
         for name in ("sqlite", "redis"):
             conf = apply_override(base, f"paths.registry={root / name / 'registry.db'}")
             conf = apply_override(conf, f"paths.online_store={root / name / 'online.db'}")
@@ -104,25 +161,37 @@ def main() -> None:
                 )
             register.run(conf)
             materialize.run(conf, start="2020-01-01", end="2030-01-01")
-            stores[name] = feature_store(conf)
+            stores[name], confs[name] = feature_store(conf), conf
         drivers = pd.read_parquet(root / "features" / "driver_activity")["driver_id"].unique()
         rows = []
         for service in SERVICES:
             for name, store in stores.items():
                 ms = _latencies(store, service, drivers, args.requests)
-                rows.append((service, name, *np.percentile(ms, [50, 99]), ms.max()))
+                rows.append((service, name, "in-process", *np.percentile(ms, [50, 99]), ms.max()))
         spark.stop()
+        for name, conf in confs.items():
+            serving, port = _serve(conf, root / name / "repo")
+            try:
+                for service in SERVICES:
+                    ms = _http_latencies(port, service, drivers, args.requests)
+                    rows.append((service, name, "HTTP", *np.percentile(ms, [50, 99]), ms.max()))
+            finally:
+                serving.terminate()
+                serving.wait(30)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(15)
-    print(f"\nget_online_features, one driver per request, {args.requests} requests after warm-up")
+    print(f"\nonline lookups, one driver per request, {args.requests} requests after warm-up")
     print(
-        f"{'service':<20} {'store':<7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p50 vs sqlite':>14}"
+        f"{'service':<20} {'store':<7} {'path':<11} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+        f" {'p50 vs in-process sqlite':>25}"
     )
-    sqlite_p50 = {r[0]: r[2] for r in rows if r[1] == "sqlite"}
-    for service, name, p50, p99, most in rows:
-        ratio = p50 / sqlite_p50[service]
-        print(f"{service:<20} {name:<7} {p50:8.2f} {p99:8.2f} {most:8.2f} {ratio:13.2f}x")
+    base = {r[0]: r[3] for r in rows if r[1] == "sqlite" and r[2] == "in-process"}
+    for service, name, path, p50, p99, most in sorted(rows, key=lambda r: (r[0], r[2], r[1])):
+        ratio = p50 / base[service]
+        print(
+            f"{service:<20} {name:<7} {path:<11} {p50:8.2f} {p99:8.2f} {most:8.2f} {ratio:24.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """On-demand features of the request itself, computed by the same code as the batch features."""
 
-import pandas as pd
+import datetime as dt
+
+import numpy as np
 from feast import Entity, Field, OnDemandFeatureView, RequestSource
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Int32, UnixTimestamp
@@ -10,6 +12,24 @@ def trip_request_source() -> RequestSource:
     """The time a prediction is asked for, sent with each request."""
     return RequestSource(
         name="trip_request", schema=[Field(name="request_timestamp", dtype=UnixTimestamp)]
+    )
+
+
+def _request_time(value) -> dt.datetime | None:
+    """A request's time as sent: a datetime (the SDK), Unix seconds (a number in `feast serve`'s
+    JSON) or an ISO-8601 text; anything else is refused with what to send."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(float(value), dt.UTC)
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(
+        f"request_timestamp {value!r} is not a time: send a datetime, Unix seconds or an "
+        "ISO-8601 text such as 2026-01-31T12:00:00+00:00"
     )
 
 
@@ -27,16 +47,17 @@ def request_calendar_view(
             Field(name="request_is_weekend", dtype=Int32),
             Field(name="request_hour_of_day", dtype=Int32),
         ],
-        mode="pandas",
+        mode="python",
         description="Calendar features of the request time (UTC), by transforms.calendar_features.",
     )
-    def request_calendar(inputs: pd.DataFrame) -> pd.DataFrame:
-        from transforms.dataflow import calendar_of
+    def request_calendar(inputs: dict[str, list]) -> dict[str, list]:
+        from transforms.dataflow import calendar_of_times
 
-        calendar = calendar_of(inputs["request_timestamp"].reset_index(drop=True))
-        return pd.DataFrame(
-            {f"request_{name}": values.to_numpy() for name, values in calendar.items()},
-            index=inputs.index,
-        )
+        calendar = calendar_of_times([_request_time(v) for v in inputs["request_timestamp"]])
+        # numpy int32: Feast infers a Python-mode view's field types from its values (Int32)
+        return {
+            f"request_{name}": [None if v is None else np.int32(v) for v in values]
+            for name, values in calendar.items()
+        }
 
     return request_calendar

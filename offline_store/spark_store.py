@@ -287,27 +287,44 @@ def _view_join(
 
 def with_on_demand_features(job: RetrievalJob) -> DataFrame:
     """The job's Spark DataFrame with its on-demand views applied on the executors, batch by
-    batch (Feast's own `to_df` would apply them to one pandas frame on the driver)."""
-    from pyspark.sql.pandas.types import from_arrow_schema
+    batch (Feast's own `to_df` would apply them to one pandas frame on the driver). The result's
+    schema comes from the views' declared fields: no Spark job runs to find it out."""
+    from pyspark.sql.pandas.types import from_arrow_type
+    from pyspark.sql.types import StructField, StructType
 
     frame = job.to_spark_df()
     full = job.full_feature_names
     for view in job.on_demand_feature_views:
+        declared = _declared(view, full)
+        schema = StructType(
+            [f for f in frame.schema.fields if f.name not in declared]
+            + [StructField(name, from_arrow_type(kind)) for name, kind in declared.items()]
+        )
 
-        def add_view(table: pa.Table, view=view) -> pa.Table:
-            computed = view.transform_arrow(table, full)
-            kept = [c for c in table.column_names if c not in computed.column_names]
-            return pa.Table.from_arrays(
-                [table[c] for c in kept] + list(computed.columns),
-                names=kept + computed.column_names,
-            )
-
-        schema = from_arrow_schema(add_view(frame.limit(8).toArrow()).schema)
-
-        def apply(batches, add_view=add_view):
+        def apply(batches, view=view, declared=declared):
             quiet_feast_warnings()  # in the Python worker
             for batch in batches:
-                yield from add_view(pa.Table.from_batches([batch])).to_batches()
+                table = pa.Table.from_batches([batch])
+                computed = view.transform_arrow(table, full)
+                missing = sorted(set(declared) - set(computed.column_names))
+                if missing:
+                    raise ValueError(
+                        f"on-demand view {view.name} returned no {missing}: its function must "
+                        "return every field its schema declares"
+                    )
+                kept = [c for c in table.column_names if c not in declared]
+                columns = [table[c] for c in kept]
+                columns += [computed[name].cast(kind) for name, kind in declared.items()]
+                yield from pa.Table.from_arrays(columns, names=kept + list(declared)).to_batches()
 
         frame = frame.mapInArrow(apply, schema)
     return frame
+
+
+def _declared(view: OnDemandFeatureView, full: bool) -> dict[str, pa.DataType]:
+    """The view's features as named in the result, in declared order, with their Arrow types (a
+    Python-mode view's ints come back as int64 from Arrow's inference; its schema may say Int32)."""
+    from feast.types import from_feast_to_pyarrow_type
+
+    prefix = f"{view.projection.name_to_use()}__" if full else ""
+    return {f"{prefix}{f.name}": from_feast_to_pyarrow_type(f.dtype) for f in view.features}

@@ -56,22 +56,53 @@ def build_driver(
 
 
 CALENDAR_NODES = ("day_of_week", "is_weekend", "hour_of_day")
-_calendar_driver: driver.Driver | None = None
+_calendar_steps: list | None = None
 
 
-def calendar_of(times) -> dict[str, Any]:
-    """The calendar features of `times` (a pandas Series), by the pandas calendar nodes: the
-    on-demand path runs the same Hamilton functions as the batch pandas engine."""
-    global _calendar_driver
-    if _calendar_driver is None:  # built once per process: an online request pays ~0.3 ms
-        _calendar_driver = (
+def _steps_of(dr: driver.Driver, outputs: tuple[str, ...]) -> list:
+    """The nodes computing `outputs`, in an order where each follows what it needs."""
+    nodes = {n.name: n for n in dr.graph.get_nodes()}
+    ordered: list = []
+
+    def visit(name: str) -> None:
+        node = nodes[name]
+        if node in ordered or node.user_defined:
+            return
+        for dependency in node.input_types:
+            visit(dependency)
+        ordered.append(node)
+
+    for name in outputs:
+        visit(name)
+    return ordered
+
+
+def calendar_of_times(times: list) -> dict[str, list[int | None]]:
+    """The calendar features of each of `times` (datetimes), by the Python bodies of the calendar
+    nodes: an on-demand request runs the functions of the Hamilton graph, resolved once per
+    process, without a driver execution per request (~1 ms) or a pandas frame (~0.5 ms)."""
+    global _calendar_steps
+    if _calendar_steps is None:
+        dr = (
             driver.Builder()
             .with_modules(calendar_features)
-            .with_config({"engine": "pandas"})
+            .with_config({"engine": "python"})
             .with_adapters(DictResult())
             .build()
         )
-    return _calendar_driver.execute(list(CALENDAR_NODES), inputs={"event_timestamp": times})
+        _calendar_steps = _steps_of(dr, CALENDAR_NODES)
+    out: dict[str, list[int | None]] = {name: [] for name in CALENDAR_NODES}
+    for time in times:
+        if time is None or time != time:  # None, NaT: no time, no features (as on Spark)
+            for name in CALENDAR_NODES:
+                out[name].append(None)
+            continue
+        values = {"event_timestamp": time}
+        for step in _calendar_steps:
+            values[step.name] = step.callable(**{k: values[k] for k in step.input_types})
+        for name in CALENDAR_NODES:
+            out[name].append(values[name])
+    return out
 
 
 def lineage_of(features_conf: dict[str, Any], node: str) -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -28,6 +29,13 @@ def _free_port() -> int:
 
 def ask_feast_serve(repo: Path, drivers: list[int], service: str = "driver_activity_v1") -> dict:
     """Starts `feast -c repo serve`, posts one get-online-features request, stops the server."""
+    body = {"feature_service": service, "entities": {"driver_id": drivers}}
+    return ask_feast_serve_all(repo, [body])[0]
+
+
+def ask_feast_serve_all(repo: Path, bodies: list[dict]) -> list[dict]:
+    """Starts `feast -c repo serve`, posts each get-online-features request body, stops the
+    server (by its pid, also when a request fails)."""
     port = _free_port()
     feast = Path(sys.executable).with_name("feast")
     server = subprocess.Popen(
@@ -38,21 +46,28 @@ def ask_feast_serve(repo: Path, drivers: list[int], service: str = "driver_activ
         cwd=PROJECT,
         env=dict(os.environ),
     )
-    body = json.dumps({"feature_service": service, "entities": {"driver_id": drivers}}).encode()
+
+    def post(body: dict) -> dict:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/get-online-features",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        return json.loads(urllib.request.urlopen(request, timeout=5).read())
+
     try:
         deadline = time.monotonic() + 120
         while True:
             try:
-                request = urllib.request.Request(
-                    f"http://127.0.0.1:{port}/get-online-features",
-                    data=body,
-                    headers={"Content-Type": "application/json"},
-                )
-                return json.loads(urllib.request.urlopen(request, timeout=5).read())
+                first = post(bodies[0])
+                break
+            except urllib.error.HTTPError:
+                raise
             except OSError:
                 assert server.poll() is None, server.stderr.read().decode()[-2000:]
                 assert time.monotonic() < deadline, "feast serve did not answer within 120 s"
                 time.sleep(1)
+        return [first, *[post(body) for body in bodies[1:]]]
     finally:
         server.terminate()
         server.wait(timeout=30)

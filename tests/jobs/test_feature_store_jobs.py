@@ -8,7 +8,7 @@ import pytest
 
 from definitions.feature_store import feature_store
 from jobs import compute_features, materialize, register, training_set
-from tests.jobs.feast_serving import ask_feast_serve, latest_per_driver, served
+from tests.jobs.feast_serving import ask_feast_serve_all, latest_per_driver, served
 from tests.oracles import point_in_time_oracle
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -111,9 +111,27 @@ def test_online_equals_latest_offline_for_every_driver(spark, feast_conf):
 def test_feast_serve_answers_online_requests(feast_conf):
     conf, tmp = feast_conf
     materialize.run(conf, start="2026-01-01", end="2026-01-12")
-    answer = ask_feast_serve(tmp / "repo", [1000, 1001])
+    # request times as JSON sends them: Unix seconds, or ISO-8601 texts in another zone
+    seconds = [int(t.timestamp()) for t in REQUEST_TIMES]
+    texts = [t.tz_convert("Asia/Tokyo").isoformat() for t in REQUEST_TIMES]
+    trips_service = "driver_trips_v1"
+    activity, *trips = ask_feast_serve_all(
+        tmp / "repo",
+        [{"feature_service": "driver_activity_v1", "entities": {"driver_id": [1000, 1001]}}]
+        + [
+            {
+                "feature_service": trips_service,
+                "entities": {"driver_id": [1000] * 4, "request_timestamp": times},
+            }
+            for times in (seconds, texts)
+        ],
+    )
     latest = latest_per_driver(pd.read_parquet(tmp / "features" / "driver_activity"))
-    assert served(answer, "trips_24h") == latest.loc[[1000, 1001], "trips_24h"].tolist()
+    assert served(activity, "trips_24h") == latest.loc[[1000, 1001], "trips_24h"].tolist()
+    expected = _request_calendar_oracle(REQUEST_TIMES)
+    for answer in trips:
+        for name in REQUEST_FEATURES:
+            assert served(answer, name) == expected[name].tolist(), name
 
 
 @pytest.mark.slow
@@ -161,3 +179,69 @@ def test_training_sets_over_catalog_tables_equal_those_over_folders(spark, conf_
     online = materialize.lookup(catalog, latest.index.tolist()).set_index("driver_id").sort_index()
     for name in ACTIVITY:
         np.testing.assert_allclose(online[name].astype(float), latest[name].astype(float))
+
+
+REQUEST_TIMES = pd.to_datetime(
+    [
+        "2026-01-04 23:59:59+00:00",  # Sunday, last second
+        "2026-01-05 00:00:00+00:00",  # Monday midnight
+        "2026-01-10 13:30:00+00:00",  # Saturday afternoon
+        "2026-01-09 23:00:00+00:00",  # Friday night
+    ],
+    utc=True,
+)
+REQUEST_FEATURES = ["request_day_of_week", "request_is_weekend", "request_hour_of_day"]
+
+
+def _request_calendar_oracle(times: pd.Series) -> pd.DataFrame:
+    """Computed here from the times alone, not by the project's calendar functions."""
+    utc = pd.DatetimeIndex(times).tz_convert("UTC")
+    days = np.array([t.isoweekday() - 1 for t in utc])
+    return pd.DataFrame(
+        {
+            "request_day_of_week": days,
+            "request_is_weekend": (days >= 5).astype(int),
+            "request_hour_of_day": [t.hour for t in utc],
+        }
+    )
+
+
+def test_request_calendar_features_offline_and_online(spark, feast_conf):
+    """The on-demand view's features of the request time, in training sets and online requests,
+    equal calendar features computed independently; a request time in another zone counts in UTC."""
+    conf, tmp = feast_conf
+    activity = pd.read_parquet(tmp / "features" / "driver_activity")
+    drivers = activity["driver_id"].drop_duplicates().head(len(REQUEST_TIMES)).astype("int64")
+    entities = pd.DataFrame(
+        {
+            "driver_id": drivers.to_numpy(),
+            "event_timestamp": REQUEST_TIMES.astype("datetime64[us, UTC]"),
+            "request_timestamp": REQUEST_TIMES.astype("datetime64[us, UTC]"),
+        }
+    )
+    entities.to_parquet(tmp / "request_entities.parquet", coerce_timestamps="us")
+    out = tmp / "ts_request"
+    training_set.run(
+        spark, conf, str(tmp / "request_entities.parquet"), "driver_trips_v1", str(out)
+    )
+    offline = pd.read_parquet(out)
+    assert sorted(offline["request_timestamp"]) == sorted(REQUEST_TIMES)
+    assert all(str(offline[c].dtype) == "int32" for c in REQUEST_FEATURES)
+    pd.testing.assert_frame_equal(
+        offline[REQUEST_FEATURES],
+        _request_calendar_oracle(offline["request_timestamp"]),
+        check_dtype=False,
+    )
+    expected = _request_calendar_oracle(REQUEST_TIMES)
+
+    store = feature_store(conf)
+    service = store.get_feature_service("driver_trips_v1")
+    in_new_york = [t.tz_convert("America/New_York").to_pydatetime() for t in REQUEST_TIMES]
+    rows = [
+        {"driver_id": int(d), "request_timestamp": t}
+        for d, t in zip(drivers, in_new_york, strict=True)
+    ]
+    online = store.get_online_features(features=service, entity_rows=rows).to_df()
+    pd.testing.assert_frame_equal(
+        online[REQUEST_FEATURES].astype("int64"), expected.astype("int64")
+    )

@@ -83,3 +83,25 @@ def test_spark_calendar_equals_pandas(spark, session_zone):
     columns = ["day_of_week", "is_weekend", "hour_of_day"]
     assert list(got[columns].itertuples(index=False, name=None)) == EXPECTED
     pd.testing.assert_frame_equal(got[columns], _pandas_calendar(EDGES), check_dtype=True)
+
+
+def test_python_bodies_equal_the_expected_calendar_in_any_zone():
+    """The on-demand request path: one datetime at a time, naive times taken as UTC."""
+    from transforms.dataflow import calendar_of_times
+
+    for times in (EDGES, EDGES.dt.tz_convert("Asia/Kolkata"), EDGES.dt.tz_localize(None)):
+        got = calendar_of_times([t.to_pydatetime() for t in times])
+        rows = list(zip(got["day_of_week"], got["is_weekend"], got["hour_of_day"], strict=True))
+        assert rows == EXPECTED
+        assert all(type(v) is int for values in got.values() for v in values)
+
+
+def test_python_bodies_give_no_features_for_a_missing_time():
+    from transforms.dataflow import calendar_of_times
+
+    got = calendar_of_times([None, pd.NaT, EDGES[1].to_pydatetime()])
+    assert got == {
+        "day_of_week": [None, None, 0],
+        "is_weekend": [None, None, 0],
+        "hour_of_day": [None, None, 0],
+    }
