@@ -1,0 +1,125 @@
+"""How long a data scientist waits for a training set: `jobs.training_set` on the pipeline's data,
+in a fresh process (as `python -m jobs.training_set` runs) and in a warm session (a notebook's):
+
+    .venv/bin/python -m benchmarks.training_set_latency [--trips 200000] [--entities 5000 100000]
+        [--repeats 2]
+
+Computes the features of --trips sample trips and registers them once, then for each entity
+size and service times the fresh process (wall, and the job's own seconds from its log) and,
+after one untimed warm-up per service, the same call in this process's session. Every training
+set has exactly its entity rows (the job checks it). Prints medians of --repeats runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from runtime.config import apply_override, load_config
+from storage.sample_trips import generate_trips, write_trips
+
+PROJECT = Path(__file__).resolve().parents[1]
+SERVICES = ("driver_activity_v1", "driver_trips_v1")
+_JOB_SECONDS = re.compile(r"rows out to .* in ([0-9.]+) s")
+
+
+def _entities(features: Path, rows: int, path: Path) -> None:
+    """Entity rows at random drivers and times within the features' span, with a request time."""
+    activity = pd.read_parquet(
+        features / "driver_activity", columns=["driver_id", "event_timestamp"]
+    )
+    rng = np.random.default_rng(rows)
+    first, last = activity["event_timestamp"].min(), activity["event_timestamp"].max()
+    times = first + (last - first) * rng.random(rows)
+    frame = pd.DataFrame(
+        {
+            "driver_id": rng.choice(activity["driver_id"].unique(), rows).astype("int64"),
+            "event_timestamp": pd.DatetimeIndex(times).astype("datetime64[us, UTC]"),
+        }
+    )
+    frame["request_timestamp"] = frame["event_timestamp"]
+    frame.to_parquet(path, coerce_timestamps="us")
+
+
+def _fresh(settings: list[str], entities: Path, service: str, out: Path) -> tuple[float, float]:
+    command = [sys.executable, "-m", "jobs.training_set", "--entities", entities]
+    command += ["--service", service, "--out", out]
+    for setting in settings:
+        command += ["--set", setting]
+    began = time.perf_counter()
+    done = subprocess.run(list(map(str, command)), cwd=PROJECT, capture_output=True, text=True)
+    wall = time.perf_counter() - began
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    found = _JOB_SECONDS.search(done.stderr + done.stdout)
+    return wall, float(found.group(1)) if found else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trips", type=int, default=200_000)
+    parser.add_argument("--entities", type=int, nargs="+", default=[5_000, 100_000])
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="training-latency-"))
+    try:
+        write_trips(generate_trips(rows=args.trips, days=14, seed=42), root / "trips")
+        settings = [
+            f"paths.trips={root / 'trips'}",
+            f"paths.features={root / 'features'}",
+            f"paths.registry={root / 'registry.db'}",
+            f"paths.online_store={root / 'online.db'}",
+        ]
+        conf = load_config("local")
+        for setting in settings:
+            conf = apply_override(conf, setting)
+        from jobs import compute_features, register, training_set
+        from runtime.session import get_spark
+
+        spark = get_spark(conf)
+        compute_features.run(spark, conf)
+        register.run(conf)
+        rows = []
+        for size in args.entities:
+            entities = root / f"entities-{size}.parquet"
+            _entities(root / "features", size, entities)
+            for service in SERVICES:
+                out = root / f"ts-{size}-{service}"
+                fresh = [_fresh(settings, entities, service, out) for _ in range(args.repeats)]
+                training_set.run(spark, conf, str(entities), service, str(out))  # warm-up
+                warm = []
+                for _ in range(args.repeats):
+                    began = time.perf_counter()
+                    training_set.run(spark, conf, str(entities), service, str(out))
+                    warm.append(time.perf_counter() - began)
+                rows.append(
+                    (
+                        size,
+                        service,
+                        statistics.median(w for w, _ in fresh),
+                        statistics.median(j for _, j in fresh),
+                        statistics.median(warm),
+                    )
+                )
+                print(rows[-1], flush=True)
+        spark.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"\ntraining sets on {args.trips:,} trips, medians of {args.repeats} runs")
+    print(f"{'entity rows':>11}  {'service':<20} {'fresh wall s':>12} {'(job s)':>8} {'warm s':>7}")
+    for size, service, wall, job, warm in rows:
+        print(f"{size:>11,}  {service:<20} {wall:12.1f} {job:8.1f} {warm:7.1f}")
+
+
+if __name__ == "__main__":
+    main()
