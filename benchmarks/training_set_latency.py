@@ -1,18 +1,22 @@
 """How long a data scientist waits for a training set: `jobs.training_set` on the pipeline's data,
-in a fresh process (as `python -m jobs.training_set` runs) and in a warm session (a notebook's):
+in a fresh process (as `python -m jobs.training_set` runs), in a warm session (a notebook's) and
+from a fresh client process against a warm Spark Connect server:
 
     .venv/bin/python -m benchmarks.training_set_latency [--trips 200000] [--entities 5000 100000]
         [--repeats 2]
 
 Computes the features of --trips sample trips and registers them once, then for each entity
-size and service times the fresh process (wall, and the job's own seconds from its log) and,
-after one untimed warm-up per service, the same call in this process's session. Every training
-set has exactly its entity rows (the job checks it). Prints medians of --repeats runs.
+size and service times the fresh process (wall, and the job's own seconds from its log),
+after one untimed warm-up per service the same call in this process's session, and a fresh
+client (`--remote`) against a Connect server (local[2], scripts/connect-server.sh, stopped by its
+pid) warmed by one run per service. Every training set has exactly its entity rows (the job checks
+it). Prints medians of --repeats runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -51,8 +55,11 @@ def _entities(features: Path, rows: int, path: Path) -> None:
     frame.to_parquet(path, coerce_timestamps="us")
 
 
-def _fresh(settings: list[str], entities: Path, service: str, out: Path) -> tuple[float, float]:
+def _fresh(
+    settings: list[str], entities: Path, service: str, out: Path, remote: str | None = None
+) -> tuple[float, float]:
     command = [sys.executable, "-m", "jobs.training_set", "--entities", entities]
+    command += ["--remote", remote] if remote else []
     command += ["--service", service, "--out", out]
     for setting in settings:
         command += ["--set", setting]
@@ -63,6 +70,29 @@ def _fresh(settings: list[str], entities: Path, service: str, out: Path) -> tupl
         raise RuntimeError(done.stderr[-3000:])
     found = _JOB_SECONDS.search(done.stderr + done.stdout)
     return wall, float(found.group(1)) if found else float("nan")
+
+
+class _ConnectServer:
+    """A Connect server started on first use by scripts/connect-server.sh in its own folder."""
+
+    def __init__(self, folder: Path):
+        self.env = {**os.environ, "TRIP_FEATURES_CONNECT_DIR": str(folder)}
+        self.script = PROJECT / "scripts" / "connect-server.sh"
+        self._url: str | None = None
+
+    def url(self) -> str:
+        if self._url is None:
+            started = subprocess.run(
+                ["bash", self.script, "start"], env=self.env, capture_output=True, text=True
+            )
+            if started.returncode != 0:
+                raise RuntimeError(started.stderr[-3000:])
+            self._url = started.stdout.strip().splitlines()[-1]
+        return self._url
+
+    def stop(self) -> None:
+        if self._url is not None:
+            subprocess.run(["bash", self.script, "stop"], env=self.env, capture_output=True)
 
 
 def main() -> None:
@@ -89,6 +119,7 @@ def main() -> None:
         spark = get_spark(conf)
         compute_features.run(spark, conf)
         register.run(conf)
+        connect = _ConnectServer(root / "connect")
         rows = []
         for size in args.entities:
             entities = root / f"entities-{size}.parquet"
@@ -102,6 +133,11 @@ def main() -> None:
                     began = time.perf_counter()
                     training_set.run(spark, conf, str(entities), service, str(out))
                     warm.append(time.perf_counter() - began)
+                url = connect.url()
+                _fresh(settings, entities, service, out, url)  # warm-up
+                client = [
+                    _fresh(settings, entities, service, out, url)[0] for _ in range(args.repeats)
+                ]
                 rows.append(
                     (
                         size,
@@ -109,16 +145,22 @@ def main() -> None:
                         statistics.median(w for w, _ in fresh),
                         statistics.median(j for _, j in fresh),
                         statistics.median(warm),
+                        statistics.median(client),
                     )
                 )
                 print(rows[-1], flush=True)
         spark.stop()
     finally:
+        if "connect" in locals():
+            connect.stop()
         shutil.rmtree(root, ignore_errors=True)
     print(f"\ntraining sets on {args.trips:,} trips, medians of {args.repeats} runs")
-    print(f"{'entity rows':>11}  {'service':<20} {'fresh wall s':>12} {'(job s)':>8} {'warm s':>7}")
-    for size, service, wall, job, warm in rows:
-        print(f"{size:>11,}  {service:<20} {wall:12.1f} {job:8.1f} {warm:7.1f}")
+    print(
+        f"{'entity rows':>11}  {'service':<20} {'fresh wall s':>12} {'(job s)':>8} {'warm s':>7}"
+        f" {'Connect client s':>17}"
+    )
+    for size, service, wall, job, warm, client in rows:
+        print(f"{size:>11,}  {service:<20} {wall:12.1f} {job:8.1f} {warm:7.1f} {client:17.1f}")
 
 
 if __name__ == "__main__":
