@@ -40,6 +40,22 @@ job="$1"; shift
 [ -f "$root/${job/./\/}.py" ] || die "no such job: ${job/./\/}.py"
 [ -x "$python_bin" ] || die "$python_bin not found: run scripts/setup.sh first (or set PYTHON)"
 
+# spark-submit starts the driver's JVM before the job reads conf/: its flags (spark.java_options)
+# are read here, from the environment the job is given (--env, default local).
+env_name=local
+for ((i = 1; i <= $#; i++)); do
+  case "${!i}" in
+    --env=*) env_name="${!i#--env=}" ;;
+    --env) j=$((i + 1)); [ "$j" -le $# ] && env_name="${!j}" ;;
+  esac
+done
+java_options="$(cd "$root" && "$python_bin" -c 'import sys
+from runtime.config import ConfigError, load_config
+try:
+    print(load_config(sys.argv[1])["spark"].get("java_options") or "")
+except ConfigError as err:
+    sys.exit(f"submit.sh: {err}")' "$env_name")"
+
 build="$root/build/submit"
 rm -rf "$build/dist" && mkdir -p "$build/dist"
 "$python_bin" -m pip wheel --quiet --no-deps --wheel-dir "$build/dist" "$root" >/dev/null
@@ -73,13 +89,6 @@ if [ "$packed" = 1 ]; then
 else
   python_confs+=(--conf "spark.pyspark.python=$workers_python")
 fi
-
-# spark-submit starts the driver's JVM before the job reads conf/: its flags (spark.java_options)
-# are read here, from the environment the job is given (--env, default local).
-env_name=local
-for ((i = 1; i < $#; i++)); do [ "${!i}" = "--env" ] && { j=$((i + 1)); env_name="${!j}"; }; done
-java_options="$(cd "$root" && "$python_bin" -c 'import sys; from runtime.config import load_config
-print(load_config(sys.argv[1])["spark"].get("java_options") or "")' "$env_name")"
 
 spark_submit="$(dirname "$python_bin")/spark-submit"
 exec env -u PYTHONPATH PYSPARK_PYTHON="$python_bin" "$spark_submit" \

@@ -114,6 +114,19 @@ def test_a_master_nobody_listens_on_is_a_clear_error(workers_python, tmp_path, u
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("given", [("--env", "nosuch"), ("--env=nosuch",)])
+def test_an_unknown_environment_is_named_before_anything_is_built(
+    workers_python, tmp_path, unused_port, given
+):
+    """The driver's JVM flags come from the job's --env, read before the wheel is built."""
+    job = ("jobs.compute_features", "--out", tmp_path / "out", *given)
+    result = _submit(f"spark://127.0.0.1:{unused_port}", workers_python, *job, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "submit.sh: unknown environment 'nosuch'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_workers_without_the_dependencies_are_a_clear_error(cluster, tmp_path):
     from storage.sample_trips import generate_trips, write_trips
 
