@@ -78,19 +78,10 @@ def _latencies(store, service: str, drivers: np.ndarray, requests: int) -> np.nd
 
 def _serve(conf: dict, folder: Path) -> tuple[subprocess.Popen, int]:
     """`feast serve` over `conf`'s registry and stores, answering on 127.0.0.1."""
-    import sys
-
     from definitions.feature_store import write_repo
+    from tests.jobs.feast_serving import start_feast_serve
 
-    repo = write_repo(conf, folder)
-    port = _free_port()
-    feast = Path(sys.executable).with_name("feast")
-    server = subprocess.Popen(
-        [str(feast), "-c", str(repo), "serve", "-h", "127.0.0.1", "-p", str(port)]
-        + ["--no-access-log"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, port = start_feast_serve(write_repo(conf, folder))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:

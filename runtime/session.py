@@ -60,6 +60,12 @@ def check_java() -> str:
     return line
 
 
+def jvm_options(conf: dict[str, Any]) -> str:
+    """The flags of every JVM a job starts (driver, executors, the Connect server): UTC, then
+    conf's `spark.java_options`. scripts/submit.sh and scripts/connect-server.sh print these."""
+    return f"-Duser.timezone=UTC {conf.get('spark', {}).get('java_options') or ''}".strip()
+
+
 def get_spark(conf: dict[str, Any]) -> SparkSession:
     """The active session (spark-submit, Databricks, a test's), else a Spark Connect session when
     `spark.remote` (conf, --remote) or SPARK_REMOTE names a server, else a classic session built
@@ -107,8 +113,7 @@ def _classic(conf: dict[str, Any]) -> SparkSession:
     for key, value in {**spark_conf.get("conf", {}), **REQUIRED_RUNTIME_CONF}.items():
         if value is not None:  # an overlay unsets a base setting with null
             builder = builder.config(key, str(value))
-    java_options = f"-Duser.timezone=UTC {spark_conf.get('java_options') or ''}".strip()
-    executor_options = java_options
+    java_options = executor_options = jvm_options(conf)
     metastore = conf.get("paths", {}).get("metastore")
     if metastore:
         builder = _with_metastore(builder, Path(metastore))

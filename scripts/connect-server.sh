@@ -46,9 +46,10 @@ start() {
   local spark_home
   spark_home="$("$python_bin" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
   mkdir -p "$state"
-  local java_options  # the JVM flags of conf/base.yaml (spark.java_options)
-  java_options="$("$python_bin" -c 'from runtime.config import load_config
-print(load_config()["spark"].get("java_options") or "")')"
+  local jvm_options  # UTC and conf/base.yaml's spark.java_options (runtime.session.jvm_options)
+  jvm_options="$("$python_bin" -c 'from runtime.config import load_config
+from runtime.session import jvm_options
+print(jvm_options(load_config()))')"
   # What sbin/start-connect-server.sh runs, in the foreground of a background job, so its pid is ours.
   SPARK_HOME="$spark_home" SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$python_bin" TZ=UTC \
     nohup "$spark_home/bin/spark-submit" --master "$master" \
@@ -58,8 +59,8 @@ print(load_config()["spark"].get("java_options") or "")')"
     --conf spark.connect.grpc.binding.port="$port" \
     --conf spark.sql.session.timeZone=UTC \
     --conf spark.sql.warehouse.dir="$state/warehouse" \
-    --conf "spark.driver.extraJavaOptions=-Duser.timezone=UTC $java_options" \
-    --conf "spark.executor.extraJavaOptions=-Duser.timezone=UTC $java_options" \
+    --conf "spark.driver.extraJavaOptions=$jvm_options" \
+    --conf "spark.executor.extraJavaOptions=$jvm_options" \
     --conf spark.ui.showConsoleProgress=false \
     --conf spark.ui.enabled=false \
     spark-internal >"$state/server.log" 2>&1 &

@@ -49,10 +49,11 @@ for ((i = 1; i <= $#; i++)); do
     --env) j=$((i + 1)); [ "$j" -le $# ] && env_name="${!j}" ;;
   esac
 done
-java_options="$(cd "$root" && "$python_bin" -c 'import sys
+jvm_options="$(cd "$root" && "$python_bin" -c 'import sys
 from runtime.config import ConfigError, load_config
+from runtime.session import jvm_options
 try:
-    print(load_config(sys.argv[1])["spark"].get("java_options") or "")
+    print(jvm_options(load_config(sys.argv[1])))
 except ConfigError as err:
     sys.exit(f"submit.sh: {err}")' "$env_name")"
 
@@ -93,6 +94,6 @@ fi
 spark_submit="$(dirname "$python_bin")/spark-submit"
 exec env -u PYTHONPATH PYSPARK_PYTHON="$python_bin" "$spark_submit" \
   --master "$master" --deploy-mode client \
-  --driver-java-options "-Duser.timezone=UTC $java_options" \
+  --driver-java-options "$jvm_options" \
   --py-files "$code_zip" "${archives[@]}" "${python_confs[@]}" "${confs[@]}" \
   "$build/run_job.py" "$job" "$@"

@@ -2,7 +2,7 @@
 
 Each feature has one meaning and three bodies behind one node name: a pandas body (pandas runs),
 a Spark column expression (no Python UDF cost) and a body over one Python datetime (the on-demand
-view of a request: no pandas round trip, ~0.1 ms). `engine` in the Hamilton config picks one;
+view of a request: no pandas round trip). `engine` in the Hamilton config picks one;
 tests/transforms/test_calendar_features.py holds them equal.
 """
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from hamilton import driver
 from hamilton.base import DictResult
+from hamilton.execution.graph_functions import topologically_sort_nodes
 
 from transforms import (
     calendar_features,
@@ -61,20 +62,8 @@ _calendar_steps: list | None = None
 
 def _steps_of(dr: driver.Driver, outputs: tuple[str, ...]) -> list:
     """The nodes computing `outputs`, in an order where each follows what it needs."""
-    nodes = {n.name: n for n in dr.graph.get_nodes()}
-    ordered: list = []
-
-    def visit(name: str) -> None:
-        node = nodes[name]
-        if node in ordered or node.user_defined:
-            return
-        for dependency in node.input_types:
-            visit(dependency)
-        ordered.append(node)
-
-    for name in outputs:
-        visit(name)
-    return ordered
+    needed, _ = dr.graph.get_upstream_nodes(list(outputs))
+    return [n for n in topologically_sort_nodes(list(needed)) if not n.user_defined]
 
 
 def calendar_of_times(times: list) -> dict[str, list[int | None]]:

@@ -33,19 +33,26 @@ def ask_feast_serve(repo: Path, drivers: list[int], service: str = "driver_activ
     return ask_feast_serve_all(repo, [body])[0]
 
 
-def ask_feast_serve_all(repo: Path, bodies: list[dict]) -> list[dict]:
-    """Starts `feast -c repo serve`, posts each get-online-features request body, stops the
-    server (by its pid, also when a request fails)."""
+def start_feast_serve(repo: Path, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, int]:
+    """`feast -c repo serve` on 127.0.0.1 and a free port (not waited for): the server, its port.
+    The caller stops it by its pid."""
     port = _free_port()
     feast = Path(sys.executable).with_name("feast")
     server = subprocess.Popen(
         [str(feast), "-c", str(repo), "serve", "-h", "127.0.0.1", "-p", str(port)]
         + ["--no-access-log"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         cwd=PROJECT,
         env=dict(os.environ),
     )
+    return server, port
+
+
+def ask_feast_serve_all(repo: Path, bodies: list[dict]) -> list[dict]:
+    """Starts `feast -c repo serve`, posts each get-online-features request body, stops the
+    server (by its pid, also when a request fails)."""
+    server, port = start_feast_serve(repo, stderr=subprocess.PIPE)
 
     def post(body: dict) -> dict:
         request = urllib.request.Request(
