@@ -6,6 +6,9 @@ import numpy as np
 from feast import Entity, Field, OnDemandFeatureView, RequestSource
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Int32, UnixTimestamp
+from hamilton.function_modifiers import tag
+
+from transforms.dataflow import CALENDAR_NODES
 
 
 def trip_request_source() -> RequestSource:
@@ -33,6 +36,7 @@ def _request_time(value) -> dt.datetime | None:
     )
 
 
+@tag(lineage_reads=list(CALENDAR_NODES))  # the transforms its function runs
 def request_calendar_view(
     driver_entity: Entity, trip_request_source: RequestSource
 ) -> OnDemandFeatureView:

@@ -4,6 +4,7 @@ their folders (files publication) or by name from the metastore (catalog publica
 import os
 
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
+from hamilton.function_modifiers import tag
 
 
 def _table_source(features_path: str, features_schema: str | None, table: str) -> SparkSource:
@@ -26,11 +27,13 @@ def _table_source(features_path: str, features_schema: str | None, table: str) -
     )
 
 
+@tag(lineage_reads="trips_stats_3h")  # the published table (see lineage.graph)
 def trips_stats_source(features_path: str, features_schema: str | None) -> SparkSource:
     """The trips_stats_3h table."""
     return _table_source(features_path, features_schema, "trips_stats_3h")
 
 
+@tag(lineage_reads="driver_activity")
 def driver_activity_source(features_path: str, features_schema: str | None) -> SparkSource:
     """The driver_activity table."""
     return _table_source(features_path, features_schema, "driver_activity")

@@ -47,12 +47,12 @@ from storage import trips_reader
 from storage.footer_profile import profile_staged
 from storage.publication import StagedTable
 from storage.publishers import publisher_for
+from storage.read_errors import explain_read_error, read_error_cause
 from storage.table_layout import PARTITION_COLUMN, write_by_date
-from storage.trips_reader import explain_read_error, read_error_cause
 from transforms.catalogue import Catalogue
 from transforms.dataflow import build_driver, quality_inputs
 from transforms.feature_tables import TABLES
-from transforms.trips_quality import checked_rules, duplicate_rules_active
+from transforms.quality_rules import checked_rules, duplicate_rules_active
 
 log = logging.getLogger("jobs.compute_features")
 

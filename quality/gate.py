@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from quality.checks import Check, evaluate
 from runtime.errors import JobError
-from transforms.trips_quality import FLAGS, RULES, rule_bit
+from transforms.quality_rules import FLAGS, RULES, rule_bit
 
 log = logging.getLogger("quality.gate")
 QUARANTINE_TABLE = "quarantine"

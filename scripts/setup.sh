@@ -3,22 +3,26 @@
 # (requirements.lock, hash-checked; refresh it with scripts/lock.sh), then the project itself.
 #
 #   bash scripts/setup.sh                       the project and its Python dependencies
-#   bash scripts/setup.sh --with-test-services  also the servers the tests start (redis-server)
+#   bash scripts/setup.sh --with-test-services  also what the tests start or call (redis-server, dot)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--with-test-services" ]; then
-  if ! command -v redis-server >/dev/null 2>&1; then
+  # redis-server: the Redis online store tests; dot (graphviz): the lineage pictures' tests
+  missing=""
+  command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
+  command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+  if [ -n "$missing" ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
-      echo "The tests start a redis-server: install Redis 6 or newer so redis-server is on PATH." >&2
+      echo "The tests need:$missing. Install them (Redis 6 or newer, Graphviz) so they are on PATH." >&2
       exit 1
     fi
     sudo_cmd=""
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-    echo "installing redis-server (Debian package) for the Redis online store tests"
-    $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq redis-server >/dev/null
+    echo "installing$missing (Debian packages) for the tests"
+    $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq $missing >/dev/null
   fi
-  # The package starts a system service on 6379; the tests start their own on a free port.
+  # The redis package starts a system service on 6379; the tests start their own on a free port.
 elif [ -n "${1:-}" ]; then
   echo "unknown option $1: use --with-test-services or nothing" >&2
   exit 2

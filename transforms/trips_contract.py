@@ -5,7 +5,7 @@ from hamilton.function_modifiers import config
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from transforms.trips_quality import FLAGS
+from transforms.quality_rules import FLAGS
 from transforms.trips_schema import TRIPS_COLUMNS, normalise_trips_pandas
 
 

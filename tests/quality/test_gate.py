@@ -11,7 +11,7 @@ from quality.gate import (
     judge_table,
     take_input_counts,
 )
-from transforms.trips_quality import RULES
+from transforms.quality_rules import RULES
 
 
 def _metrics(read=10, accepted=9, **broken):

@@ -1,0 +1,1 @@
+"""Lineage of the features: one graph, its pictures, change control and run events."""
