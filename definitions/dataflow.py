@@ -9,8 +9,10 @@ from feast.base_feature_view import BaseFeatureView
 from feast.data_source import DataSource
 from hamilton import driver
 from hamilton.base import DictResult
+from pyspark.sql import SparkSession
 
 from definitions import entities, feature_services, feature_views, on_demand_views, sources
+from lineage.code_versions import published_versions
 from storage.publishers import publication_conf
 from transforms.catalogue import Catalogue
 
@@ -28,6 +30,7 @@ def definition_inputs(conf: dict[str, Any]) -> dict[str, Any]:
         "trips_stats_conf": feast["views"]["trips_stats_3h"],
         "driver_activity_conf": feast["views"]["driver_activity"],
         "catalogue": Catalogue.from_conf(conf["features"]),
+        "published_code_versions": published_versions(SparkSession.getActiveSession(), conf),
     }
 
 

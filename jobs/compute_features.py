@@ -29,6 +29,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, StringType, StructField, StructType
 
+from lineage import code_versions
 from quality.checks import profile_from, table_checks
 from quality.gate import (
     QUARANTINE_TABLE,
@@ -165,6 +166,7 @@ def run(
     began = time.perf_counter()
     session = own_session(spark, JOB_SETTINGS)
     publisher = publisher_for(session, conf, request.out)
+    report.code_versions = _code_versions(session, conf, request)
     staging = publisher.staging(request.run_id)
     families = None
     try:
@@ -222,6 +224,7 @@ class TableFamilies:
             staged, profile = _write_and_profile(
                 table, staging / name, table_checks(self.catalogue, name)
             )
+        code_versions.record(staging / name, self.report.code_versions[name])
         metrics = self._input_counts(observation)
         if self._disagree(metrics, profile["rows"]):
             metrics = self._recounted(f"{name}: {profile['rows']} rows written")
@@ -300,6 +303,30 @@ class TableFamilies:
 
     def release(self) -> None:
         self.adapter.release()
+
+
+def _code_versions(spark: SparkSession, conf: dict, request: FeatureRequest) -> dict[str, str]:
+    """The code version each table is published with; says when it differs from the published
+    one, and what a partial range leaves behind then."""
+    versions = code_versions.table_code_versions(conf)
+    published = code_versions.published_versions(spark, conf, request.out)
+    for table in request.tables:
+        if published[table] in (versions[table], code_versions.UNKNOWN):
+            continue
+        log.info(
+            "%s: code changed since its published version (%s -> %s)",
+            table,
+            published[table],
+            versions[table],
+        )
+        if request.first or request.last:
+            log.warning(
+                "%s: only %s is recomputed; its other dates keep values of the earlier code "
+                "(run without --start/--end, or jobs.pipeline, to recompute them all)",
+                table,
+                request.describe(),
+            )
+    return {table: versions[table] for table in request.tables}
 
 
 def _write_and_profile(table: DataFrame, folder: Path, checks, undated: str | None = None):

@@ -33,19 +33,25 @@ def run(
     start: str | None = None,
     end: str | None = None,
     incremental: bool = False,
+    views: list[str] | None = None,
 ) -> float:
-    """Materializes [start, end] (or since the last run, with incremental), one feature view
-    after the other; returns seconds. A run stopped half-way is completed by running it again:
-    the online store keeps a row only when it is newer than the one it holds, so nothing older
-    ever replaces what is served."""
+    """Materializes [start, end] (or since the last run, with incremental) for every feature
+    view (or `views`), one after the other; returns seconds. A run stopped half-way is completed
+    by running it again: the online store keeps a row only when it is newer than the one it
+    holds, so nothing older ever replaces what is served."""
     if not (start or incremental):
         raise ValueError("give --start (and --end), or --incremental")
     store = feature_store(conf)
     began = time.perf_counter()
     end_time = _utc(end) if end else dt.datetime.now(dt.UTC)
-    views = sorted(v.name for v in store.list_feature_views())
-    if not views:
+    registered = {v.name: v for v in store.list_feature_views()}
+    if not registered:
         raise JobError("no feature views are registered: run jobs.register first")
+    unknown = sorted(set(views or []) - set(registered))
+    if unknown:
+        raise JobError(f"feature view(s) {unknown} are not registered; known: {sorted(registered)}")
+    views = sorted(views if views is not None else registered)
+    warn_about_old_code(conf, [registered[v] for v in views])
     with answering(online_store_settings(conf)):
         for view in views:
             if incremental:
@@ -56,6 +62,44 @@ def run(
     seconds = time.perf_counter() - began
     log.info("materialized up to %s in %.1f s", end_time.isoformat(), seconds)
     return seconds
+
+
+def warn_about_old_code(conf: dict[str, Any], views: list) -> list[str]:
+    """Views whose tables were made by other code than this (their code_version tag): their
+    online rows would be too. Logged with what to run; returned."""
+    from lineage.code_versions import CODE_VERSION_TAG, table_code_versions
+
+    code = table_code_versions(conf)
+    old = [v.name for v in views if v.name in code and v.tags.get(CODE_VERSION_TAG) != code[v.name]]
+    for name in old:
+        log.warning(
+            "%s: its table was made by other code (%s) than this checkout's (%s): run "
+            "jobs.pipeline to recompute it, register it and refresh its online rows",
+            name,
+            next(v.tags.get(CODE_VERSION_TAG) for v in views if v.name == name),
+            code[name],
+        )
+    return old
+
+
+def purge(conf: dict[str, Any], views: list[str]) -> None:
+    """Deletes every online row of the given feature views (their tables stay): what the old
+    code computed is not served, and rows rewritten with the same event time are not skipped
+    (Redis keeps a row unless the new one is newer)."""
+    store = feature_store(conf)
+    objects = [store.get_feature_view(v) for v in views]
+    provider = store._get_provider()
+    with answering(online_store_settings(conf)):
+        for delete, keep in ((objects, []), ([], objects)):  # drop, then recreate empty
+            provider.update_infra(
+                project=store.project,
+                tables_to_delete=delete,
+                tables_to_keep=keep,
+                entities_to_delete=[],
+                entities_to_keep=[],
+                partial=True,
+            )
+    log.info("purged the online rows of %s", ", ".join(views))
 
 
 def lookup(

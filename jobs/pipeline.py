@@ -18,6 +18,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs import compute_features, generate_trips
+from lineage import code_versions
+from transforms.feature_tables import TABLES
 
 log = logging.getLogger("jobs.pipeline")
 SERVICE = "driver_trips_v1"
@@ -58,16 +60,31 @@ def run(spark: SparkSession, conf: dict[str, Any], regenerate: bool = False) -> 
         log.info("stage %s: done in %.1f s", name, summary[f"{name} seconds"])
         return result
 
-    if regenerate or not os.path.isdir(trips) or not os.listdir(trips):
+    generated = regenerate or not os.path.isdir(trips) or not os.listdir(trips)
+    if generated:
         summary["trips generated"] = stage(
             "generate", generate_trips.run, conf, trips, overwrite=True
         )
-    report = stage("features", compute_features.run, spark, conf)
-    summary["trips read"] = report.trips_read
-    summary["trips accepted"] = report.trips_accepted
-    summary["trips quarantined"] = report.trips_quarantined
-    summary.update({f"{name} rows": rows for name, rows in report.rows_written.items()})
+    versions = code_versions.table_code_versions(conf)
+    published = code_versions.published_versions(spark, conf)
+    stale = [t for t in TABLES if generated or published[t] != versions[t]]
+    for table in TABLES:
+        summary[f"{table} code"] = versions[table] + ("" if table in stale else " (up to date)")
+    if stale:
+        report = stage("features", compute_features.run, spark, conf, tables=stale)
+        summary["trips read"] = report.trips_read
+        summary["trips accepted"] = report.trips_accepted
+        summary["trips quarantined"] = report.trips_quarantined
+        summary.update({f"{name} rows": rows for name, rows in report.rows_written.items()})
+    else:
+        log.info("every feature table was made by this code: none recomputed")
+    registered = registered_views(conf)
     stage("register", register.run, conf)
+    refresh = [t for t in TABLES if t in stale or needs_refresh(registered.get(t), versions[t])]
+    summary["online refreshed"] = ", ".join(refresh) or "none (every view is current)"
+    purged = [t for t in refresh if t in registered]
+    if purged:  # the old code's rows go at once: none may be served after the code changed
+        stage("purge", materialize.purge, conf, purged)
 
     entities = os.path.join(data, "training_entities")
     sample_entities(spark, conf, entities)
@@ -80,13 +97,15 @@ def run(spark: SparkSession, conf: dict[str, Any], regenerate: bool = False) -> 
     bounds = (
         spark.read.parquet(trips).agg(F.min("event_timestamp"), F.max("event_timestamp")).first()
     )
-    stage(
-        "materialize",
-        materialize.run,
-        conf,
-        start=str(bounds[0]),
-        end=str(bounds[1] + pd.Timedelta(seconds=1)),
-    )
+    if refresh:
+        stage(
+            "materialize",
+            materialize.run,
+            conf,
+            start=str(bounds[0]),
+            end=str(bounds[1] + pd.Timedelta(seconds=1)),
+            views=refresh,
+        )
     drivers = [
         r["driver_id"]
         for r in spark.read.parquet(trips)
@@ -100,6 +119,23 @@ def run(spark: SparkSession, conf: dict[str, Any], regenerate: bool = False) -> 
         "online lookup", materialize.lookup, conf, drivers + [-1], SERVICE
     )
     return summary
+
+
+def registered_views(conf: dict[str, Any]) -> dict:
+    """Feature views in the registry now, by name (none before the first registration)."""
+    from definitions.feature_store import feature_store
+
+    return {v.name: v for v in feature_store(conf).list_feature_views()}
+
+
+def needs_refresh(view, code_version: str) -> bool:
+    """Whether a view's online rows must be rebuilt: it is new, its table's code changed since
+    it was registered, or it holds no materialized rows yet (a run stopped before)."""
+    if view is None:
+        return True
+    return view.tags.get(code_versions.CODE_VERSION_TAG) != code_version or not (
+        view.materialization_intervals
+    )
 
 
 def print_summary(summary: dict[str, Any]) -> None:

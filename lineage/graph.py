@@ -18,6 +18,7 @@ from typing import Any
 from hamilton import driver
 from hamilton.base import DictResult
 
+from lineage.code_versions import CODE_VERSION_TAG
 from lineage.fingerprints import digest, fingerprint
 from storage import trips_reader
 from transforms import calendar_features
@@ -278,7 +279,6 @@ def _name_feast_objects(conf: dict[str, Any], nodes: dict[str, Node]) -> None:
             nodes[name].definition = definition_hash(obj, features_path)
 
 
-CODE_VERSION_TAG = "code_version"  # a feature view's tag: the code version of its table
 _VOLATILE = {"meta", "createdTimestamp", "lastUpdatedTimestamp", "body"}
 
 

@@ -129,6 +129,14 @@ class CatalogPublisher:
     def reader_location(self, table: str) -> str:
         return f"{self.schema}.{table}"
 
+    def date_folders(self, table: str) -> list[Path]:
+        """The folders of the table's dates readers see now (none when it is not published)."""
+        current = self.current_version(table)
+        if current is None:
+            return []
+        dates = _read_json(self.out / ".versions" / current / MANIFEST).get(table, {})
+        return [Path(location) for _, location in sorted(dates.items())]
+
     # Versions
 
     def current_version(self, table: str) -> str | None:

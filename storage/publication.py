@@ -62,6 +62,11 @@ class FilePublisher:
     def reader_location(self, table: str) -> str:
         return str(self.out / table)
 
+    def date_folders(self, table: str) -> list[Path]:
+        """The folders of the table's dates readers see now (none when it is not published)."""
+        current = current_table(self.out, table)
+        return sorted(d for d in current.iterdir() if d.is_dir()) if current else []
+
 
 @contextmanager
 def _lock(out: Path):

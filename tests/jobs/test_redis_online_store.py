@@ -163,3 +163,23 @@ def test_without_the_variable_the_secret_scope_is_asked(conf, monkeypatch):
     settings = online_store_settings(databricks)
     assert asked == [("trip_features", "redis")]
     assert settings["connection_string"].startswith("redis.internal:6380,password=s3cret,ssl=true")
+
+
+def test_purge_empties_one_view_on_redis_and_sqlite(feast_conf, redis_conf, redis_server):
+    """What jobs.pipeline does when a view's code changed: its online rows go, the other view's
+    stay, and materializing again writes every row anew (Redis would skip rows whose event
+    time it already holds)."""
+    sqlite, tmp = feast_conf
+    redis, _, _ = redis_conf
+    _flush(redis_server)
+    activity = pd.read_parquet(tmp / "features" / "driver_activity")
+    stats = pd.read_parquet(tmp / "features" / "trips_stats_3h")
+    drivers = sorted(activity["driver_id"].unique().tolist())
+    for conf in (redis, sqlite):
+        materialize.run(conf, start="2026-01-01", end="2026-01-12")
+        materialize.purge(conf, ["driver_activity"])
+        online = materialize.lookup(conf, drivers, "driver_trips_v1")
+        assert online[ACTIVITY].isna().all().all()
+        _assert_serves(conf, stats, "driver_trips_v1", CALENDAR[-1:])
+        materialize.run(conf, start="2026-01-01", end="2026-01-12", views=["driver_activity"])
+        _assert_serves(conf, activity, "driver_activity_v1", ACTIVITY)

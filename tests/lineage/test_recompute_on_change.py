@@ -1,0 +1,129 @@
+"""A transform edited in a copy of the project: jobs.pipeline recomputes exactly the tables the
+change reaches, registers their new code version, purges their online rows and loads the new
+ones; the other table, its view and its online rows are left alone."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lineage.code_versions import CODE_VERSION_TAG, SIDECAR
+from tests.jobs.feast_serving import latest_per_driver
+
+PROJECT = Path(__file__).resolve().parents[2]
+CODE = ("conf", "jobs", "transforms", "definitions", "feature_repo", "offline_store", "runtime")
+CODE += ("storage", "quality", "lineage")
+ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
+# The edit: the Spark body of the per-driver windows adds 1000 to trips_1h.
+ORIGINAL = '*[F.col("__windows")[name].alias(name) for name in plan],'
+EDITED = (
+    '*[(F.col("__windows")[name] + (1000 if name == "trips_1h" else 0)).alias(name) '
+    "for name in plan],"
+)
+
+
+def _pipeline(copy: Path, workspace: Path) -> str:
+    env = dict(os.environ, TRIP_FEATURES_HOME=str(workspace), PYTHONPATH=str(copy))
+    args = [sys.executable, "-m", "jobs.pipeline", "--env", "local"]
+    for setting in (
+        "generate.rows=3000",
+        "generate.days=3",
+        "generate.drivers=30",
+        "spark.conf.spark.sql.shuffle.partitions=2",
+        "spark.conf.spark.driver.memory=1g",
+    ):
+        args += ["--set", setting]
+    done = subprocess.run(args, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return done.stdout + done.stderr
+
+
+def _summary_line(log: str, key: str) -> str:
+    """The value of a line of the pipeline's printed summary."""
+    for line in log.splitlines():
+        if line.startswith(f"  {key} "):
+            return line[len(key) + 2 :].strip()
+    raise AssertionError(f"no summary line {key!r} in:\n{log[-3000:]}")
+
+
+def _state(conf) -> dict:
+    from definitions.feature_store import feature_store
+    from jobs import materialize
+
+    features = Path(conf["paths"]["features"])
+    views = {v.name: v for v in feature_store(conf).list_feature_views()}
+    stats_file = next((features / "trips_stats_3h").glob("date=*/*.parquet"))
+    activity = pd.read_parquet(features / "driver_activity")
+    drivers = sorted(activity["driver_id"].unique().tolist())
+    return {
+        "tags": {name: v.tags[CODE_VERSION_TAG] for name, v in views.items()},
+        "intervals": {name: len(v.materialization_intervals) for name, v in views.items()},
+        "stats_inode": os.stat(stats_file).st_ino,
+        "sidecars": {
+            t: {p.read_text().strip() for p in (features / t).glob(f"date=*/{SIDECAR}")}
+            for t in ("trips_stats_3h", "driver_activity")
+        },
+        "latest": latest_per_driver(activity),
+        "online": materialize.lookup(conf, drivers, "driver_trips_v1").set_index("driver_id"),
+    }
+
+
+@pytest.mark.slow
+def test_an_edited_transform_recomputes_and_refreshes_only_what_it_reaches(tmp_path, monkeypatch):
+    copy, workspace = tmp_path / "project", tmp_path / "workspace"
+    for folder in CODE:
+        shutil.copytree(
+            PROJECT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    workspace.mkdir()
+    monkeypatch.setenv("TRIP_FEATURES_HOME", str(workspace))
+    from runtime.config import load_config
+
+    conf = load_config("local")
+
+    first_log = _pipeline(copy, workspace)
+    before = _state(conf)
+    assert _summary_line(first_log, "online refreshed") == "trips_stats_3h, driver_activity"
+    assert before["online"]["trips_1h"].max() < 1000
+
+    windows = copy / "transforms" / "driver_windows.py"
+    source = windows.read_text()
+    assert source.count(ORIGINAL) == 1, "the edit's anchor moved: update ORIGINAL"
+    windows.write_text(source.replace(ORIGINAL, EDITED))
+    second_log = _pipeline(copy, workspace)
+    after = _state(conf)
+
+    # Exactly driver_activity was recomputed, re-registered and refreshed online.
+    assert _summary_line(second_log, "trips_stats_3h code").endswith("(up to date)")
+    assert not _summary_line(second_log, "driver_activity code").endswith("(up to date)")
+    assert _summary_line(second_log, "online refreshed") == "driver_activity"
+    assert "purged the online rows of driver_activity" in second_log
+    assert after["stats_inode"] == before["stats_inode"]  # the same file, hard-linked forward
+    assert after["sidecars"]["trips_stats_3h"] == before["sidecars"]["trips_stats_3h"]
+    assert after["tags"]["trips_stats_3h"] == before["tags"]["trips_stats_3h"]
+    assert after["intervals"]["trips_stats_3h"] == before["intervals"]["trips_stats_3h"]
+    assert after["tags"]["driver_activity"] != before["tags"]["driver_activity"]
+    assert after["sidecars"]["driver_activity"] == {after["tags"]["driver_activity"]}
+
+    # The new table is the old one with trips_1h + 1000, and the online store serves it only.
+    new, old = after["latest"], before["latest"]
+    pd.testing.assert_series_equal(new["trips_1h"], old["trips_1h"] + 1000)
+    online = after["online"].loc[new.index]
+    for name in ACTIVITY:
+        pd.testing.assert_series_equal(
+            online[name].astype(float), new[name].astype(float), check_names=False
+        )
+    assert (online["trips_1h"] >= 1001).all()
+    stats = [c for c in before["online"].columns if c.endswith("rolling_3h") or c == "hour_of_day"]
+    pd.testing.assert_frame_equal(after["online"][stats], before["online"][stats])
+
+    # Nothing changed since: the next run recomputes and refreshes nothing.
+    third_log = _pipeline(copy, workspace)
+    assert "every feature table was made by this code: none recomputed" in third_log
+    assert _summary_line(third_log, "online refreshed") == "none (every view is current)"
+    assert json.dumps(_state(conf)["tags"]) == json.dumps(after["tags"])
