@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from jobs import compute_features
+from lineage import code_versions
 from runtime.config import apply_override
 from runtime.errors import JobError
 from storage.catalog_publication import CatalogPublisher
@@ -66,6 +67,11 @@ def test_published_views_equal_the_files_publication(spark, conf, trips, tmp_pat
     )
     assert report.status == "published"
     _assert_same(spark, schema, files)
+    # Both publications record, with every date, the code version the run computed with.
+    for kind, out in (("files", files), ("catalog", tmp_path / "catalog")):
+        run_conf = catalog_conf(conf, schema) if kind == "catalog" else conf
+        published = code_versions.published_versions(spark, run_conf, str(out))
+        assert published == code_versions.table_code_versions(conf) == report.code_versions
     # A reader's query on the view prunes dates like a query on the folders.
     plan = (
         spark.sql(f"SELECT * FROM {schema}.driver_activity WHERE date = '2026-01-06'")
