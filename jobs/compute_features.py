@@ -29,7 +29,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, StringType, StructField, StructType
 
-from lineage import code_versions
+from lineage import code_versions, job_datasets
+from lineage.run_events import job_run
 from quality.checks import profile_from, table_checks
 from quality.gate import (
     QUARANTINE_TABLE,
@@ -162,6 +163,14 @@ def run(
     and publishes them with the quarantined rows, all at once or none; writes the quality report
     either way."""
     request = FeatureRequest.of(conf, trips, out, start, end, tables)
+    trips_read = job_datasets.location_dataset(conf, request.trips)
+    with job_run(conf, "compute_features", inputs=[trips_read]) as lineage:
+        report = _run(spark, conf, request, lineage, trips_read)
+    return report
+
+
+def _run(spark, conf, request: FeatureRequest, lineage, trips_read) -> FeatureRun:
+    """The run itself; `lineage` receives the published tables for the run's COMPLETE event."""
     report = FeatureRun(run_id=request.run_id)
     began = time.perf_counter()
     session = own_session(spark, JOB_SETTINGS)
@@ -187,6 +196,7 @@ def run(
         report.seconds["total"] = time.perf_counter() - began
         write_quality_report(report, request.out)
     log.info("feature job published %s in %.1f s", report.rows_written, report.seconds["total"])
+    lineage.outputs = job_datasets.feature_tables(conf, publisher, staged, report, trips_read)
     return report
 
 

@@ -11,6 +11,8 @@ import sys
 import time
 from typing import Any
 
+from lineage.job_datasets import location_dataset
+from lineage.run_events import job_run
 from storage.sample_trips import generate_trips, write_trips
 
 log = logging.getLogger(__name__)
@@ -18,6 +20,13 @@ log = logging.getLogger(__name__)
 
 def run(conf: dict[str, Any], out: str, overwrite: bool = False) -> int:
     """Generates and writes the trips described by `conf["generate"]`; returns the row count."""
+    with job_run(conf, "generate_trips") as lineage:
+        written = _generate(conf, out, overwrite)
+        lineage.outputs = [location_dataset(conf, out, rows=written)]
+    return written
+
+
+def _generate(conf: dict[str, Any], out: str, overwrite: bool) -> int:
     params = conf["generate"]
     began = time.perf_counter()
     trips = generate_trips(

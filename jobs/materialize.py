@@ -15,6 +15,8 @@ import pandas as pd
 
 from definitions.feature_store import feature_store
 from definitions.online_store import answering, online_store_settings
+from lineage import job_datasets
+from lineage.run_events import job_run
 from runtime.errors import JobError
 from runtime.faults import checkpoint
 
@@ -52,6 +54,19 @@ def run(
         raise JobError(f"feature view(s) {unknown} are not registered; known: {sorted(registered)}")
     views = sorted(views if views is not None else registered)
     warn_about_old_code(conf, [registered[v] for v in views])
+    sources = job_datasets.view_sources(store, views, conf)
+    online = [job_datasets.online_view(conf, store.project, registered[v]) for v in views]
+    for view, dataset in zip(views, online, strict=True):
+        dataset.columns = {f.name: [(sources[view], f.name)] for f in registered[view].features}
+    with job_run(conf, "materialize", inputs=list(sources.values())) as lineage:
+        _materialize(conf, store, views, start, end_time, incremental)
+        lineage.outputs = online
+    seconds = time.perf_counter() - began
+    log.info("materialized up to %s in %.1f s", end_time.isoformat(), seconds)
+    return seconds
+
+
+def _materialize(conf, store, views: list[str], start, end_time, incremental: bool) -> None:
     with answering(online_store_settings(conf)):
         for view in views:
             if incremental:
@@ -59,9 +74,6 @@ def run(
             else:
                 store.materialize(start_date=_utc(start), end_date=end_time, feature_views=[view])
             checkpoint(f"materialized:{view}")
-    seconds = time.perf_counter() - began
-    log.info("materialized up to %s in %.1f s", end_time.isoformat(), seconds)
-    return seconds
 
 
 def warn_about_old_code(conf: dict[str, Any], views: list) -> list[str]:

@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 
 from jobs import compute_features, generate_trips
 from lineage import code_versions
+from lineage.run_events import job_run
 from transforms.feature_tables import TABLES
 
 log = logging.getLogger("jobs.pipeline")
@@ -45,7 +46,13 @@ def sample_entities(spark: SparkSession, conf: dict[str, Any], path: str, rows: 
 
 
 def run(spark: SparkSession, conf: dict[str, Any], regenerate: bool = False) -> dict[str, Any]:
-    """Runs every stage; returns rows and seconds per stage and the samples."""
+    """Runs every stage; returns rows and seconds per stage and the samples. Each stage's job
+    emits its OpenLineage events as a child of the pipeline's run."""
+    with job_run(conf, "pipeline"):
+        return _stages(spark, conf, regenerate)
+
+
+def _stages(spark: SparkSession, conf: dict[str, Any], regenerate: bool) -> dict[str, Any]:
     from jobs import materialize, register, training_set  # Feast: imported once it is needed
 
     summary: dict[str, Any] = {}
@@ -115,6 +122,8 @@ def run(spark: SparkSession, conf: dict[str, Any], regenerate: bool = False) -> 
         .limit(3)
         .collect()
     ]
+    if (conf.get("lineage") or {}).get("transport", "file") == "file":
+        summary["lineage events"] = conf["paths"]["lineage_events"]
     summary["online answer"] = stage(
         "online lookup", materialize.lookup, conf, drivers + [-1], SERVICE
     )

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from definitions.feature_store import feature_store, plan_and_apply, repo_contents
+from lineage.run_events import job_run, path_dataset, table_dataset
 
 log = logging.getLogger("jobs.register")
 
@@ -15,7 +16,16 @@ log = logging.getLogger("jobs.register")
 def run(conf: dict[str, Any], apply: bool = True) -> str:
     """Plans (and applies) the definitions; returns the printed diff."""
     store = feature_store(conf)
-    diff = plan_and_apply(store, repo_contents(conf), apply=apply)
+    contents = repo_contents(conf)
+    sources = [
+        table_dataset(conf, s.table) if s.table else path_dataset(s.path)
+        for s in contents.data_sources
+        if getattr(s, "path", None) or getattr(s, "table", None)
+    ]
+    registry = path_dataset(conf["paths"]["registry"])
+    with job_run(conf, "register", inputs=sources) as lineage:
+        diff = plan_and_apply(store, contents, apply=apply)
+        lineage.outputs = [registry] if apply else []
     print(diff or "no changes")
     log.info("%s project %s", "applied" if apply else "planned", store.project)
     return diff

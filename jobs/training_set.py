@@ -18,6 +18,8 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from definitions.feature_store import feature_store
+from lineage import job_datasets
+from lineage.run_events import job_run
 from offline_store.spark_store import with_on_demand_features
 from runtime.errors import JobError
 
@@ -65,8 +67,15 @@ def run(
     full_feature_names: bool = False,
 ) -> int:
     """Writes the training set; returns its row count (always the entity row count)."""
-    began = time.perf_counter()
     store, feature_service = registered_service(conf, service)
+    with job_run(conf, "training_set") as lineage:
+        return _run(spark, conf, store, feature_service, entities, out, full_feature_names, lineage)
+
+
+def _run(spark, conf, store, feature_service, entities, out, full_feature_names, lineage) -> int:
+    """The run itself; `lineage` receives what it reads and writes."""
+    began = time.perf_counter()
+    service = feature_service.name
     entity_rows = read_entities(spark, entities)
     entity_count = entity_rows.count()
     if entity_count == 0:
@@ -88,7 +97,39 @@ def run(
     )
     if rows != entity_count:
         raise TrainingSetError(f"{rows} rows written for {entity_count} entity rows")
+    lineage.inputs, lineage.outputs = training_set_lineage(
+        conf, store, feature_service, entities, entity_rows.columns, out, frame, full_feature_names
+    )
+    lineage.outputs[0].rows = rows
     return rows
+
+
+def training_set_lineage(conf, store, service, entities, entity_columns, out, frame, full_names):
+    """(inputs, [output]): the entity rows (unless a query), the views' tables, and the training
+    set, whose entity columns come from the entity rows and features from their tables."""
+    entity_source = None if _SQL.match(entities) else job_datasets.location_dataset(conf, entities)
+    views = [p for p in service.feature_view_projections if p.name != "request_calendar"]
+    sources = job_datasets.view_sources(store, [p.name for p in views], conf)
+    columns: dict[str, list] = {}
+    if entity_source is not None:
+        columns |= {c: [(entity_source, c)] for c in entity_columns}
+    for projection in views:
+        for feature in projection.features:
+            name = f"{projection.name}__{feature.name}" if full_names else feature.name
+            columns[name] = [(sources[projection.name], feature.name)]
+    for projection in service.feature_view_projections:
+        if projection.name == "request_calendar" and entity_source is not None:
+            for feature in projection.features:
+                name = f"{projection.name}__{feature.name}" if full_names else feature.name
+                columns[name] = [(entity_source, "request_timestamp")]
+    output = job_datasets.location_dataset(
+        conf,
+        out,
+        fields=[(f.name, f.dataType.simpleString()) for f in frame.schema.fields],
+        columns=columns,
+    )
+    inputs = ([entity_source] if entity_source else []) + list(sources.values())
+    return inputs, [output]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,13 +28,12 @@ _cache: dict[str, dict[str, str]] = {}
 
 def table_code_versions(conf: dict[str, Any]) -> dict[str, str]:
     """Table -> the code version the code here would publish it with, for conf."""
-    from lineage.graph import build_graph
     from transforms.catalogue import Catalogue
     from transforms.feature_tables import TABLES
 
     key = json.dumps([conf["features"], conf["quality"]], sort_keys=True, default=str)
     if key not in _cache:
-        graph = build_graph(conf, with_definitions=False)
+        graph = transforms_graph(conf)
         catalogue = Catalogue.from_conf(conf["features"])
         quality = json.dumps(conf["quality"], sort_keys=True, default=str)
         versions = {}
@@ -84,3 +83,16 @@ def published_versions(spark, conf: dict[str, Any], out: str | None = None) -> d
         return dict.fromkeys(TABLES, UNKNOWN)
     publisher = publisher_for(spark, conf, out or conf["paths"]["features"])
     return {t: version_of_table(versions_of_dates(publisher.date_folders(t))) for t in TABLES}
+
+
+_graphs: dict[str, Any] = {}
+
+
+def transforms_graph(conf: dict[str, Any]):
+    """The lineage graph of the transforms alone (no Feast import), built once per catalogue."""
+    from lineage.graph import build_graph
+
+    key = json.dumps(conf["features"], sort_keys=True, default=str)
+    if key not in _graphs:
+        _graphs[key] = build_graph(conf, with_definitions=False)
+    return _graphs[key]

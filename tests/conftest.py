@@ -21,6 +21,7 @@ def conf(tmp_path_factory):
             "spark.conf.spark.driver.memory=2g",
             "spark.app_name=trip-features-tests",
             f"paths.metastore={tmp_path_factory.mktemp('metastore')}",
+            f"paths.lineage_events={tmp_path_factory.mktemp('lineage') / 'events.jsonl'}",
         ],
     )
 
@@ -86,6 +87,7 @@ def conf_at(conf):
             f"paths.features={root / 'features'}",
             f"paths.registry={root / 'feast' / 'registry.db'}",
             f"paths.online_store={root / 'feast' / 'online.db'}",
+            f"paths.lineage_events={root / 'lineage' / 'events.jsonl'}",
         ):
             placed = apply_override(placed, override)
         return placed

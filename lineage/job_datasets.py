@@ -1,0 +1,67 @@
+"""The datasets each job reads and writes, as OpenLineage names them, with column lineage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lineage.run_events import Dataset, path_dataset, table_dataset
+
+
+def location_dataset(conf: dict[str, Any], location: str, **kwargs) -> Dataset:
+    """A parquet folder (or URI) or, for a name without a path, a Spark table."""
+    looks_like_table = "/" not in location and not location.endswith(".parquet")
+    if looks_like_table:
+        return table_dataset(conf, location, **kwargs)
+    return path_dataset(location, **kwargs)
+
+
+def _fields(schema) -> list[tuple[str, str]]:
+    return [(f.name, f.dataType.simpleString()) for f in schema.fields]
+
+
+def feature_tables(conf, publisher, staged: dict, report, trips: Dataset) -> list[Dataset]:
+    """The published tables of a feature run: schema, rows written, and for each column the
+    trips columns it comes from (the lineage graph)."""
+    from lineage.code_versions import transforms_graph
+    from lineage.graph import column_lineage
+    from quality.gate import QUARANTINE_TABLE
+    from storage.table_layout import PARTITION_COLUMN
+
+    graph = transforms_graph(conf)
+    outputs = []
+    for name, table in sorted(staged.items()):
+        columns = [f.name for f in table.schema.fields]
+        if name == QUARANTINE_TABLE:
+            lineage = {c: [c] for c in columns if c in graph.nodes}
+        else:
+            lineage = column_lineage(graph, name, [c for c in columns if c != PARTITION_COLUMN])
+            lineage[PARTITION_COLUMN] = ["event_timestamp"]  # the trip's UTC date
+        outputs.append(
+            location_dataset(
+                conf,
+                publisher.reader_location(name),
+                fields=_fields(table.schema),
+                columns={c: [(trips, i) for i in inputs] for c, inputs in lineage.items()},
+                rows=report.rows_written.get(name),
+            )
+        )
+    return outputs
+
+
+def view_sources(store, view_names: list[str], conf: dict[str, Any]) -> dict[str, Dataset]:
+    """The table each feature view reads, by view name."""
+    found = {}
+    for name in view_names:
+        source = store.get_feature_view(name).batch_source
+        found[name] = (
+            table_dataset(conf, source.table) if source.table else path_dataset(source.path)
+        )
+    return found
+
+
+def online_view(conf: dict[str, Any], project: str, view) -> Dataset:
+    """A feature view's rows in the online store."""
+    settings = conf["feast"].get("online_store") or {}
+    if settings.get("type", "sqlite") == "redis":
+        return Dataset("redis", f"{project}.{view.name}")
+    return Dataset("sqlite", f"{conf['paths']['online_store']}#{project}_{view.name}")
