@@ -12,7 +12,7 @@ from hamilton.base import DictResult
 from pyspark.sql import SparkSession
 
 from definitions import entities, feature_services, feature_views, on_demand_views, sources
-from lineage.code_versions import published_versions
+from feature_lineage.code_versions import published_versions
 from storage.publishers import publication_conf
 from transforms.catalogue import Catalogue
 

@@ -6,7 +6,7 @@ from feast import Entity, FeatureView, Field
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 from feast.types import Float64, Int32, Int64
 
-from lineage.code_versions import CODE_VERSION_TAG, UNKNOWN
+from feature_lineage.code_versions import CODE_VERSION_TAG, UNKNOWN
 from transforms.catalogue import Catalogue
 
 FEAST_TYPES = {"int": Int32, "bigint": Int64, "double": Float64}
@@ -35,7 +35,7 @@ def _table_view(
         tags={
             "table": table,
             "produced_by": f"transforms.feature_tables.{table}",
-            # the code that made the published table (lineage.code_versions)
+            # the code that made the published table (feature_lineage.code_versions)
             CODE_VERSION_TAG: code_versions.get(table, UNKNOWN),
         },
     )

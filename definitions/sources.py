@@ -27,7 +27,7 @@ def _table_source(features_path: str, features_schema: str | None, table: str) -
     )
 
 
-@tag(lineage_reads="trips_stats_3h")  # the published table (see lineage.graph)
+@tag(lineage_reads="trips_stats_3h")  # the published table (see feature_lineage.graph)
 def trips_stats_source(features_path: str, features_schema: str | None) -> SparkSource:
     """The trips_stats_3h table."""
     return _table_source(features_path, features_schema, "trips_stats_3h")

@@ -29,8 +29,8 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, StringType, StructField, StructType
 
-from lineage import code_versions, job_datasets
-from lineage.run_events import job_run
+from feature_lineage import code_versions, job_datasets
+from feature_lineage.run_events import job_run
 from quality.checks import profile_from, table_checks
 from quality.gate import (
     QUARANTINE_TABLE,

@@ -11,8 +11,8 @@ import sys
 import time
 from typing import Any
 
-from lineage.job_datasets import location_dataset
-from lineage.run_events import job_run
+from feature_lineage.job_datasets import location_dataset
+from feature_lineage.run_events import job_run
 from storage.sample_trips import generate_trips, write_trips
 
 log = logging.getLogger(__name__)

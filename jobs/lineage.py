@@ -6,7 +6,7 @@
     python -m jobs.lineage unused                        # transforms and columns no service uses
     python -m jobs.lineage nodes                         # every node, its kind and code hash
     python -m jobs.lineage graph --format svg --output lineage.svg
-    python -m jobs.lineage check                         # the code against lineage/snapshot.json
+    python -m jobs.lineage check                         # the code against feature_lineage/snapshot.json
     python -m jobs.lineage update                        # rewrite the snapshot and docs/lineage.md
 
 --format text (trees, the default), mermaid, dot, or svg/png (Graphviz's `dot` program).
@@ -22,7 +22,7 @@ COMMANDS = ("upstream", "downstream", "path", "unused", "nodes", "graph", "check
 
 def answer(graph, command: str, names: list[str], fmt: str) -> str | bytes:
     """The text (or picture bytes) a command prints."""
-    from lineage import render
+    from feature_lineage import render
 
     if command in ("upstream", "downstream"):
         (name,) = names
@@ -57,7 +57,7 @@ def answer(graph, command: str, names: list[str], fmt: str) -> str | bytes:
 
 
 def _drawn(graph, names, fmt: str) -> str | bytes:
-    from lineage import render
+    from feature_lineage import render
 
     selection = graph.subgraph(names)
     if fmt == "mermaid":
@@ -69,9 +69,9 @@ def _drawn(graph, names, fmt: str) -> str | bytes:
 
 def check_or_update(conf, update: bool) -> tuple[int, str]:
     """(exit code, message) of `check` or `update`."""
-    from lineage.docs_page import PAGE, lineage_page
-    from lineage.graph import build_graph
-    from lineage.snapshot import SNAPSHOT, compare, explain, read_snapshot, snapshot_text
+    from feature_lineage.docs_page import PAGE, lineage_page
+    from feature_lineage.graph import build_graph
+    from feature_lineage.snapshot import SNAPSHOT, compare, explain, read_snapshot, snapshot_text
     from transforms.catalogue import Catalogue
 
     graph = build_graph(conf)
@@ -89,7 +89,7 @@ def check_or_update(conf, update: bool) -> tuple[int, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lineage.render import FORMATS
+    from feature_lineage.render import FORMATS
     from runtime.cli import answered, base_parser, load_from_args
 
     parser = base_parser(__doc__)
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     outcome = {"code": 0}
 
     def body() -> None:
-        from lineage.snapshot import SNAPSHOT_ENV
+        from feature_lineage.snapshot import SNAPSHOT_ENV
         from runtime.config import load_config
 
         if args.command in ("check", "update"):
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             print(message)
             outcome["code"] = code
             return
-        from lineage.graph import build_graph
+        from feature_lineage.graph import build_graph
 
         result = answer(build_graph(load_from_args(args)), args.command, args.names, args.format)
         if args.output:

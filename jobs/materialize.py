@@ -15,8 +15,8 @@ import pandas as pd
 
 from definitions.feature_store import feature_store
 from definitions.online_store import answering, online_store_settings
-from lineage import job_datasets
-from lineage.run_events import job_run
+from feature_lineage import job_datasets
+from feature_lineage.run_events import job_run
 from runtime.errors import JobError
 from runtime.faults import checkpoint
 
@@ -79,7 +79,7 @@ def _materialize(conf, store, views: list[str], start, end_time, incremental: bo
 def warn_about_old_code(conf: dict[str, Any], views: list) -> list[str]:
     """Views whose tables were made by other code than this (their code_version tag): their
     online rows would be too. Logged with what to run; returned."""
-    from lineage.code_versions import CODE_VERSION_TAG, table_code_versions
+    from feature_lineage.code_versions import CODE_VERSION_TAG, table_code_versions
 
     code = table_code_versions(conf)
     old = [v.name for v in views if v.name in code and v.tags.get(CODE_VERSION_TAG) != code[v.name]]

@@ -17,9 +17,9 @@ import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from feature_lineage import code_versions
+from feature_lineage.run_events import job_run
 from jobs import compute_features, generate_trips
-from lineage import code_versions
-from lineage.run_events import job_run
 from transforms.feature_tables import TABLES
 
 log = logging.getLogger("jobs.pipeline")

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from definitions.feature_store import feature_store, plan_and_apply, repo_contents
-from lineage.run_events import job_run, path_dataset, table_dataset
+from feature_lineage.run_events import job_run, path_dataset, table_dataset
 
 log = logging.getLogger("jobs.register")
 

@@ -18,8 +18,8 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from definitions.feature_store import feature_store
-from lineage import job_datasets
-from lineage.run_events import job_run
+from feature_lineage import job_datasets
+from feature_lineage.run_events import job_run
 from offline_store.spark_store import with_on_demand_features
 from runtime.errors import JobError
 

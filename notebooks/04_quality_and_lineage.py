@@ -2,8 +2,8 @@
 # MAGIC %md
 # MAGIC # Data quality and lineage
 # MAGIC The last feature run's quality report (what was read, quarantined and why, each column's
-# MAGIC nulls, bounds and checks), the feature catalogue, and where each feature comes from: the
-# MAGIC trips columns upstream of it in the Hamilton dataflow.
+# MAGIC nulls, bounds and checks), the feature catalogue, and a feature's lineage: the feature
+# MAGIC services it reaches, and every node upstream of it down to the trips columns.
 # MAGIC Parameters: `env`, `overrides` (`key=value;...`), `feature`.
 
 # COMMAND ----------
@@ -44,10 +44,14 @@ display(
 
 # COMMAND ----------
 
+from feature_lineage.graph import build_graph
+from feature_lineage.render import tree
 from transforms.catalogue import Catalogue
-from transforms.dataflow import lineage_of
 
 print(Catalogue.from_conf(conf["features"]).markdown())
 feature = dbutils.widgets.get("feature")
-lineage = lineage_of(conf["features"], feature)
+graph = build_graph(conf)
+print(tree(graph, feature, "downstream"))  # the tables, views and services it reaches
+upstream = graph.upstream(feature) | {feature}
+lineage = [(b, a) for a, b in sorted(graph.edges) if b in upstream]
 display(spark.createDataFrame(lineage, "node string, depends_on string"))

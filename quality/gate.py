@@ -40,7 +40,9 @@ class FeatureRun:
     rows_written: dict[str, int] = field(default_factory=dict)
     tables: dict[str, dict] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-    code_versions: dict[str, str] = field(default_factory=dict)  # table -> lineage.code_versions
+    code_versions: dict[str, str] = field(
+        default_factory=dict
+    )  # table -> feature_lineage.code_versions
     _inputs_seen_by: str | None = field(default=None, repr=False)
 
 

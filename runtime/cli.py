@@ -80,6 +80,7 @@ COMMANDS = {
     "training-set": "jobs.training_set",
     "materialize": "jobs.materialize",
     "catalogue": "jobs.catalogue",
+    "lineage": "jobs.lineage",
 }
 
 

@@ -92,15 +92,3 @@ def calendar_of_times(times: list) -> dict[str, list[int | None]]:
         for name in CALENDAR_NODES:
             out[name].append(values[name])
     return out
-
-
-def lineage_of(features_conf: dict[str, Any], node: str) -> list[tuple[str, str]]:
-    """(node, what it depends on) for every step upstream of `node`, down to the raw trips."""
-    dr = build_driver("pandas", features_conf)
-    known = {v.name for v in dr.list_available_variables()}
-    if node not in known:
-        raise ValueError(f"{node!r} is not in the feature dataflow; known: {sorted(known)}")
-    upstream = dr.what_is_upstream_of(node)
-    return sorted(
-        (n.name, dependency) for n in upstream for dependency in sorted(n.required_dependencies)
-    )

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from feature_lineage import code_versions
 from jobs import compute_features
-from lineage import code_versions
 from runtime.config import apply_override
 from runtime.errors import JobError
 from storage.catalog_publication import CatalogPublisher

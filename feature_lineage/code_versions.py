@@ -2,7 +2,7 @@
 carried by its feature view as a Feast tag.
 
 A table's code version hashes the fingerprints of every node upstream of it in the lineage
-graph (each engine's body and the helpers they call, lineage.fingerprints), the catalogue's
+graph (each engine's body and the helpers they call, feature_lineage.fingerprints), the catalogue's
 declaration of its features and the quality settings that choose its rows. The feature job
 writes it into each date folder it publishes (`_code_version`: Spark and Feast skip files whose
 names start with `_`, and both publishers keep a date folder's files together), so a table whose
@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lineage.fingerprints import digest
+from feature_lineage.fingerprints import digest
 
 SIDECAR = "_code_version"
 CODE_VERSION_TAG = "code_version"  # the feature view's tag: its table's code version
@@ -90,7 +90,7 @@ _graphs: dict[str, Any] = {}
 
 def transforms_graph(conf: dict[str, Any]):
     """The lineage graph of the transforms alone (no Feast import), built once per catalogue."""
-    from lineage.graph import build_graph
+    from feature_lineage.graph import build_graph
 
     key = json.dumps(conf["features"], sort_keys=True, default=str)
     if key not in _graphs:

@@ -1,6 +1,6 @@
 """Code versions of the feature tables: what changes them, and how dates record them."""
 
-from lineage.code_versions import (
+from feature_lineage.code_versions import (
     MIXED,
     UNKNOWN,
     record,

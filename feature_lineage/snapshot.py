@@ -1,6 +1,6 @@
 """Change control: the committed snapshot of the lineage graph, and what differs from it.
 
-lineage/snapshot.json holds every node (kind, code fingerprint, Feast definition hash) and edge,
+feature_lineage/snapshot.json holds every node (kind, code fingerprint, Feast definition hash) and edge,
 for the `local` environment. A test compares it with the code: a difference fails with what
 changed, every table, view and service downstream of it, and the command that accepts it
 (`python -m jobs.lineage update`, which also regenerates docs/lineage.md).
@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lineage.graph import LineageGraph
+from feature_lineage.graph import LineageGraph
 
 SNAPSHOT = Path(__file__).with_name("snapshot.json")
 SNAPSHOT_ENV = "local"
@@ -94,14 +94,15 @@ def affected(graph: LineageGraph, touched: set[str]) -> dict[str, list[str]]:
 def explain(graph: LineageGraph, diff: SnapshotDiff) -> str:
     """The message a failing check prints: the changes, what they reach, how to accept them."""
     reach = affected(graph, diff.touched)
-    lines = [f"The lineage graph differs from {SNAPSHOT.name} ({len(diff.lines)} changes):"]
+    count = f"{len(diff.lines)} change{'s' if len(diff.lines) != 1 else ''}"
+    lines = [f"The lineage graph differs from {SNAPSHOT.name} ({count}):"]
     lines += [f"  {line}" for line in diff.lines]
     lines.append("Downstream of the change:")
     for kind in AFFECTED_KINDS:
         names = reach[kind]
         lines.append(f"  {kind.replace('_', ' ')}s: {', '.join(names) if names else 'none'}")
     lines.append(
-        f"If the change is intended, run `{UPDATE_COMMAND}` (rewrites lineage/snapshot.json and "
+        f"If the change is intended, run `{UPDATE_COMMAND}` (rewrites feature_lineage/snapshot.json and "
         "docs/lineage.md), review the diff and commit both; jobs.pipeline recomputes the "
         "changed tables and refreshes their online rows."
     )

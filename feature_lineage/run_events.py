@@ -5,7 +5,7 @@ Each job run emits START, then COMPLETE (with row counts) or FAIL (with the erro
 events go is conf's `lineage:` section: `file` (the default: one JSON event per line in
 paths.lineage_events), `console` (the log), `http` (POSTed to `lineage.url`) or `none`. A job
 run inside another (the pipeline's stages) names it as its parent run. Column lineage of the
-feature tables comes from the lineage graph (lineage.graph.column_lineage).
+feature tables comes from the lineage graph (feature_lineage.graph.column_lineage).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from lineage.graph import LineageGraph
+from feature_lineage.graph import LineageGraph
 from runtime.errors import JobError
 
 FORMATS = ("text", "mermaid", "dot", "svg", "png")

@@ -3,9 +3,8 @@ is reported with what it reaches and how to accept it."""
 
 import copy
 
-from jobs.lineage import check_or_update
-from lineage.docs_page import PAGE
-from lineage.snapshot import (
+from feature_lineage.docs_page import PAGE
+from feature_lineage.snapshot import (
     SNAPSHOT,
     UPDATE_COMMAND,
     compare,
@@ -13,6 +12,7 @@ from lineage.snapshot import (
     read_snapshot,
     snapshot_of,
 )
+from jobs.lineage import check_or_update
 from runtime.config import load_config
 
 
@@ -57,13 +57,13 @@ def test_a_changed_feast_definition_is_reported(graph):
 
 
 def test_update_writes_what_check_then_accepts(tmp_path, monkeypatch):
+    import feature_lineage.docs_page
+    import feature_lineage.snapshot
     import jobs.lineage
-    import lineage.docs_page
-    import lineage.snapshot
 
     snapshot, page = tmp_path / "snapshot.json", tmp_path / "lineage.md"
-    monkeypatch.setattr(lineage.snapshot, "SNAPSHOT", snapshot)
-    monkeypatch.setattr(lineage.docs_page, "PAGE", page)
+    monkeypatch.setattr(feature_lineage.snapshot, "SNAPSHOT", snapshot)
+    monkeypatch.setattr(feature_lineage.docs_page, "PAGE", page)
     conf = load_config("local")
     code, message = jobs.lineage.check_or_update(conf, update=False)
     assert code == 1 and "+ node driver_trips_v1 (service)" in message

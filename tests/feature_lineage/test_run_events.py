@@ -6,7 +6,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from lineage.run_events import Dataset, LineageConfigError, client_for, job_run
+from feature_lineage.run_events import Dataset, LineageConfigError, client_for, job_run
 
 
 def _conf(tmp_path, **lineage) -> dict:

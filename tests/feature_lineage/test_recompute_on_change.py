@@ -12,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lineage.code_versions import CODE_VERSION_TAG, SIDECAR
+from feature_lineage.code_versions import CODE_VERSION_TAG, SIDECAR
 from tests.jobs.feast_serving import latest_per_driver
 
 PROJECT = Path(__file__).resolve().parents[2]
 CODE = ("conf", "jobs", "transforms", "definitions", "feature_repo", "offline_store", "runtime")
-CODE += ("storage", "quality", "lineage")
+CODE += ("storage", "quality", "feature_lineage")
 ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
 # The edit: the Spark body of the per-driver windows adds 1000 to trips_1h.
 ORIGINAL = '*[F.col("__windows")[name].alias(name) for name in plan],'

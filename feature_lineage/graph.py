@@ -6,7 +6,7 @@ the bodies the on-demand view calls) and the definitions DAG, with the edges the
 declare by a `lineage_reads` tag (a source reads a published table; the on-demand view runs
 calendar nodes). A name means one thing on every engine (see transforms/calendar_features.py), so
 the engines' graphs are merged by name. Each node has a kind and a fingerprint of its code
-(lineage.fingerprints): the functions behind it on every engine and what they call.
+(feature_lineage.fingerprints): the functions behind it on every engine and what they call.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 from hamilton import driver
 from hamilton.base import DictResult
 
-from lineage.code_versions import CODE_VERSION_TAG
-from lineage.fingerprints import digest, fingerprint
+from feature_lineage.code_versions import CODE_VERSION_TAG
+from feature_lineage.fingerprints import digest, fingerprint
 from storage import trips_reader
 from transforms import calendar_features
 from transforms.catalogue import KEY_COLUMNS
@@ -60,7 +60,9 @@ class Node:
     feast_name: str | None = None
     description: str = ""
     code: str = ""  # fingerprint of the functions behind the node
-    definition: str = ""  # a Feast object's definition, hashed (lineage.graph.definition_hash)
+    definition: str = (
+        ""  # a Feast object's definition, hashed (feature_lineage.graph.definition_hash)
+    )
 
     def label(self) -> str:
         named = f" {self.feast_name}" if self.feast_name and self.feast_name != self.name else ""
@@ -285,7 +287,7 @@ _VOLATILE = {"meta", "createdTimestamp", "lastUpdatedTimestamp", "body"}
 def definition_hash(obj, features_path: str) -> str:
     """A Feast object's definition, hashed: its spec without registration times, the pickled
     bytes of an on-demand function (its source text stays), the code version tag (that is the
-    table's, see lineage.code_versions) and the machine's features folder."""
+    table's, see feature_lineage.code_versions) and the machine's features folder."""
     import json
 
     from google.protobuf.json_format import MessageToDict

@@ -6,8 +6,8 @@ import sys
 import textwrap
 
 from definitions.dataflow import build_definitions
-from lineage.fingerprints import fingerprint
-from lineage.graph import build_graph, column_lineage
+from feature_lineage.fingerprints import fingerprint
+from feature_lineage.graph import build_graph, column_lineage
 from runtime.config import load_config
 from transforms.catalogue import KEY_COLUMNS, Catalogue
 from transforms.trips_schema import TRIPS_COLUMNS

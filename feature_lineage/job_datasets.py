@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lineage.run_events import Dataset, path_dataset, table_dataset
+from feature_lineage.run_events import Dataset, path_dataset, table_dataset
 
 
 def location_dataset(conf: dict[str, Any], location: str, **kwargs) -> Dataset:
@@ -22,8 +22,8 @@ def _fields(schema) -> list[tuple[str, str]]:
 def feature_tables(conf, publisher, staged: dict, report, trips: Dataset) -> list[Dataset]:
     """The published tables of a feature run: schema, rows written, and for each column the
     trips columns it comes from (the lineage graph)."""
-    from lineage.code_versions import transforms_graph
-    from lineage.graph import column_lineage
+    from feature_lineage.code_versions import transforms_graph
+    from feature_lineage.graph import column_lineage
     from quality.gate import QUARANTINE_TABLE
     from storage.table_layout import PARTITION_COLUMN
 
