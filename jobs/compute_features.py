@@ -41,6 +41,7 @@ from quality.gate import (
     take_input_counts,
 )
 from quality.observed_inputs import ObservedInputs
+from quality.quarantine_counts import reasons_by_date
 from quality.report import write_quality_report
 from runtime.errors import JobError
 from runtime.faults import checkpoint
@@ -258,6 +259,7 @@ class TableFamilies:
             rows = quarantined.where(self.request.in_range() | F.col("event_timestamp").isNull())
             with _explained(self.request.trips, always=False):
                 staged, profile = _write_and_profile(rows, path, (), undated=UNDATED)
+            self.report.quarantine_by_date = reasons_by_date(path)
         else:
             path.mkdir(parents=True)
             staged = StagedTable(path, _dated_schema(quarantined, UNDATED))

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,6 +21,7 @@ from pyspark.sql import functions as F
 from feature_lineage import code_versions
 from feature_lineage.run_events import job_run
 from jobs import compute_features, generate_trips
+from quality.report import REPORTS
 from transforms.feature_tables import TABLES
 
 log = logging.getLogger("jobs.pipeline")
@@ -124,6 +126,10 @@ def _stages(spark: SparkSession, conf: dict[str, Any], regenerate: bool) -> dict
     ]
     if (conf.get("lineage") or {}).get("transport", "file") == "file":
         summary["lineage events"] = conf["paths"]["lineage_events"]
+    reports = Path(conf["paths"]["features"]) / REPORTS
+    page = reports / (f"{report.run_id}.html" if stale else "latest.html")
+    summary["quality page"] = f"file://{page}"
+    summary["feature UI"] = "python -m jobs.ui (same --env and --set as this run)"
     summary["online answer"] = stage(
         "online lookup", materialize.lookup, conf, drivers + [-1], SERVICE
     )

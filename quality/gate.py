@@ -37,6 +37,7 @@ class FeatureRun:
     trips_accepted: int = 0
     trips_quarantined: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    quarantine_by_date: dict[str, dict[str, int]] = field(default_factory=dict)  # date -> rule -> n
     rows_written: dict[str, int] = field(default_factory=dict)
     tables: dict[str, dict] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)

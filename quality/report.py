@@ -11,7 +11,8 @@ REPORTS = "_reports"
 
 
 def write_quality_report(report, out: str) -> Path:
-    """Writes `<out>/_reports/<run_id>.json` (and latest.json) and logs the table; returns the path."""
+    """Writes `<out>/_reports/<run_id>.json` (and latest.json), its HTML page beside it
+    (quality.report_page), and logs the table; returns the JSON's path."""
     folder = Path(out) / REPORTS
     folder.mkdir(parents=True, exist_ok=True)
     fields = {k: v for k, v in dataclasses.asdict(report).items() if not k.startswith("_")}
@@ -22,6 +23,13 @@ def write_quality_report(report, out: str) -> Path:
         tmp.write_text(body)
         os.replace(tmp, target)
     log.info("quality report %s\n%s", path, render(report))
+    try:
+        from quality.report_page import write_quality_page
+
+        page = write_quality_page(fields, folder)
+        log.info("quality page %s", page)
+    except Exception as err:  # the JSON is the record; a page that cannot be drawn is no reason
+        log.warning("quality page of run %s not written: %s", report.run_id, err)  # to fail a run
     return path
 
 

@@ -81,6 +81,8 @@ COMMANDS = {
     "materialize": "jobs.materialize",
     "catalogue": "jobs.catalogue",
     "lineage": "jobs.lineage",
+    "ui": "jobs.ui",
+    "quality-report": "jobs.quality_report",
 }
 
 

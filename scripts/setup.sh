@@ -3,18 +3,21 @@
 # (requirements.lock, hash-checked; refresh it with scripts/lock.sh), then the project itself.
 #
 #   bash scripts/setup.sh                       the project and its Python dependencies
-#   bash scripts/setup.sh --with-test-services  also what the tests start or call (redis-server, dot)
+#   bash scripts/setup.sh --with-test-services  also what the tests start or call (redis-server,
+#                                               dot, chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--with-test-services" ]; then
-  # redis-server: the Redis online store tests; dot (graphviz): the lineage pictures' tests
+  # redis-server: the Redis online store tests; dot (graphviz): the lineage pictures' tests;
+  # chromium: the tests that render the Feast UI and the quality page in a real browser
   missing=""
   command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
   command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+  command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
   if [ -n "$missing" ]; then
     if ! command -v apt-get >/dev/null 2>&1; then
-      echo "The tests need:$missing. Install them (Redis 6 or newer, Graphviz) so they are on PATH." >&2
+      echo "The tests need:$missing. Install them (Redis 6 or newer, Graphviz, Chromium) so they are on PATH." >&2
       exit 1
     fi
     sudo_cmd=""

@@ -46,6 +46,7 @@ def _widgets(root: Path, trips: Path) -> dict[str, dict[str, str]]:
             f"paths.features={root / 'features'}",
             f"paths.registry={root / 'feast' / 'registry.db'}",
             f"paths.online_store={root / 'feast' / 'online.db'}",
+            f"paths.lineage_events={root / 'lineage' / 'events.jsonl'}",
             "spark.conf.spark.sql.shuffle.partitions=2",
         ]
     )
@@ -87,6 +88,9 @@ def _check(shown: dict[str, list[list[dict]]], root: Path, read: int) -> None:
     assert profiled[("driver_activity", "trips_24h")]["min"] is not None
     assert profiled[("driver_activity", "trips_24h")]["checks_passed"] is True
     edges = {(e["node"], e["depends_on"]) for e in lineage}
+    emitted = (root / "lineage" / "events.jsonl").read_text()
+    for job in ("compute_features", "training_set", "materialize"):
+        assert f'"name": "{job}"' in emitted, f"the notebooks' {job} run emitted no event"
     assert ("percentile_dist_rolling_3h", "trip_dist") in edges
     assert ("trips", "trips_raw") in edges
 

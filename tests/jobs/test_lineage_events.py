@@ -63,6 +63,9 @@ def test_a_failed_feature_run_emits_fail(spark, feast_conf, tmp_path):
         compute_features.run(spark, conf, trips=str(tmp_path / "no_trips"), out=str(tmp_path))
     fail = _last(conf, "compute_features", "FAIL")
     assert "cannot read trips" in fail["run"]["facets"]["errorMessage"]["message"]
+    # A failed run still writes its quality report and page.
+    page = (tmp_path / "_reports" / "latest.html").read_text()
+    assert 'class="failed">failed</span>' in page and "cannot read trips" in page
 
 
 def test_training_set_and_materialization_lineage(spark, feast_conf):

@@ -1,0 +1,182 @@
+"""The Feast UI over the project's registry and the quality page, rendered in headless Chromium;
+bad input answered with a clear message."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from jobs import quality_report, ui
+from tests.browser import is_blank, rendered, screenshot
+from tests.jobs.feast_serving import PROJECT
+
+PATHS = ("trips", "features", "registry", "online_store", "lineage_events")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(port: int, process: subprocess.Popen, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the UI server exited: {process.stderr.read()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"the UI server did not listen on {port} within {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def ui_server(feast_conf):
+    """`python -m jobs.ui` on the tests' registry, on a free loopback port; stopped by its pid."""
+    conf, _ = feast_conf
+    port = _free_port()
+    args = [sys.executable, "-m", "jobs.ui", "--port", str(port)]
+    for key in PATHS:
+        args += ["--set", f"paths.{key}={conf['paths'][key]}"]
+    process = subprocess.Popen(
+        args, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait_for(port, process)
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_the_ui_shows_every_view_and_service_with_descriptions_and_code_versions(
+    ui_server, feast_conf, tmp_path
+):
+    from definitions.feature_store import feature_store
+
+    base, _ = ui_server
+    conf, _ = feast_conf
+    store = feature_store(conf)
+    views = rendered(f"{base}/p/{store.project}/feature-view")
+    for view in ("driver_activity", "trips_stats_3h", "request_calendar"):
+        assert view in views, f"{view} missing from the rendered feature view list"
+    services = rendered(f"{base}/p/{store.project}/feature-service")
+    for service in store.list_feature_services():
+        assert service.name in services
+    activity = store.get_feature_view("driver_activity")
+    page = rendered(f"{base}/p/{store.project}/feature-view/driver_activity")
+    for shown in (activity.description, activity.owner, activity.tags["code_version"]):
+        assert shown in page, f"{shown!r} is not on the rendered view page"
+    feature = rendered(f"{base}/p/{store.project}/feature-view/driver_activity/feature/trips_24h")
+    assert activity.features[1].description in feature  # from the feature catalogue
+    shot = screenshot(f"{base}/p/{store.project}/feature-view/driver_activity", tmp_path / "v.png")
+    assert not is_blank(shot)
+
+
+def test_lineage_and_quality_pages_beside_the_ui(ui_server):
+    base, _ = ui_server
+    lineage = rendered(f"{base}/lineage/driver_activity_view", wait_ms=2000)
+    assert "Lineage of driver_activity_view (view driver_activity)" in lineage
+    assert "driver_windowed" in lineage and "driver_trips_v1" in lineage
+    quality = rendered(f"{base}/quality", wait_ms=2000)
+    assert 'id="counts"' in quality
+
+
+def test_ctrl_c_stops_the_server(feast_conf):
+    conf, _ = feast_conf
+    port = _free_port()
+    args = [sys.executable, "-m", "jobs.ui", "--port", str(port)]
+    for key in PATHS:
+        args += ["--set", f"paths.{key}={conf['paths'][key]}"]
+    process = subprocess.Popen(
+        args, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait_for(port, process)
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    assert f"http://127.0.0.1:{port}/p/" in out and out.rstrip().endswith("stopped")
+
+
+def _numbers(dom: str, attribute: str) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(rf'{attribute}="([^"]+)">(\d+)<', dom)}
+
+
+@pytest.fixture(scope="module")
+def broken_run(spark, feast_conf, tmp_path_factory):
+    """A feature run over trips with broken rows of two kinds, on two dates at least."""
+    from jobs import compute_features
+    from storage.sample_trips import generate_trips, write_trips
+
+    conf, _ = feast_conf
+    tmp = tmp_path_factory.mktemp("broken")
+    frame = generate_trips(rows=3000, days=3, seed=5, drivers=20)
+    frame.loc[frame.index[::97], "trip_dist"] = -1.0  # negative_distance
+    frame.loc[frame.index[5::301], "trip_dist"] = 900.0  # absurd_distance
+    write_trips(frame, tmp / "trips")
+    report = compute_features.run(spark, conf, trips=str(tmp / "trips"), out=str(tmp / "out"))
+    return tmp / "out" / "_reports", report
+
+
+def test_the_quality_page_shows_the_json_reports_numbers(broken_run, tmp_path):
+    reports, run = broken_run
+    report = json.loads((reports / "latest.json").read_text())
+    assert report["run_id"] == run.run_id
+    assert set(report["quarantine_reasons"]) == {"negative_distance", "absurd_distance"}
+    assert len(report["quarantine_by_date"]) >= 2
+    by_date = {}
+    for counts in report["quarantine_by_date"].values():
+        for rule, n in counts.items():
+            by_date[rule] = by_date.get(rule, 0) + n
+    assert by_date == report["quarantine_reasons"]  # the chart's numbers add up
+    page = reports / f"{report['run_id']}.html"
+    assert page.exists() and (reports / "latest.html").read_text() == page.read_text()
+    dom = rendered(page.as_uri(), wait_ms=1000)
+    measures = _numbers(dom, "data-measure")
+    for key in ("trips_read", "trips_in_range", "trips_accepted", "trips_quarantined"):
+        assert measures[key] == report[key], key
+    assert report["trips_quarantined"] == sum(report["quarantine_reasons"].values()) > 0
+    assert _numbers(dom, "data-rule") == report["quarantine_reasons"]
+    assert _numbers(dom, "data-table-rows") == {t: i["rows"] for t, i in report["tables"].items()}
+    nulls = _numbers(dom, "data-nulls")
+    for table, info in report["tables"].items():
+        for column, stats in info["columns"].items():
+            assert nulls[f"{table}.{column}"] == stats["nulls"]
+    assert dom.count("<svg") == 2  # quarantine by date, nulls per column: inline, no network
+    assert not re.search(r'(src|href)="https?://', page.read_text())  # nothing to fetch
+    assert not is_blank(screenshot(page.as_uri(), tmp_path / "q.png", "1200,1600", 1000))
+
+
+def test_bad_input_is_answered_with_what_to_do(feast_conf, tmp_path, capsys):
+    conf, _ = feast_conf
+    missing = ["--set", f"paths.registry={tmp_path / 'none' / 'registry.db'}"]
+    assert ui.main(missing) == 2
+    said = capsys.readouterr().err
+    assert "no Feast registry at" in said and "jobs.register" in said
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ui.UIError, match=f"port {port} on 127.0.0.1 is in use"):
+            ui.chosen_port(port)
+    assert quality_report.main(["--out", str(tmp_path)]) == 2
+    assert "no feature run has written a report in" in capsys.readouterr().err
+    assert os.path.exists(quality_report.run(conf["paths"]["features"]))
