@@ -27,6 +27,7 @@ def definition_inputs(conf: dict[str, Any]) -> dict[str, Any]:
         "features_path": conf["paths"]["features"],
         "features_schema": publication["schema"] if publication["kind"] == "catalog" else None,
         "driver_entity_name": feast["driver_entity"],
+        "owner": feast.get("owner", ""),
         "trips_stats_conf": feast["views"]["trips_stats_3h"],
         "driver_activity_conf": feast["views"]["driver_activity"],
         "catalogue": Catalogue.from_conf(conf["features"]),

@@ -2,13 +2,22 @@
 
 from feast import FeatureService, FeatureView, OnDemandFeatureView
 
+DRIVER_TRIPS = "Driver activity, the driver's latest trip statistics and the request's calendar."
 
-def driver_activity_v1(driver_activity_view: FeatureView) -> FeatureService:
+
+# Feast's UI shows a service's tags but neither its description nor its owner.
+def _shown(description: str, owner: str) -> dict[str, str]:
+    return {"description": description, "owner": owner}
+
+
+def driver_activity_v1(driver_activity_view: FeatureView, owner: str) -> FeatureService:
     """How busy a driver is and how far they drive."""
     return FeatureService(
         name="driver_activity_v1",
         features=[driver_activity_view],
         description="How busy a driver is and how far they drive.",
+        owner=owner,
+        tags=_shown("How busy a driver is and how far they drive.", owner),
     )
 
 
@@ -16,10 +25,13 @@ def driver_trips_v1(
     driver_activity_view: FeatureView,
     trips_stats_view: FeatureView,
     request_calendar_view: OnDemandFeatureView,
+    owner: str,
 ) -> FeatureService:
     """Driver activity, the driver's latest trip statistics and the request's calendar."""
     return FeatureService(
         name="driver_trips_v1",
         features=[driver_activity_view, trips_stats_view, request_calendar_view],
-        description="Driver activity, the driver's latest trip statistics and the request's calendar.",
+        description=DRIVER_TRIPS,
+        owner=owner,
+        tags=_shown(DRIVER_TRIPS, owner),
     )

@@ -11,10 +11,13 @@ from hamilton.function_modifiers import tag
 from transforms.dataflow import CALENDAR_NODES
 
 
-def trip_request_source() -> RequestSource:
+def trip_request_source(owner: str) -> RequestSource:
     """The time a prediction is asked for, sent with each request."""
     return RequestSource(
-        name="trip_request", schema=[Field(name="request_timestamp", dtype=UnixTimestamp)]
+        name="trip_request",
+        schema=[Field(name="request_timestamp", dtype=UnixTimestamp)],
+        description="The time a prediction is asked for, sent with each request.",
+        owner=owner,
     )
 
 
@@ -38,7 +41,7 @@ def _request_time(value) -> dt.datetime | None:
 
 @tag(lineage_reads=list(CALENDAR_NODES))  # the transforms its function runs
 def request_calendar_view(
-    driver_entity: Entity, trip_request_source: RequestSource
+    driver_entity: Entity, trip_request_source: RequestSource, owner: str
 ) -> OnDemandFeatureView:
     """Calendar features of the request time, by the Hamilton nodes of transforms.calendar_features."""
 
@@ -46,13 +49,13 @@ def request_calendar_view(
         name="request_calendar",
         entities=[driver_entity],  # without one, Feast's online path looks for a dummy entity
         sources=[trip_request_source],
-        schema=[
-            Field(name="request_day_of_week", dtype=Int32),
-            Field(name="request_is_weekend", dtype=Int32),
-            Field(name="request_hour_of_day", dtype=Int32),
-        ],
+        # No field descriptions: Feast infers a Python-mode view's fields by running it and
+        # refuses declared fields that differ from the inferred ones, descriptions included.
+        schema=[Field(name=f"request_{name}", dtype=Int32) for name in CALENDAR_NODES],
         mode="python",
         description="Calendar features of the request time (UTC), by transforms.calendar_features.",
+        owner=owner,
+        tags={"owner": owner},  # Feast's UI shows this view's tags, not its owner
     )
     def request_calendar(inputs: dict[str, list]) -> dict[str, list]:
         from transforms.dataflow import calendar_of_times

@@ -36,3 +36,17 @@ def test_a_new_service_in_a_definitions_module_is_collected_without_listing_it(
     objects = build_definitions(conf, [*DEFINITION_MODULES, module])
     assert objects["late_trips_service"].name == "late_trips_v1"
     assert len(objects) == 10
+
+
+def test_every_object_and_field_says_what_it_is_and_who_owns_it(conf):
+    """What the Feast UI shows people: descriptions (from the transforms and the catalogue) and
+    owners, on every object and every field of the feature tables' views (a Python-mode
+    on-demand view's fields cannot carry one: Feast infers them by running it)."""
+    from feast import FeatureView
+
+    for name, obj in build_definitions(conf).items():
+        assert obj.description.strip(), f"{name} has no description"
+        assert obj.owner == conf["feast"]["owner"], f"{name} has no owner"
+        if type(obj) is FeatureView:
+            for field in obj.features:
+                assert field.description.strip(), f"{name}.{field.name} has no description"

@@ -82,6 +82,16 @@ def test_the_ui_shows_every_view_and_service_with_descriptions_and_code_versions
         assert shown in page, f"{shown!r} is not on the rendered view page"
     feature = rendered(f"{base}/p/{store.project}/feature-view/driver_activity/feature/trips_24h")
     assert activity.features[1].description in feature  # from the feature catalogue
+    service = store.get_feature_service("driver_trips_v1")
+    shown = rendered(f"{base}/p/{store.project}/feature-service/{service.name}")
+    assert service.description in shown and service.owner in shown
+    entity = store.get_entity("driver")
+    shown = rendered(f"{base}/p/{store.project}/entity/{entity.name}")
+    assert entity.description in shown and entity.owner in shown
+    on_demand = store.get_on_demand_feature_view("request_calendar")
+    assert on_demand.description in rendered(
+        f"{base}/p/{store.project}/feature-view/request_calendar"
+    )
     shot = screenshot(f"{base}/p/{store.project}/feature-view/driver_activity", tmp_path / "v.png")
     assert not is_blank(shot)
 
