@@ -126,7 +126,8 @@ CHANGE_CONTROL = [
     "client: input and output datasets, their schemas, rows written, and column lineage (a "
     "feature column and the trips columns it comes from; a training set column and the table "
     "column it was joined from). Where they go is conf's `lineage:` section: `transport: file` "
-    "(default: one JSON event per line in `paths.lineage_events`, `data/lineage/events.jsonl`), "
+    "(default: one JSON event per line in `paths.lineage_events`: `data/lineage/events.jsonl`, or "
+    "`$TRIP_FEATURES_LINEAGE_EVENTS` when set), "
     "`console`, `http` with `url` (Marquez: `--set lineage.transport=http --set "
     "lineage.url=http://localhost:5000`), or `none`. An endpoint that is down is logged and "
     "never fails a job.",

@@ -1,11 +1,18 @@
 """One local[2] Spark session for the whole run, built by the same helper the jobs use."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ["TZ"] = "UTC"  # before pandas or Spark read the process zone
+# Jobs the tests run (in process or not) without paths of their own emit their lineage events
+# here, not into the checkout's data/.
+os.environ.setdefault(
+    "TRIP_FEATURES_LINEAGE_EVENTS",
+    os.path.join(tempfile.mkdtemp(prefix="trip-features-tests-"), "events.jsonl"),
+)
 
 
 @pytest.fixture(scope="session")
