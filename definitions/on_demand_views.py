@@ -58,6 +58,11 @@ def request_calendar_view(
         tags={"owner": owner},  # Feast's UI shows this view's tags, not its owner
     )
     def request_calendar(inputs: dict[str, list]) -> dict[str, list]:
+        # Imports inside: Feast 0.67 rebuilds this function from its source text in a namespace
+        # of its own (feast.transformation.udf_rehydrate), where module globals do not exist.
+        import numpy as np
+
+        from definitions.on_demand_views import _request_time
         from transforms.dataflow import calendar_of_times
 
         calendar = calendar_of_times([_request_time(v) for v in inputs["request_timestamp"]])
