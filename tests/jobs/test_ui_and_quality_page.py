@@ -16,6 +16,7 @@ from jobs import quality_report, ui
 from tests.browser import is_blank, rendered, screenshot
 from tests.jobs.feast_serving import PROJECT
 
+pytestmark = pytest.mark.slow  # servers and a browser
 PATHS = ("trips", "features", "registry", "online_store", "lineage_events")
 
 
