@@ -23,7 +23,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 DOCS = PROJECT / "docs"
 SHOTS = {
     "ui_feature_view.png": "/p/trip_features/feature-view/driver_activity",
-    "ui_feature_services.png": "/p/trip_features/feature-service",
+    "ui_feature_service.png": "/p/trip_features/feature-service/driver_trips_v1",
 }
 
 
