@@ -39,10 +39,8 @@ def _wait_for(port: int, process: subprocess.Popen, seconds: float = 90) -> None
     raise AssertionError(f"the UI server did not listen on {port} within {seconds} s")
 
 
-@pytest.fixture(scope="module")
-def ui_server(feast_conf):
-    """`python -m jobs.ui` on the tests' registry, on a free loopback port; stopped by its pid."""
-    conf, _ = feast_conf
+def _start_ui(conf) -> tuple[subprocess.Popen, int]:
+    """`python -m jobs.ui` on the tests' registry, on a free loopback port, listening."""
     port = _free_port()
     args = [sys.executable, "-m", "jobs.ui", "--port", str(port)]
     for key in PATHS:
@@ -52,15 +50,31 @@ def ui_server(feast_conf):
     )
     try:
         _wait_for(port, process)
+    except BaseException:
+        _stop(process)
+        raise
+    return process, port
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Ctrl-C (SIGINT) by pid; killed if it does not stop."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def ui_server(feast_conf):
+    """The UI server for this module's tests; stopped by its pid."""
+    process, port = _start_ui(feast_conf[0])
+    try:
         yield f"http://127.0.0.1:{port}", process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)  # what Ctrl-C sends
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _stop(process)
 
 
 def test_the_ui_shows_every_view_and_service_with_descriptions_and_code_versions(
@@ -107,22 +121,12 @@ def test_lineage_and_quality_pages_beside_the_ui(ui_server):
 
 
 def test_ctrl_c_stops_the_server(feast_conf):
-    conf, _ = feast_conf
-    port = _free_port()
-    args = [sys.executable, "-m", "jobs.ui", "--port", str(port)]
-    for key in PATHS:
-        args += ["--set", f"paths.{key}={conf['paths'][key]}"]
-    process = subprocess.Popen(
-        args, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process, port = _start_ui(feast_conf[0])
     try:
-        _wait_for(port, process)
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=20)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        _stop(process)
     assert process.returncode == 0
     assert f"http://127.0.0.1:{port}/p/" in out and out.rstrip().endswith("stopped")
 
