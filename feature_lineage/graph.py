@@ -27,18 +27,6 @@ from transforms.dataflow import FEATURE_MODULES, TOP_LEVEL_ON
 from transforms.feature_tables import TABLES
 from transforms.trips_schema import TRIPS_COLUMNS
 
-KINDS = (
-    "input",
-    "column",
-    "transform",
-    "table",
-    "entity",
-    "source",
-    "request_source",
-    "view",
-    "on_demand_view",
-    "service",
-)
 # What the project publishes: a node reaching none of these is unused.
 OUTPUT_KINDS = ("service",)
 # Nodes whose values the feature job publishes as tables (the quarantine under its own name).

@@ -96,8 +96,11 @@ def _lineage_page(conf: dict[str, Any], node: str) -> tuple[str, int]:
 
         version = table_code_versions(conf).get(name, "-")
         code += f"; the table's code version here: <code>{html.escape(version)}</code>"
+    about = html.escape(
+        graph.nodes[name].description.splitlines()[0] if graph.nodes[name].description else ""
+    )
     body = (
-        f"<p>{code}</p>{drawn}"
+        f"<p>{about}</p><p>{code}</p>{drawn}"
         f"<h2>Upstream</h2><pre>{html.escape(tree(graph, name, 'upstream'))}</pre>"
         f"<h2>Downstream</h2><pre>{html.escape(tree(graph, name, 'downstream'))}</pre>"
     )

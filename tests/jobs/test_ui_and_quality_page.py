@@ -115,6 +115,7 @@ def test_lineage_and_quality_pages_beside_the_ui(ui_server):
     base, _ = ui_server
     lineage = rendered(f"{base}/lineage/driver_activity_view", wait_ms=2000)
     assert "Lineage of driver_activity_view (view driver_activity)" in lineage
+    assert "Per trip of a driver: trip counts and distances over sliding windows." in lineage
     assert "driver_windowed" in lineage and "driver_trips_v1" in lineage
     quality = rendered(f"{base}/quality", wait_ms=2000)
     assert 'id="counts"' in quality
