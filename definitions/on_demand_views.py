@@ -8,14 +8,16 @@ from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Int32, UnixTimestamp
 from hamilton.function_modifiers import tag
 
-from transforms.dataflow import CALENDAR_NODES
+from transforms.dataflow import CALENDAR_NODES, with_calendar_of
+
+_REQUEST_TIME = "request_timestamp"
 
 
 def trip_request_source(owner: str) -> RequestSource:
     """The time a prediction is asked for, sent with each request."""
     return RequestSource(
         name="trip_request",
-        schema=[Field(name="request_timestamp", dtype=UnixTimestamp)],
+        schema=[Field(name=_REQUEST_TIME, dtype=UnixTimestamp)],
         description="The time a prediction is asked for, sent with each request.",
         owner=owner,
     )
@@ -73,3 +75,20 @@ def request_calendar_view(
         }
 
     return request_calendar
+
+
+def _request_calendar_on_spark(frame, outputs: dict[str, str]):
+    """The view's features for a training set, by the Spark bodies of the same calendar nodes
+    (no Python worker); None where they would not equal the Python bodies the view runs online:
+    a session zone other than UTC, or request times that are not timestamps (then the view's
+    own function runs). `outputs`: the view's feature name -> the result's column name."""
+    zone = frame.sparkSession.conf.get("spark.sql.session.timeZone")
+    kind = frame.schema[_REQUEST_TIME].dataType.typeName() if _REQUEST_TIME in frame.columns else ""
+    if zone not in ("UTC", "Etc/UTC", "Z", "+00:00") or kind not in ("timestamp", "timestamp_ntz"):
+        return None
+    nodes = {f"request_{name}": name for name in CALENDAR_NODES}
+    return with_calendar_of(frame, _REQUEST_TIME, {nodes[f]: out for f, out in outputs.items()})
+
+
+# On-demand view name -> how a training set computes it on Spark (offline_store.spark_store).
+ON_SPARK = {"request_calendar": _request_calendar_on_spark}

@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from definitions.feature_store import feature_store
+from definitions.on_demand_views import ON_SPARK
 from feature_lineage import job_datasets
 from feature_lineage.run_events import job_run
 from offline_store.spark_store import with_on_demand_features
@@ -84,7 +85,7 @@ def _run(spark, conf, store, feature_service, entities, out, full_feature_names,
         entity_df=entity_rows, features=feature_service, full_feature_names=full_feature_names
     )
     counted = Observation("training_set")
-    frame = with_on_demand_features(job).observe(counted, F.count(F.lit(1)).alias("rows"))
+    frame = with_on_demand_features(job, ON_SPARK).observe(counted, F.count(F.lit(1)).alias("rows"))
     frame.write.mode("overwrite").parquet(out)
     rows = counted.get["rows"]
     log.info(

@@ -15,6 +15,7 @@ Everything else (materialization reads, writes, non-entity retrieval) is Feast's
 
 import datetime as dt
 import warnings
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 
 import pandas as pd
@@ -37,6 +38,9 @@ from pyspark.sql import functions as F
 from offline_store.asof_join import ROW_ID, ViewJoin, point_in_time_join
 
 _REGEX_NAMES = "spark.sql.parser.quotedRegexColumnNames"
+# An on-demand view's features as Spark columns: (frame, {feature: result column}) -> the frame
+# with them added, or None when it cannot compute them exactly (the view's function runs then).
+OnSpark = Callable[[DataFrame, dict[str, str]], DataFrame | None]
 
 
 def quiet_feast_warnings() -> None:
@@ -285,10 +289,12 @@ def _view_join(
     )
 
 
-def with_on_demand_features(job: RetrievalJob) -> DataFrame:
-    """The job's Spark DataFrame with its on-demand views applied on the executors, batch by
-    batch (Feast's own `to_df` would apply them to one pandas frame on the driver). The result's
-    schema comes from the views' declared fields: no Spark job runs to find it out."""
+def with_on_demand_features(job: RetrievalJob, on_spark: Mapping[str, OnSpark] | None = None):
+    """The job's Spark DataFrame with its on-demand views applied on the executors (Feast's own
+    `to_df` would apply them to one pandas frame on the driver). A view named in `on_spark` is
+    computed by its Spark function (column expressions) unless that returns None; the others by
+    the view's own function, batch by batch in Python workers. The result's schema comes from
+    the views' declared fields: no Spark job runs to find it out."""
     from pyspark.sql.pandas.types import from_arrow_type
     from pyspark.sql.types import StructField, StructType
 
@@ -296,6 +302,17 @@ def with_on_demand_features(job: RetrievalJob) -> DataFrame:
     full = job.full_feature_names
     for view in job.on_demand_feature_views:
         declared = _declared(view, full)
+        spark_body = (on_spark or {}).get(view.name)
+        computed = None
+        if spark_body is not None:
+            names = dict(zip((f.name for f in view.features), declared, strict=True))
+            computed = spark_body(frame, names)
+        if computed is not None:
+            frame = computed.select(
+                *[c for c in computed.columns if c not in declared],
+                *[F.col(n).cast(from_arrow_type(kind)) for n, kind in declared.items()],
+            )
+            continue
         schema = StructType(
             [f for f in frame.schema.fields if f.name not in declared]
             + [StructField(name, from_arrow_type(kind)) for name, kind in declared.items()]
