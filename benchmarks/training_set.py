@@ -32,11 +32,13 @@ from feast.repo_config import RepoConfig
 from feast.types import Float64, Int64
 from pyspark.sql import functions as F
 
+from definitions.feature_store import shipped_repo_settings
 from offline_store.spark_store import ProjectSparkOfflineStoreConfig
 from runtime.config import load_config
 from runtime.session import get_spark
 
 DRIVERS = 1_000
+SHIPPED_REPO = shipped_repo_settings()
 START = pd.Timestamp("2026-01-01", tz="UTC")
 DAYS = 30
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -83,6 +85,7 @@ def make_store(root: Path, features_path: str, offline) -> FeatureStore:
             registry=str(root / "registry.db"),
             offline_store=offline,
             online_store=SqliteOnlineStoreConfig(path=str(root / "online.db")),
+            materialization=SHIPPED_REPO["materialization"],  # as the project's store runs
             entity_key_serialization_version=3,
             repo_path=str(root),
         )

@@ -1,21 +1,24 @@
 """How long a data scientist waits for a training set: `jobs.training_set` on the pipeline's data,
-in a fresh process (as `python -m jobs.training_set` runs), in a warm session (a notebook's) and
-from a fresh client process against a warm Spark Connect server:
+in a fresh process (as `python -m jobs.training_set` runs), in a warm session (a notebook's),
+from a fresh client process against a warm Spark Connect server, and in a warm Connect session
+(a notebook attached to that server):
 
-    .venv/bin/python -m benchmarks.training_set_latency [--trips 200000] [--entities 5000 100000]
-        [--repeats 2]
+    .venv/bin/python -m benchmarks.training_set_latency [--trips 200000]
+        [--entities 5000 100000 1000000] [--repeats 2]
 
 Computes the features of --trips sample trips and registers them once, then for each entity
 size and service times the fresh process (wall, and the job's own seconds from its log),
-after one untimed warm-up per service the same call in this process's session, and a fresh
+after one untimed warm-up per service the same call in this process's session, a fresh
 client (`--remote`) against a Connect server (local[2], scripts/connect-server.sh, stopped by its
-pid) warmed by one run per service. Every training set has exactly its entity rows (the job checks
-it). Prints medians of --repeats runs.
+pid) warmed by one run per service, and the same call repeated in one client process connected
+to that server, after its own untimed first call. Every training set has exactly its entity rows
+(the job checks it). Prints medians of --repeats runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -72,6 +75,37 @@ def _fresh(
     return wall, float(found.group(1)) if found else float("nan")
 
 
+def _warm_client(
+    settings: list[str], entities: Path, service: str, out: Path, remote: str, repeats: int
+) -> list[float]:
+    """Seconds of each of --repeats training sets in one client process connected to `remote`,
+    after an untimed first one: a notebook attached to a Connect server."""
+    command = [sys.executable, "-m", "benchmarks.training_set_latency", "--client-of", remote]
+    command += ["--client-run", str(entities), service, str(out), str(repeats), *settings]
+    done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _client_runs(remote: str, entities: str, service: str, out: str, repeats: str, *settings):
+    """The client side of `_warm_client`: prints the timed runs' seconds as a JSON list."""
+    from jobs import training_set
+    from runtime.session import get_spark
+
+    conf = load_config("local")
+    for setting in [*settings, f"spark.remote={remote}"]:
+        conf = apply_override(conf, setting)
+    spark = get_spark(conf)
+    training_set.run(spark, conf, entities, service, out)  # the session's first call
+    seconds = []
+    for _ in range(int(repeats)):
+        began = time.perf_counter()
+        training_set.run(spark, conf, entities, service, out)
+        seconds.append(time.perf_counter() - began)
+    print(json.dumps(seconds))
+
+
 class _ConnectServer:
     """A Connect server started on first use by scripts/connect-server.sh in its own folder."""
 
@@ -100,7 +134,12 @@ def main() -> None:
     parser.add_argument("--trips", type=int, default=200_000)
     parser.add_argument("--entities", type=int, nargs="+", default=[5_000, 100_000])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--client-of", help=argparse.SUPPRESS)  # internal: the warm client
+    parser.add_argument("--client-run", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.client_of:
+        _client_runs(args.client_of, *args.client_run)
+        return
     root = Path(tempfile.mkdtemp(prefix="training-latency-"))
     try:
         write_trips(generate_trips(rows=args.trips, days=14, seed=42), root / "trips")
@@ -138,6 +177,7 @@ def main() -> None:
                 client = [
                     _fresh(settings, entities, service, out, url)[0] for _ in range(args.repeats)
                 ]
+                session = _warm_client(settings, entities, service, out, url, args.repeats)
                 rows.append(
                     (
                         size,
@@ -146,6 +186,7 @@ def main() -> None:
                         statistics.median(j for _, j in fresh),
                         statistics.median(warm),
                         statistics.median(client),
+                        statistics.median(session),
                     )
                 )
                 print(rows[-1], flush=True)
@@ -157,10 +198,13 @@ def main() -> None:
     print(f"\ntraining sets on {args.trips:,} trips, medians of {args.repeats} runs")
     print(
         f"{'entity rows':>11}  {'service':<20} {'fresh wall s':>12} {'(job s)':>8} {'warm s':>7}"
-        f" {'Connect client s':>17}"
+        f" {'Connect client s':>17} {'Connect session s':>18}"
     )
-    for size, service, wall, job, warm, client in rows:
-        print(f"{size:>11,}  {service:<20} {wall:12.1f} {job:8.1f} {warm:7.1f} {client:17.1f}")
+    for size, service, wall, job, warm, client, session in rows:
+        print(
+            f"{size:>11,}  {service:<20} {wall:12.1f} {job:8.1f} {warm:7.1f} {client:17.1f}"
+            f" {session:18.1f}"
+        )
 
 
 if __name__ == "__main__":

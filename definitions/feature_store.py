@@ -20,12 +20,16 @@ quiet_feast_warnings()
 log = logging.getLogger(__name__)
 
 
-def _repo_settings(conf: dict[str, Any], expand: bool = True) -> dict[str, Any]:
-    """The shipped feature_store.yaml with the registry and online store paths of `conf`;
-    ${VARIABLES} expand from the environment unless `expand` is False (secrets stay out of
-    files)."""
+def shipped_repo_settings(expand: bool = True) -> dict[str, Any]:
+    """feature_repo/feature_store.yaml as shipped; ${VARIABLES} expand from the environment
+    unless `expand` is False (secrets stay out of files)."""
     text = resources.files("feature_repo").joinpath("feature_store.yaml").read_text()
-    raw = yaml.safe_load(os.path.expandvars(text) if expand else text)
+    return yaml.safe_load(os.path.expandvars(text) if expand else text)
+
+
+def _repo_settings(conf: dict[str, Any], expand: bool = True) -> dict[str, Any]:
+    """The shipped feature_store.yaml with the registry and online store paths of `conf`."""
+    raw = shipped_repo_settings(expand)
     raw["registry"] = {**raw["registry"], "path": conf["paths"]["registry"]}
     raw["online_store"] = online_store_settings(conf, expand)
     return raw

@@ -216,3 +216,35 @@ def point_in_time_join(
             how="left",
         )
     return result
+
+
+def latest_rows(
+    source: DataFrame,
+    keys: list[str],
+    features: list[str],
+    timestamp: str,
+    created: str | None,
+    time_range: tuple[dt.datetime, dt.datetime],
+    renamed: dict[str, str] | None = None,
+) -> DataFrame:
+    """One row per key: the latest with its event time in `time_range` (both ends included;
+    aware datetimes are instants), by the join's rule for "latest" (event time, then created
+    time, then a hash of the values). Columns: keys, features, timestamp(s), each renamed by
+    `renamed` (source column -> name). Without keys, the one latest row, under Feast's dummy key."""
+    from feast.feature_view import DUMMY_ENTITY_ID, DUMMY_ENTITY_VAL
+
+    ts = F.col(timestamp).cast("timestamp")
+    start, end = time_range
+    rows = source.where(ts.between(F.lit(start), F.lit(end)))
+    times = [timestamp] + ([created] if created else [])
+    values = F.struct(*[F.col(c) for c in features + times])
+    created_ts = F.col(created).cast("timestamp") if created else F.lit(None).cast("timestamp")
+    rank = F.struct(ts, created_ts, F.xxhash64(F.struct(*[F.col(c) for c in features])))
+    latest = F.max_by(values, rank).alias(_PICKED)
+    picked = rows.groupBy(*keys).agg(latest) if keys else rows.agg(latest)
+    renamed = renamed or {}
+    return picked.select(
+        *[F.col(k).alias(renamed.get(k, k)) for k in keys],
+        *[F.col(f"{_PICKED}.{c}").alias(renamed.get(c, c)) for c in features + times],
+        *([] if keys else [F.lit(DUMMY_ENTITY_VAL).alias(DUMMY_ENTITY_ID)]),
+    )

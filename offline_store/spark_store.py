@@ -35,7 +35,7 @@ from pydantic import StrictStr
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from offline_store.asof_join import ROW_ID, ViewJoin, point_in_time_join
+from offline_store.asof_join import ROW_ID, ViewJoin, latest_rows, point_in_time_join
 
 _REGEX_NAMES = "spark.sql.parser.quotedRegexColumnNames"
 # An on-demand view's features as Spark columns: (frame, {feature: result column}) -> the frame
@@ -212,15 +212,16 @@ class ProjectSparkOfflineStore(SparkOfflineStore):
         )
         entity_df = _pandas_timestamps_utc(entity_df, timestamp)
         entities = _entity_frame(spark, entity_df)
+        views = [
+            _view_join(spark, view, features, full_feature_names)
+            for view, features in _requested_features(
+                feature_refs, feature_views, registry, project
+            ).items()
+        ]
         if isinstance(entity_df, pd.DataFrame):
-            lo, hi = entity_df[timestamp].min(), entity_df[timestamp].max()
-        else:
-            bounds = entities.agg(F.min(timestamp), F.max(timestamp)).first()
-            lo, hi = bounds[0], bounds[1]
-        contexts = offline_utils.get_feature_view_query_context(
-            feature_refs, feature_views, registry, project, (lo, hi)
-        )
-        views = [_view_join(spark, ctx, feature_views, full_feature_names) for ctx in contexts]
+            bounds = (entity_df[timestamp].min(), entity_df[timestamp].max())
+        else:  # a Spark job, run only if someone reads the metadata's times
+            bounds = lambda: tuple(entities.agg(F.min(timestamp), F.max(timestamp)).first())  # noqa: E731
 
         def build() -> DataFrame:
             joined = point_in_time_join(
@@ -236,17 +237,47 @@ class ProjectSparkOfflineStore(SparkOfflineStore):
             on_demand_feature_views=OnDemandFeatureView.get_requested_odfvs(
                 feature_refs, project, registry
             ),
-            metadata=RetrievalMetadata(
-                features=feature_refs,
-                keys=[c for c in schema if c != timestamp],
-                min_event_timestamp=lo,
-                max_event_timestamp=hi,
+            metadata=_Metadata(
+                features=feature_refs, keys=[c for c in schema if c != timestamp], bounds=bounds
             ),
         )
 
     @staticmethod
-    def pull_latest_from_table_or_query(*args, **kwargs) -> RetrievalJob:
-        return _quiet(SparkOfflineStore.pull_latest_from_table_or_query(*args, **kwargs))
+    def pull_latest_from_table_or_query(
+        config,
+        data_source,
+        join_key_columns: list[str],
+        feature_name_columns: list[str],
+        timestamp_field: str,
+        created_timestamp_column: str | None,
+        start_date: dt.datetime,
+        end_date: dt.datetime,
+    ) -> RetrievalJob:
+        """Each key's latest row with its event time in [start_date, end_date] (both included,
+        as in Feast's), found by one aggregation instead of a sort of every row. "Latest" is the
+        as-of join's rule (event time, then created time, then a hash of the values), so the
+        online store serves the row a training set at that time would see, ties included."""
+        spark = _session(config.offline_store)
+
+        def build() -> DataFrame:
+            return latest_rows(
+                _source_frame(spark, data_source),
+                join_key_columns,
+                feature_name_columns,
+                timestamp_field,
+                created_timestamp_column,
+                (start_date, end_date),
+                data_source.field_mapping,
+            )
+
+        return ProjectRetrievalJob(
+            spark_session=spark,
+            frame_builder=build,
+            config=config,
+            full_feature_names=False,
+            on_demand_feature_views=None,
+            metadata=None,
+        )
 
     @staticmethod
     def pull_all_from_table_or_query(*args, **kwargs) -> RetrievalJob:
@@ -264,29 +295,68 @@ def _quiet(job: RetrievalJob) -> RetrievalJob:
     return quiet
 
 
-def _view_join(
-    spark: SparkSession, ctx, feature_views: list[FeatureView], full_feature_names: bool
-) -> ViewJoin:
-    view = next(v for v in feature_views if v.projection.name_to_use() == ctx.name)
-    source = spark.sql(f"SELECT * FROM {view.batch_source.get_table_query_string()}")
-    reverse = {v: k for k, v in view.batch_source.field_mapping.items()}
+def _requested_features(feature_refs, feature_views, registry, project) -> dict:
+    """Feature view -> the features asked of it, as Feast resolves the references."""
+    by_view, _ = offline_utils._get_requested_feature_views_to_features_dict(
+        feature_refs,
+        feature_views,
+        offline_utils._get_requested_on_demand_feature_views(feature_refs, project, registry),
+    )
+    return by_view
+
+
+def _source_frame(spark: SparkSession, source) -> DataFrame:
+    """The view's batch source as a DataFrame: a table, a query, or files read once (Feast's
+    `get_table_query_string` reads the files and registers a temporary view on every call)."""
+    if source.table:
+        return spark.read.table(source.table)
+    if source.query:
+        return spark.sql(source.query)
+    return source._load_dataframe_from_path(spark)
+
+
+def _view_join(spark: SparkSession, view: FeatureView, features, full_feature_names) -> ViewJoin:
+    """What the join needs of one view, named as Feast's query context names it."""
+    source = view.batch_source
+    if source is None:
+        raise ValueError(f"feature view {view.name!r} has no batch source and cannot be queried")
+    reverse = {v: k for k, v in source.field_mapping.items()}
     keys = {}
     for entity_column in view.entity_columns:
         entity_key = view.projection.join_key_map.get(entity_column.name, entity_column.name)
         keys[entity_key] = reverse.get(entity_column.name, entity_column.name)
-    features = {}
-    for source_column in ctx.features:
-        name = ctx.field_mapping.get(source_column, source_column)
-        features[source_column] = f"{ctx.name}__{name}" if full_feature_names else name
+    name = view.projection.name_to_use()
+    outputs = {}
+    for feature in features:
+        column = reverse.get(feature, feature)
+        shown = source.field_mapping.get(column, column)
+        outputs[column] = f"{name}__{shown}" if full_feature_names else shown
+    created = reverse.get(source.created_timestamp_column, source.created_timestamp_column)
     return ViewJoin(
-        name=ctx.name,
-        source=source,
+        name=name,
+        source=_source_frame(spark, source),
         keys=keys,
-        timestamp=ctx.timestamp_field,
-        created=ctx.created_timestamp_column or None,
-        features=features,
-        ttl=dt.timedelta(seconds=ctx.ttl) if ctx.ttl else None,
+        timestamp=reverse.get(source.timestamp_field, source.timestamp_field),
+        created=created or None,
+        features=outputs,
+        ttl=view.ttl if isinstance(view.ttl, dt.timedelta) and view.ttl else None,
     )
+
+
+class _Metadata(RetrievalMetadata):
+    """Feast's metadata, whose entity time range is found (one Spark job) only when read."""
+
+    def __init__(self, features, keys, bounds):
+        self._bounds = bounds
+        super().__init__(features=features, keys=keys)
+
+    def _range(self) -> tuple:
+        if callable(self._bounds):
+            self._bounds = self._bounds()
+        return self._bounds
+
+    min_event_timestamp = property(lambda self: self._range()[0], lambda self, _: None)
+    max_event_timestamp = property(lambda self: self._range()[1], lambda self, _: None)
 
 
 def with_on_demand_features(job: RetrievalJob, on_spark: Mapping[str, OnSpark] | None = None):
