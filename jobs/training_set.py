@@ -17,12 +17,11 @@ from typing import Any
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from definitions.feature_store import feature_store
-from definitions.on_demand_views import ON_SPARK
-from feature_lineage import job_datasets
 from feature_lineage.run_events import job_run
-from offline_store.spark_store import with_on_demand_features
 from runtime.errors import JobError
+
+# Feast and the definitions (seconds of imports) are imported where used, so that a fresh
+# process imports them while its JVM starts (main, runtime.session.get_spark_while).
 
 log = logging.getLogger("jobs.training_set")
 _SQL = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
@@ -49,6 +48,8 @@ def read_entities(spark: SparkSession, entities: str) -> DataFrame:
 
 def registered_service(conf: dict[str, Any], service: str):
     """The store and the registered feature service, or a TrainingSetError listing the known."""
+    from definitions.feature_store import feature_store
+
     store = feature_store(conf)
     try:
         return store, store.get_feature_service(service)
@@ -75,6 +76,9 @@ def run(
 
 def _run(spark, conf, store, feature_service, entities, out, full_feature_names, lineage) -> int:
     """The run itself; `lineage` receives what it reads and writes."""
+    from definitions.on_demand_views import ON_SPARK
+    from offline_store.spark_store import with_on_demand_features
+
     began = time.perf_counter()
     service = feature_service.name
     entity_rows = read_entities(spark, entities)
@@ -108,6 +112,8 @@ def _run(spark, conf, store, feature_service, entities, out, full_feature_names,
 def training_set_lineage(conf, store, service, entities, entity_columns, out, frame, full_names):
     """(inputs, [output]): the entity rows (unless a query), the views' tables, and the training
     set, whose entity columns come from the entity rows and features from their tables."""
+    from feature_lineage import job_datasets
+
     entity_source = None if _SQL.match(entities) else job_datasets.location_dataset(conf, entities)
     views = [p for p in service.feature_view_projections if p.name != "request_calendar"]
     sources = job_datasets.view_sources(store, [p.name for p in views], conf)
@@ -135,7 +141,7 @@ def training_set_lineage(conf, store, service, entities, entity_columns, out, fr
 
 def main(argv: list[str] | None = None) -> int:
     from runtime.cli import answered, base_parser, configure_logging, load_from_args
-    from runtime.session import get_spark
+    from runtime.session import get_spark_while
 
     parser = base_parser(__doc__)
     parser.add_argument("--entities", required=True, help="parquet path, Spark table or SQL query")
@@ -151,9 +157,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def body():
         conf = load_from_args(args)
-        registered_service(conf, args.service)  # answered before Spark starts
         out = os.path.abspath(args.out)
-        run(get_spark(conf), conf, args.entities, args.service, out, args.full_feature_names)
+        # An unknown service is found while the JVM starts (the registry needs Feast's imports).
+        spark, _ = get_spark_while(conf, lambda: registered_service(conf, args.service))
+        run(spark, conf, args.entities, args.service, out, args.full_feature_names)
 
     return answered(body)
 

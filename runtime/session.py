@@ -10,15 +10,19 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 
 from runtime.errors import JobError
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +90,30 @@ def get_spark(conf: dict[str, Any]) -> SparkSession:
             )
             spark.conf.set(key, value)
     return spark
+
+
+def get_spark_while(conf: dict[str, Any], work: Callable[[], T]) -> tuple[SparkSession, T]:
+    """`get_spark(conf)` and `work()` (a job's heavy imports, its registry reads) at once: a fresh
+    process's JVM start waits on a socket while `work` runs in another thread, so on two cores
+    the two overlap instead of adding up (Feast's imports alone take seconds). An error of
+    `work` is raised here, once the session is up."""
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            done["result"] = work()
+        except BaseException as err:  # handed to the caller's thread
+            done["error"] = err
+
+    thread = threading.Thread(target=run, name="start-up work", daemon=True)
+    thread.start()
+    try:
+        spark = get_spark(conf)
+    finally:
+        thread.join()
+    if "error" in done:
+        raise done["error"]
+    return spark, done["result"]
 
 
 def is_connect(spark: SparkSession) -> bool:

@@ -18,3 +18,20 @@ def test_the_driver_jvm_runs_the_collector_conf_names(spark, conf):
 def test_input_splits_are_conf_sized(spark, conf):
     assert conf["spark"]["conf"]["spark.sql.files.maxPartitionBytes"] == "64m"
     assert spark.conf.get("spark.sql.files.maxPartitionBytes") == "64m"
+
+
+def test_start_up_work_runs_beside_the_session_and_its_error_reaches_the_caller(spark, conf):
+    import threading
+
+    import pytest
+
+    from runtime.session import get_spark_while
+
+    session, worker = get_spark_while(conf, lambda: threading.current_thread().name)
+    assert session is spark and worker != threading.current_thread().name
+
+    def unknown():
+        raise LookupError("unknown feature service 'nope'")
+
+    with pytest.raises(LookupError, match="nope"):
+        get_spark_while(conf, unknown)
