@@ -355,6 +355,7 @@ class _Metadata(RetrievalMetadata):
             self._bounds = self._bounds()
         return self._bounds
 
+    # Setters take Feast's __init__ assigning its defaults (None); the range is ours to find.
     min_event_timestamp = property(lambda self: self._range()[0], lambda self, _: None)
     max_event_timestamp = property(lambda self: self._range()[1], lambda self, _: None)
 

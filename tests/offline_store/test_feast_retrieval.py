@@ -238,3 +238,20 @@ def test_views_with_different_keys_in_one_request(repo, adversarial):
     np.testing.assert_array_equal(
         got["driver_only__count"].astype("Float64"), by_driver.astype("Float64")
     )
+
+
+def test_metadata_gives_the_entity_time_range_for_every_input_kind(spark, repo, adversarial):
+    """The range is found only when read (no Spark job before the join); it is still right."""
+    _, entities = adversarial
+    low, high = entities["event_timestamp"].min(), entities["event_timestamp"].max()
+    for entity_df in (entities, spark.createDataFrame(entities)):
+        job = repo["project"].get_historical_features(
+            entity_df=entity_df, features=["pair_stats:count"]
+        )
+        got = (job.metadata.min_event_timestamp, job.metadata.max_event_timestamp)
+        assert [
+            pd.Timestamp(t).tz_localize("UTC")
+            if pd.Timestamp(t).tzinfo is None
+            else pd.Timestamp(t)
+            for t in got
+        ] == [low, high]
