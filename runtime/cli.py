@@ -83,6 +83,7 @@ COMMANDS = {
     "lineage": "jobs.lineage",
     "ui": "jobs.ui",
     "quality-report": "jobs.quality_report",
+    "class-archive": "jobs.class_archive",
 }
 
 

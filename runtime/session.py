@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 
+from runtime import class_archive
 from runtime.errors import JobError
 
 T = TypeVar("T")
@@ -68,6 +69,13 @@ def jvm_options(conf: dict[str, Any]) -> str:
     """The flags of every JVM a job starts (driver, executors, the Connect server): UTC, then
     conf's `spark.java_options`. scripts/submit.sh and scripts/connect-server.sh print these."""
     return f"-Duser.timezone=UTC {conf.get('spark', {}).get('java_options') or ''}".strip()
+
+
+def driver_jvm_options(conf: dict[str, Any], java_version: str | None = None) -> str:
+    """The driver JVM's flags: `jvm_options`, and this installation's class archive when one was
+    made (runtime.class_archive). Executors of a cluster run elsewhere, where it is not."""
+    archive = class_archive.driver_flag(conf, java_version or check_java())
+    return f"{jvm_options(conf)} {archive}".strip()
 
 
 def get_spark(conf: dict[str, Any]) -> SparkSession:
@@ -128,7 +136,7 @@ def describe(spark: SparkSession) -> str:
 
 
 def _classic(conf: dict[str, Any]) -> SparkSession:
-    check_java()
+    java_version = check_java()
     # Python workers must run this interpreter (its packages), not whatever python3 is on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark_conf = conf.get("spark", {})
@@ -141,7 +149,7 @@ def _classic(conf: dict[str, Any]) -> SparkSession:
     for key, value in {**spark_conf.get("conf", {}), **REQUIRED_RUNTIME_CONF}.items():
         if value is not None:  # an overlay unsets a base setting with null
             builder = builder.config(key, str(value))
-    java_options = executor_options = jvm_options(conf)
+    java_options, executor_options = driver_jvm_options(conf, java_version), jvm_options(conf)
     metastore = conf.get("paths", {}).get("metastore")
     if metastore:
         builder = _with_metastore(builder, Path(metastore))

@@ -46,10 +46,14 @@ start() {
   local spark_home
   spark_home="$("$python_bin" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
   mkdir -p "$state"
-  local jvm_options  # UTC and conf/base.yaml's spark.java_options (runtime.session.jvm_options)
+  # UTC, conf/base.yaml's spark.java_options and, for the driver, the class archive (runtime.session)
+  local jvm_options driver_options
   jvm_options="$("$python_bin" -c 'from runtime.config import load_config
 from runtime.session import jvm_options
 print(jvm_options(load_config()))')"
+  driver_options="$("$python_bin" -c 'from runtime.config import load_config
+from runtime.session import driver_jvm_options
+print(driver_jvm_options(load_config()))')"
   # What sbin/start-connect-server.sh runs, in the foreground of a background job, so its pid is ours.
   SPARK_HOME="$spark_home" SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$python_bin" TZ=UTC \
     nohup "$spark_home/bin/spark-submit" --master "$master" \
@@ -59,7 +63,7 @@ print(jvm_options(load_config()))')"
     --conf spark.connect.grpc.binding.port="$port" \
     --conf spark.sql.session.timeZone=UTC \
     --conf spark.sql.warehouse.dir="$state/warehouse" \
-    --conf "spark.driver.extraJavaOptions=$jvm_options" \
+    --conf "spark.driver.extraJavaOptions=$driver_options" \
     --conf "spark.executor.extraJavaOptions=$jvm_options" \
     --conf spark.ui.showConsoleProgress=false \
     --conf spark.ui.enabled=false \

@@ -51,9 +51,9 @@ for ((i = 1; i <= $#; i++)); do
 done
 jvm_options="$(cd "$root" && "$python_bin" -c 'import sys
 from runtime.config import ConfigError, load_config
-from runtime.session import jvm_options
+from runtime.session import driver_jvm_options
 try:
-    print(jvm_options(load_config(sys.argv[1])))
+    print(driver_jvm_options(load_config(sys.argv[1])))
 except ConfigError as err:
     sys.exit(f"submit.sh: {err}")' "$env_name")"
 

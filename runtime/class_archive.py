@@ -1,0 +1,75 @@
+"""A class-data-sharing archive of the classes a job's JVM loads, so fresh jobs start sooner.
+
+A fresh driver JVM loads and verifies some twenty thousand Spark classes from jars before its
+first query runs. Java's class-data sharing (CDS) maps them ready-made from one archive instead:
+a fresh training set starts 5-7 s sooner here (docs/benchmarks.md). The archive is made once
+per Java and Spark installation by `python -m jobs.class_archive` (scripts/setup.sh runs it),
+which runs the main pipeline on a small sample in a JVM that writes the classes it loaded.
+
+An archive belongs to one Java build and one set of Spark jars: its file name is a digest of
+both, so a new Java or pyspark finds none of its own and runs as before (the job logs how to make
+one). Archives live in $TRIP_FEATURES_CLASS_ARCHIVES, else $XDG_CACHE_HOME/trip-features/jvm (or
+~/.cache/...); conf `spark.class_archive: false` turns their use off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def folder() -> Path:
+    """Where the archives live."""
+    if os.environ.get("TRIP_FEATURES_CLASS_ARCHIVES"):
+        return Path(os.environ["TRIP_FEATURES_CLASS_ARCHIVES"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "trip-features" / "jvm"
+
+
+def java_binary() -> str | None:
+    """The java a job's JVM runs: JAVA_HOME's, else the first on PATH (as spark-class picks)."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
+    return os.path.realpath(java) if java and os.path.exists(java) else None
+
+
+def spark_jars() -> Path:
+    """The jars folder spark-submit puts on the driver's class path."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    return Path(_find_spark_home()) / "jars"
+
+
+def archive_path(java_version: str) -> Path | None:
+    """The archive for this Java (`java_version`: its `java -version` line) and these Spark jars,
+    whether it exists or not; None when there is no java or jars folder to name it by."""
+    java, jars = java_binary(), spark_jars()
+    if java is None or not jars.is_dir():
+        return None
+    digest = hashlib.sha256(f"{java}|{java_version}|{jars.resolve()}".encode())
+    for jar in sorted(jars.glob("*.jar")):
+        digest.update(f"|{jar.name}:{jar.stat().st_size}".encode())
+    return folder() / f"spark-{digest.hexdigest()[:20]}.jsa"
+
+
+def driver_flag(conf: dict[str, Any], java_version: str) -> str:
+    """The driver JVM's flag that maps this installation's archive, or "" (none made yet, or
+    turned off), saying once how to make one."""
+    if not conf.get("spark", {}).get("class_archive", True):
+        return ""
+    path = archive_path(java_version)
+    if path is None:
+        return ""
+    if not path.is_file():
+        log.info(
+            "no class archive for this Java and Spark yet: `python -m jobs.class_archive` makes "
+            "one, and fresh jobs start seconds sooner"
+        )
+        return ""
+    return f"-XX:SharedArchiveFile={path}"
