@@ -91,14 +91,16 @@ def _cacheable(f) -> bool:
 
 
 def _key(f, salt: str, sources: dict[str, str]) -> str | None:
-    """The cache key of `f`'s instrumented code: its module's source, its place there, the salt."""
+    """The cache key of `f`'s instrumented code: its module's file and source, its place there,
+    the salt."""
     filename = f.__code__.co_filename
     if filename not in sources:
         try:
             sources[filename] = hashlib.sha256(Path(filename).read_bytes()).hexdigest()
         except OSError:
             return None
-    place = f"{salt}|{sources[filename]}|{f.__qualname__}|{f.__code__.co_firstlineno}"
+    # The file's path too: code objects carry it, for tracebacks (another venv, another entry).
+    place = f"{salt}|{filename}|{sources[filename]}|{f.__qualname__}|{f.__code__.co_firstlineno}"
     return hashlib.sha256(place.encode()).hexdigest()
 
 
