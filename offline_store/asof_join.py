@@ -43,6 +43,9 @@ class ViewJoin:
     created: str | None  # source column of the created time, if any
     features: dict[str, str]  # source column -> output column
     ttl: dt.timedelta | None = None
+    # Sort each key's rows in one piece, without time buckets: for a source known to be small,
+    # where no key can hold enough rows to need them and the carried rows cost more than they save.
+    whole_timelines: bool = False
 
 
 def _key_names(view: ViewJoin) -> list[str]:
@@ -198,7 +201,7 @@ def point_in_time_join(
     With `filter_by_created`, feature rows created after an entity row's time are not seen by it.
 
     `bucket` splits each key's timeline into sorting units (see `_with_earlier_buckets`);
-    None sorts each key's rows in one piece."""
+    None sorts each key's rows in one piece, as a view with `whole_timelines` always is."""
     outputs = [out for view in views for out in view.features.values()]
     clashes = sorted(
         {o for o in outputs if outputs.count(o) > 1} | (set(outputs) & set(entities.columns))
@@ -211,7 +214,13 @@ def point_in_time_join(
     result = entities
     for view in views:
         result = result.join(
-            _view_values(entities, timestamp, view, bucket, filter_by_created),
+            _view_values(
+                entities,
+                timestamp,
+                view,
+                None if view.whole_timelines else bucket,
+                filter_by_created,
+            ),
             on=ROW_ID,
             how="left",
         )

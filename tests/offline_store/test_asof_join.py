@@ -11,8 +11,14 @@ from tests.oracles import minutes_after as _ts
 from tests.oracles import point_in_time_oracle
 
 
-def _run(
-    spark, entities, features, ttl, keys=("driver_id", "rider_id"), bucket=dt.timedelta(days=1)
+def _joined(
+    spark,
+    entities,
+    features,
+    ttl,
+    keys=("driver_id", "rider_id"),
+    bucket=dt.timedelta(days=1),
+    whole_timelines=False,
 ):
     entity_df = spark.createDataFrame(entities.reset_index().rename(columns={"index": ROW_ID}))
     view = ViewJoin(
@@ -23,8 +29,13 @@ def _run(
         created="created",
         features={"value": "value", "count": "count"},
         ttl=ttl,
+        whole_timelines=whole_timelines,
     )
-    out = point_in_time_join(entity_df, "event_timestamp", [view], bucket=bucket).toPandas()
+    return point_in_time_join(entity_df, "event_timestamp", [view], bucket=bucket)
+
+
+def _run(spark, entities, features, ttl, **options):
+    out = _joined(spark, entities, features, ttl, **options).toPandas()
     return out.set_index(ROW_ID).sort_index()
 
 
@@ -164,3 +175,30 @@ def test_filter_by_created_hides_rows_created_after_the_entity_time(spark):
         )
         assert default.orderBy(ROW_ID).toPandas()["value"].tolist() == [30.0, 30.0, 30.0]
         assert filtered.orderBy(ROW_ID).toPandas()["value"].tolist() == [10.0, 20.0, 30.0]
+
+
+def test_a_view_sorted_whole_takes_no_buckets_and_equals_the_oracle(spark, adversarial):
+    features, entities = adversarial
+    options = {"bucket": dt.timedelta(minutes=7), "ttl": dt.timedelta(minutes=60)}
+
+    def plan(**more):
+        frame = _joined(spark, entities, features, options["ttl"], bucket=options["bucket"], **more)
+        return frame._jdf.queryExecution().analyzed().toString()
+
+    # Buckets carry each (key, bucket)'s latest row to later buckets; a whole timeline needs none.
+    assert "__carried" in plan() and "__carried" not in plan(whole_timelines=True)
+    got = _run(spark, entities, features, options["ttl"], bucket=None, whole_timelines=True)
+    expected = point_in_time_oracle(
+        entities,
+        "event_timestamp",
+        features,
+        ["driver_id", "rider_id"],
+        "event_timestamp",
+        "created",
+        ["value", "count"],
+        pd.Timedelta(options["ttl"]),
+    )
+    pd.testing.assert_series_equal(
+        got["count"].astype("Float64"), expected["count"].astype("Float64"), check_names=False
+    )
+    np.testing.assert_allclose(got["value"].astype(float), expected["value"].astype(float))
