@@ -317,9 +317,9 @@ def _source_frame(spark: SparkSession, source) -> DataFrame:
     return source._load_dataframe_from_path(spark)
 
 
-# Below this many bytes of files, a view's keys are sorted whole (ViewJoin.whole_timelines): the
-# join of 5,000 entity rows with two 200,000-row views took 4.8 s warm that way, 6.1 s in hourly
-# buckets (docs/benchmarks.md), and a key of a source this small cannot unbalance a task.
+# Below this many bytes of files, a view's keys are sorted whole (ViewJoin.whole_timelines): a
+# warm training set of 5,000 entity rows on two 200,000-row views took 3.5 s that way, 6.8 s in
+# hourly buckets (docs/benchmarks.md), and a key of a source this small cannot unbalance a task.
 SMALL_SOURCE_BYTES = 64 * 2**20
 
 
