@@ -22,9 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.training_set_latency import SERVICES, _entities
-from runtime.config import apply_override, load_config
-from storage.sample_trips import generate_trips, write_trips
+from benchmarks.training_set_latency import SERVICES, _entities, registered_features
 
 PROJECT = Path(__file__).resolve().parents[1]
 VARIANTS = {  # name -> (class archive, typeguard cache)
@@ -54,27 +52,12 @@ def main() -> None:
     parser.add_argument("--trips", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from jobs import class_archive, compute_features, register
-    from runtime.session import get_spark
+    from jobs import class_archive
 
     class_archive.build()
     root = Path(tempfile.mkdtemp(prefix="fresh-start-"))
     try:
-        write_trips(generate_trips(rows=args.trips, days=14, seed=42), root / "trips")
-        settings = [
-            f"paths.trips={root / 'trips'}",
-            f"paths.features={root / 'features'}",
-            f"paths.registry={root / 'registry.db'}",
-            f"paths.online_store={root / 'online.db'}",
-            "lineage.transport=none",
-        ]
-        conf = load_config("local")
-        for setting in settings:
-            conf = apply_override(conf, setting)
-        spark = get_spark(conf)
-        compute_features.run(spark, conf)
-        register.run(conf)
-        spark.stop()
+        settings = registered_features(root, args.trips, ("lineage.transport=none",))
         entities = root / "entities.parquet"
         _entities(root / "features", 5_000, entities)
         sets = [arg for setting in settings for arg in ("--set", setting)]

@@ -58,6 +58,30 @@ def _entities(features: Path, rows: int, path: Path) -> None:
     frame.to_parquet(path, coerce_timestamps="us")
 
 
+def registered_features(root: Path, trips: int, more: tuple[str, ...] = ()) -> list[str]:
+    """Writes `trips` sample trips under `root`, computes and registers their features in a
+    session of its own (stopped after); returns the conf overrides that point jobs at them."""
+    from jobs import compute_features, register
+    from runtime.session import get_spark
+
+    write_trips(generate_trips(rows=trips, days=14, seed=42), root / "trips")
+    settings = [
+        f"paths.trips={root / 'trips'}",
+        f"paths.features={root / 'features'}",
+        f"paths.registry={root / 'registry.db'}",
+        f"paths.online_store={root / 'online.db'}",
+        *more,
+    ]
+    conf = load_config("local")
+    for setting in settings:
+        conf = apply_override(conf, setting)
+    spark = get_spark(conf)
+    compute_features.run(spark, conf)
+    register.run(conf)
+    spark.stop()
+    return settings
+
+
 def _fresh(
     settings: list[str], entities: Path, service: str, out: Path, remote: str | None = None
 ) -> tuple[float, float]:
@@ -142,22 +166,14 @@ def main() -> None:
         return
     root = Path(tempfile.mkdtemp(prefix="training-latency-"))
     try:
-        write_trips(generate_trips(rows=args.trips, days=14, seed=42), root / "trips")
-        settings = [
-            f"paths.trips={root / 'trips'}",
-            f"paths.features={root / 'features'}",
-            f"paths.registry={root / 'registry.db'}",
-            f"paths.online_store={root / 'online.db'}",
-        ]
+        from jobs import training_set
+        from runtime.session import get_spark
+
+        settings = registered_features(root, args.trips)
         conf = load_config("local")
         for setting in settings:
             conf = apply_override(conf, setting)
-        from jobs import compute_features, register, training_set
-        from runtime.session import get_spark
-
         spark = get_spark(conf)
-        compute_features.run(spark, conf)
-        register.run(conf)
         connect = _ConnectServer(root / "connect")
         rows = []
         for size in args.entities:
