@@ -1,8 +1,8 @@
 """A class-data-sharing archive of the classes a job's JVM loads, so fresh jobs start sooner.
 
-A fresh driver JVM loads and verifies some twenty thousand Spark classes from jars before its
+A fresh driver JVM loads and verifies some sixteen thousand Spark classes from jars before its
 first query runs. Java's class-data sharing (CDS) maps them ready-made from one archive instead:
-a fresh training set starts 5-7 s sooner here (docs/benchmarks.md). The archive is made once
+fresh jobs start 3-5 s sooner here (docs/benchmarks.md, benchmarks/fresh_start.py). The archive is made once
 per Java and Spark installation by `python -m jobs.class_archive` (scripts/setup.sh runs it),
 which runs the main pipeline on a small sample in a JVM that writes the classes it loaded.
 
@@ -21,15 +21,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from runtime.config import cache_folder
+
 log = logging.getLogger(__name__)
-
-
-def folder() -> Path:
-    """Where the archives live."""
-    if os.environ.get("TRIP_FEATURES_CLASS_ARCHIVES"):
-        return Path(os.environ["TRIP_FEATURES_CLASS_ARCHIVES"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "trip-features" / "jvm"
 
 
 def java_binary() -> str | None:
@@ -55,7 +49,9 @@ def archive_path(java_version: str) -> Path | None:
     digest = hashlib.sha256(f"{java}|{java_version}|{jars.resolve()}".encode())
     for jar in sorted(jars.glob("*.jar")):
         digest.update(f"|{jar.name}:{jar.stat().st_size}".encode())
-    return folder() / f"spark-{digest.hexdigest()[:20]}.jsa"
+    return (
+        cache_folder("jvm", "TRIP_FEATURES_CLASS_ARCHIVES") / f"spark-{digest.hexdigest()[:20]}.jsa"
+    )
 
 
 def driver_flag(conf: dict[str, Any], java_version: str) -> str:

@@ -21,6 +21,15 @@ CONF_DIR_VARIABLE = "TRIP_FEATURES_CONF_DIR"
 HOME_VARIABLE = "TRIP_FEATURES_HOME"
 
 
+def cache_folder(name: str, override_variable: str) -> Path:
+    """A folder of the user's cache for `name`: $override_variable when set, else
+    $XDG_CACHE_HOME/trip-features/<name> (or ~/.cache/...)."""
+    if os.environ.get(override_variable):
+        return Path(os.environ[override_variable])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "trip-features" / name
+
+
 def default_conf_dir() -> Traversable:
     """The configuration folder: TRIP_FEATURES_CONF_DIR, else the one shipped in the package
     (a folder, or a folder inside a zip when the package travels in one, e.g. --py-files)."""

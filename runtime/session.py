@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -44,9 +43,8 @@ def use_utc_process_time_zone() -> None:
 
 def check_java() -> str:
     """Returns the Java version line, or raises with what to install."""
-    java_home = os.environ.get("JAVA_HOME")
-    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
-    if not java or not os.path.exists(java):
+    java = class_archive.java_binary()
+    if java is None:
         raise JavaMissingError(
             "Spark needs Java 17: install it (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`)"
             " or set JAVA_HOME to a Java 17 installation."

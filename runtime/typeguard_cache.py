@@ -25,15 +25,9 @@ from inspect import isfunction
 from pathlib import Path
 from types import FunctionType
 
+from runtime.config import cache_folder
+
 _installed = False
-
-
-def cache_folder() -> Path:
-    """Where the instrumented code lives."""
-    if os.environ.get("TRIP_FEATURES_TYPEGUARD_CACHE"):
-        return Path(os.environ["TRIP_FEATURES_TYPEGUARD_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "trip-features" / "typeguard"
 
 
 def install() -> None:
@@ -46,7 +40,7 @@ def install() -> None:
 
     from typeguard import _decorators
 
-    folder = cache_folder()
+    folder = cache_folder("typeguard", "TRIP_FEATURES_TYPEGUARD_CACHE")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
