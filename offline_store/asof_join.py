@@ -7,8 +7,10 @@ the same on every run. Nothing matches a null key. Every entity row comes out ex
 
 Entity and feature rows of one view are unioned and sorted once by (key, time, kind); a running
 window (`max_by` over all rows so far) hands each entity row the latest feature row it can see,
-instead of joining every entity row to all earlier feature rows of its key. Each key's timeline is
-cut into time buckets sorted separately, so one key with millions of rows is not one task.
+instead of joining every entity row to all earlier feature rows of its key. A large view's
+timeline is cut into time buckets sorted separately, so one key with millions of rows is not one
+task. Small views (`whole_timelines`) of the same keys share one sort, with one running `max_by`
+per view, and carry the entity rows through it, so a request of such views needs no join.
 """
 
 import datetime as dt
@@ -56,10 +58,11 @@ def _view_values(
     entities: DataFrame,
     timestamp: str,
     view: ViewJoin,
-    bucket: dt.timedelta | None,
+    bucket: dt.timedelta,
     filter_by_created: bool,
 ) -> DataFrame:
-    """ROW_ID -> the view's output columns, for every entity row (nulls where nothing matches)."""
+    """ROW_ID -> the view's output columns, for every entity row (nulls where nothing matches),
+    each key's timeline sorted in `bucket`-wide pieces."""
     keys = _key_names(view)
     entity_rows = entities.select(
         F.col(ROW_ID),
@@ -94,12 +97,10 @@ def _view_values(
     row = F.struct(F.col(_TS).alias("ts"), F.col(_FEATURES).alias("values"))
     rank = F.struct(F.col(_TS), F.col(_CREATED), F.xxhash64(_FEATURES))  # what "latest" means
 
-    sorted_features = feature_rows
-    if bucket is not None:
-        # Only buckets holding entity rows need their feature rows sorted; the others matter
-        # through their latest row alone, which `_with_earlier_buckets` carries.
-        cells = entity_rows.select(*keys, _BUCKET).distinct()
-        sorted_features = feature_rows.join(cells, on=[*keys, _BUCKET], how="left_semi")
+    # Only buckets holding entity rows need their feature rows sorted; the others matter
+    # through their latest row alone, which `_with_earlier_buckets` carries.
+    cells = entity_rows.select(*keys, _BUCKET).distinct()
+    sorted_features = feature_rows.join(cells, on=[*keys, _BUCKET], how="left_semi")
     union = entity_rows.select(
         *keys,
         _TS,
@@ -129,8 +130,7 @@ def _view_values(
     is_feature = F.col(_KIND) == _FEATURE_ROW
     latest = F.max_by(F.when(is_feature, row), F.when(is_feature, rank)).over(order)
     picked = union.withColumn(_PICKED, latest).where(F.col(_KIND) == _ENTITY_ROW)
-    if bucket is not None:
-        picked = _with_earlier_buckets(picked, feature_rows, keys, row, rank)
+    picked = _with_earlier_buckets(picked, feature_rows, keys, row, rank)
     fresh = F.col(f"{_PICKED}.ts").isNotNull()
     if view.ttl:
         fresh = fresh & (F.col(f"{_PICKED}.ts") >= F.col(_TS) - _interval(view.ttl))
@@ -143,9 +143,7 @@ def _view_values(
     )
 
 
-def _time_bucket(bucket: dt.timedelta | None) -> Column:
-    if bucket is None:
-        return F.lit(0).cast("long")
+def _time_bucket(bucket: dt.timedelta) -> Column:
     width = int(bucket / dt.timedelta(microseconds=1))
     micros = F.unix_micros(F.col(_VISIBLE))
     return ((micros - F.pmod(micros, F.lit(width))) / F.lit(width)).cast("long")
@@ -186,7 +184,7 @@ def _with_earlier_buckets(
 
 
 def _interval(ttl: dt.timedelta) -> Column:
-    return F.expr(f"INTERVAL {int(ttl / dt.timedelta(microseconds=1))} MICROSECONDS")
+    return F.expr(_interval_sql(ttl))
 
 
 def point_in_time_join(
@@ -211,20 +209,113 @@ def point_in_time_join(
             f"feature columns {clashes} appear twice in the result: use full feature names "
             "or select fewer features"
         )
-    result = entities
+    whole: dict[tuple[str, ...], list[ViewJoin]] = {}
+    bucketed = []
     for view in views:
-        result = result.join(
-            _view_values(
-                entities,
-                timestamp,
-                view,
-                None if view.whole_timelines else bucket,
-                filter_by_created,
-            ),
-            on=ROW_ID,
-            how="left",
+        if view.whole_timelines or bucket is None:
+            whole.setdefault(tuple(view.keys), []).append(view)
+        else:
+            bucketed.append(view)
+    if len(whole) == 1 and not bucketed:  # the entity rows ride along the one sort: no join
+        return _whole_timelines(entities, timestamp, next(iter(whole.values())), filter_by_created)
+    result = entities
+    for view in bucketed:
+        values = _view_values(entities, timestamp, view, bucket, filter_by_created)
+        result = result.join(values, on=ROW_ID, how="left")
+    for shared in whole.values():
+        values = _whole_timelines(
+            entities.select(ROW_ID, *shared[0].keys, timestamp),
+            timestamp,
+            shared,
+            filter_by_created,
         )
+        result = result.join(values.drop(*shared[0].keys, timestamp), on=ROW_ID, how="left")
     return result
+
+
+def _q(name: str) -> str:
+    """`name` as a SQL identifier, braces doubled for the query formatter of `spark.sql`."""
+    return "`" + name.replace("`", "``").replace("{", "{{").replace("}", "}}") + "`"
+
+
+def _text(value: str) -> str:
+    """`value` as a SQL string literal, braces doubled for the query formatter."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return "'" + escaped.replace("{", "{{").replace("}", "}}") + "'"
+
+
+def _whole_timelines(
+    entities: DataFrame, timestamp: str, views: list[ViewJoin], filter_by_created: bool
+) -> DataFrame:
+    """The entity rows (ROW_ID first) with the outputs of `views`, which share their entity
+    columns: one union of the entity rows, carried whole, with every view's feature rows, sorted
+    once per key without time buckets, and one running `max_by` per view. One SQL text, so Spark
+    analyses the plan once instead of once per DataFrame call (~0.3 s of a warm training set
+    per view). No bounds on the feature rows' times: rows after the last entity time sort after
+    every entity row, rows before its ttl fail the freshness test, and finding the bounds first
+    would cost a Spark job before the sort can start."""
+    entity_columns = list(views[0].keys)
+    keys = [f"__key{i}" for i in range(len(entity_columns))]
+    carried = [c for c in entities.columns if c != ROW_ID]
+    n = len(views)
+
+    def row(kind: str, **mine: str) -> str:
+        """One union branch's per-view columns: this branch's own, NULL for the others'."""
+        return ", ".join(mine.get(f"__{kind}{i}", f"NULL AS __{kind}{i}") for i in range(n))
+
+    entity_keys = ", ".join(f"{_q(e)} AS {k}" for e, k in zip(entity_columns, keys, strict=True))
+    branches = [
+        f"SELECT {entity_keys}, CAST({_q(timestamp)} AS TIMESTAMP) AS {_VISIBLE}, "
+        f"{_ENTITY_ROW} AS {_KIND}, {ROW_ID}, "
+        f"named_struct({', '.join(f'{_text(c)}, {_q(c)}' for c in carried)}) AS __entity, "
+        f"{row('row')}, {row('rank')} FROM {{entities}}"
+    ]
+    for i, view in enumerate(views):
+        source_keys = [_q(view.keys[e]) for e in entity_columns]
+        ts = f"CAST({_q(view.timestamp)} AS TIMESTAMP)"
+        created = f"CAST({_q(view.created)} AS TIMESTAMP)" if view.created else "NULL"
+        values = ", ".join(f"{_text(out)}, {_q(src)}" for src, out in view.features.items())
+        visible = ts
+        if filter_by_created and view.created:  # a row created after the entity time is not seen
+            visible = f"greatest({ts}, coalesce({created}, {ts}))"
+        mine = {
+            f"__row{i}": f"named_struct('ts', {ts}, 'values', named_struct({values})) AS __row{i}",
+            f"__rank{i}": (  # what "latest" means: event time, created time, a hash of the values
+                f"named_struct('ts', {ts}, 'created', CAST({created} AS TIMESTAMP), "
+                f"'hash', xxhash64(named_struct({values}))) AS __rank{i}"
+            ),
+        }
+        seen = " AND ".join(f"{k} IS NOT NULL" for k in [ts, *source_keys])
+        branches.append(
+            f"SELECT {', '.join(f'{s} AS {k}' for s, k in zip(source_keys, keys, strict=True))}, "
+            f"{visible} AS {_VISIBLE}, {_FEATURE_ROW} AS {_KIND}, CAST(NULL AS BIGINT), NULL, "
+            f"{row('row', **mine)}, {row('rank', **mine)} FROM {{source{i}}} WHERE {seen}"
+        )
+    picked = ", ".join(f"max_by(__row{i}, __rank{i}) OVER w AS __picked{i}" for i in range(n))
+    outputs = []
+    for i, view in enumerate(views):
+        fresh = f"__picked{i}.ts IS NOT NULL"
+        if view.ttl:
+            fresh += f" AND __picked{i}.ts >= {_VISIBLE} - {_interval_sql(view.ttl)}"
+        outputs += [
+            f"CASE WHEN {fresh} THEN __picked{i}.`values`.{_q(out)} END AS {_q(out)}"
+            for out in view.features.values()
+        ]
+    entity_out = [f"__entity.{_q(c)} AS {_q(c)}" for c in carried]
+    query = (
+        f"WITH __rows AS ({' UNION ALL '.join(branches)}), "
+        f"__picked AS (SELECT *, {picked} FROM __rows WINDOW w AS "
+        f"(PARTITION BY {', '.join(keys)} ORDER BY {_VISIBLE}, {_KIND} "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) "
+        f"SELECT {', '.join([ROW_ID, *entity_out, *outputs])} FROM __picked "
+        f"WHERE {_KIND} = {_ENTITY_ROW}"
+    )
+    frames = {"entities": entities} | {f"source{i}": v.source for i, v in enumerate(views)}
+    return entities.sparkSession.sql(query, **frames)
+
+
+def _interval_sql(ttl: dt.timedelta) -> str:
+    return f"INTERVAL {int(ttl / dt.timedelta(microseconds=1))} MICROSECONDS"
 
 
 def latest_rows(

@@ -4,7 +4,8 @@
       type: offline_store.spark_store.ProjectSparkOfflineStore
 
 What it changes against Feast 0.67's `SparkOfflineStore` (which it extends):
-- training sets use `asof_join.point_in_time_join` (DataFrame API only: classic and Connect): keys are compared column by column (Feast
+- training sets use `asof_join.point_in_time_join` (DataFrames and `spark.sql` with DataFrame
+  arguments, no RDDs: classic and Connect): keys are compared column by column (Feast
   concatenates them, so (1, 23) met (12, 3)), exact event-time ties yield one row (Feast returned
   one per tied feature row), every entity row comes out once, in the entity dataframe's order;
 - the caller's `spark.sql.parser.quotedRegexColumnNames` is left as it was;
@@ -229,7 +230,9 @@ class ProjectSparkOfflineStore(SparkOfflineStore):
             joined = point_in_time_join(
                 entities, timestamp, views, filter_by_created=filter_by_created_timestamp
             )
-            return joined.orderBy(ROW_ID).drop(ROW_ID)
+            # The sort samples its input to find its ranges, and sampling the join itself would
+            # run the join twice: a shuffle first makes the sample read the joined rows instead.
+            return joined.repartition(ROW_ID).orderBy(ROW_ID).drop(ROW_ID)
 
         return ProjectRetrievalJob(
             spark_session=spark,

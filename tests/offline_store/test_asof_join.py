@@ -193,3 +193,69 @@ def test_a_view_sorted_whole_takes_no_buckets_and_equals_the_oracle(spark, adver
     assert "__carried" in plan() and "__carried" not in plan(whole_timelines=True)
     got = _run(spark, entities, features, options["ttl"], bucket=None, whole_timelines=True)
     _assert_oracle_values(got, entities, features, options["ttl"])
+
+
+def _second_view(spark, features, whole_timelines):
+    """A view over other columns of the same keys: no created time, no ttl, one row per time."""
+    rows = features.drop_duplicates(["driver_id", "rider_id", "event_timestamp"]).iloc[::2]
+    rows = rows.rename(columns={"driver_id": "d", "rider_id": "r", "event_timestamp": "at"})
+    rows = rows.assign(other=rows["value"] * 10)[["d", "r", "at", "other", "count"]]
+    view = ViewJoin(
+        name="w",
+        source=spark.createDataFrame(rows),
+        keys={"driver_id": "d", "rider_id": "r"},
+        timestamp="at",
+        created=None,
+        features={"other": "other", "count": "count_w"},
+        whole_timelines=whole_timelines,
+    )
+    return view, rows.rename(columns={"d": "driver_id", "r": "rider_id", "at": "event_timestamp"})
+
+
+@pytest.mark.parametrize("first_whole", [True, False])
+def test_views_of_the_same_keys_in_one_request_each_equal_the_oracle(
+    spark, adversarial, first_whole
+):
+    """Whole-timeline views of the same keys share one sort, with the entity rows carried along
+    (no join); beside a bucketed view they are joined to it. Either way each equals its oracle."""
+    features, entities = adversarial
+    ttl = dt.timedelta(minutes=60)
+    entity_df = spark.createDataFrame(entities.reset_index().rename(columns={"index": ROW_ID}))
+    first = ViewJoin(
+        name="v",
+        source=spark.createDataFrame(features),
+        keys={"driver_id": "driver_id", "rider_id": "rider_id"},
+        timestamp="event_timestamp",
+        created="created",
+        features={"value": "value", "count": "count"},
+        ttl=ttl,
+        whole_timelines=first_whole,
+    )
+    second, second_rows = _second_view(spark, features, whole_timelines=True)
+    joined = point_in_time_join(
+        entity_df, "event_timestamp", [first, second], bucket=dt.timedelta(minutes=13)
+    )
+    plan = joined._jdf.queryExecution().optimizedPlan().toString()
+    if first_whole:  # one sort for both views, the entity rows in it
+        assert plan.count("Window [") == 1 and "Join " not in plan
+    else:
+        assert "Join " in plan
+    got = joined.toPandas().set_index(ROW_ID).sort_index()
+    assert got.index.tolist() == list(range(len(entities)))
+    assert got["label"].tolist() == entities["label"].tolist()
+    _assert_oracle_values(got, entities, features, ttl)
+    expected = point_in_time_oracle(
+        entities,
+        "event_timestamp",
+        second_rows,
+        ["driver_id", "rider_id"],
+        "event_timestamp",
+        None,
+        ["other", "count"],
+        None,
+    )
+    assert got["count_w"].notna().sum() > len(entities) // 2  # the view does match rows
+    pd.testing.assert_series_equal(
+        got["count_w"].astype("Float64"), expected["count"].astype("Float64"), check_names=False
+    )
+    np.testing.assert_allclose(got["other"].astype(float), expected["other"].astype(float))
