@@ -60,6 +60,18 @@ def registered_service(conf: dict[str, Any], service: str):
         ) from err
 
 
+def small_inputs(conf: dict[str, Any], entities: str) -> bool:
+    """Whether the entity rows and the feature tables are local files, small together
+    (runtime.input_size): the driver of a fresh process then starts for a short job."""
+    from runtime import input_size
+
+    if conf.get("publication", {}).get("kind") != "files":  # tables by name
+        return False
+    features = conf["paths"]["features"]
+    tables = [os.path.join(features, table) for table in conf["features"]["tables"]]
+    return input_size.small_inputs(conf, [entities, *tables])
+
+
 def run(
     spark: SparkSession,
     conf: dict[str, Any],
@@ -159,7 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         conf = load_from_args(args)
         out = os.path.abspath(args.out)
         # An unknown service is found while the JVM starts (the registry needs Feast's imports).
-        spark, _ = get_spark_while(conf, lambda: registered_service(conf, args.service))
+        spark, _ = get_spark_while(
+            conf,
+            lambda: registered_service(conf, args.service),
+            small_input=small_inputs(conf, args.entities),
+        )
         run(spark, conf, args.entities, args.service, out, args.full_feature_names)
 
     return answered(body)

@@ -69,17 +69,22 @@ def jvm_options(conf: dict[str, Any]) -> str:
     return f"-Duser.timezone=UTC {conf.get('spark', {}).get('java_options') or ''}".strip()
 
 
-def driver_jvm_options(conf: dict[str, Any], java_version: str | None = None) -> str:
-    """The driver JVM's flags: `jvm_options`, and this installation's class archive when one was
-    made (runtime.class_archive). Executors of a cluster run elsewhere, where it is not."""
+def driver_jvm_options(
+    conf: dict[str, Any], java_version: str | None = None, small_input: bool = False
+) -> str:
+    """The driver JVM's flags: `jvm_options`, this installation's class archive when one was
+    made (runtime.class_archive; executors of a cluster run elsewhere, where it is not), and for
+    a job of small inputs (runtime.input_size) conf's `spark.small_input_java_options`."""
     archive = class_archive.driver_flag(conf, java_version or check_java())
-    return f"{jvm_options(conf)} {archive}".strip()
+    small = conf.get("spark", {}).get("small_input_java_options") if small_input else None
+    return " ".join(part for part in (jvm_options(conf), archive, small or "") if part)
 
 
-def get_spark(conf: dict[str, Any]) -> SparkSession:
+def get_spark(conf: dict[str, Any], small_input: bool = False) -> SparkSession:
     """The active session (spark-submit, Databricks, a test's), else a Spark Connect session when
     `spark.remote` (conf, --remote) or SPARK_REMOTE names a server, else a classic session built
-    from `conf`, whose `spark.master` is used only when spark-submit gave none."""
+    from `conf`, whose `spark.master` is used only when spark-submit gave none. `small_input`:
+    the job's inputs are small (runtime.input_size), for the flags of a driver it starts."""
     use_utc_process_time_zone()
     remote = conf.get("spark", {}).get("remote") or os.environ.get("SPARK_REMOTE")
     spark = SparkSession.getActiveSession()
@@ -88,7 +93,7 @@ def get_spark(conf: dict[str, Any]) -> SparkSession:
     elif remote:
         spark = _connect(str(remote), conf)
     else:
-        spark = _classic(conf)
+        spark = _classic(conf, small_input)
     for key, value in REQUIRED_RUNTIME_CONF.items():
         if spark.conf.get(key, None) != value:
             log.warning(
@@ -98,8 +103,10 @@ def get_spark(conf: dict[str, Any]) -> SparkSession:
     return spark
 
 
-def get_spark_while(conf: dict[str, Any], work: Callable[[], T]) -> tuple[SparkSession, T]:
-    """`get_spark(conf)` and `work()` (a job's heavy imports, its registry reads) at once: a fresh
+def get_spark_while(
+    conf: dict[str, Any], work: Callable[[], T], small_input: bool = False
+) -> tuple[SparkSession, T]:
+    """`get_spark(conf, small_input)` and `work()` (a job's heavy imports, its registry reads) at once: a fresh
     process's JVM start waits on a socket while `work` runs in another thread, so on two cores
     the two overlap instead of adding up (Feast's imports alone take seconds). An error of
     `work` is raised here, once the session is up."""
@@ -114,7 +121,7 @@ def get_spark_while(conf: dict[str, Any], work: Callable[[], T]) -> tuple[SparkS
     thread = threading.Thread(target=run, name="start-up work", daemon=True)
     thread.start()
     try:
-        spark = get_spark(conf)
+        spark = get_spark(conf, small_input)
     finally:
         thread.join()
     if "error" in done:
@@ -133,7 +140,7 @@ def describe(spark: SparkSession) -> str:
     return f"Spark {spark.version}, master {spark.sparkContext.master}"
 
 
-def _classic(conf: dict[str, Any]) -> SparkSession:
+def _classic(conf: dict[str, Any], small_input: bool = False) -> SparkSession:
     java_version = check_java()
     # Python workers must run this interpreter (its packages), not whatever python3 is on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -147,7 +154,10 @@ def _classic(conf: dict[str, Any]) -> SparkSession:
     for key, value in {**spark_conf.get("conf", {}), **REQUIRED_RUNTIME_CONF}.items():
         if value is not None:  # an overlay unsets a base setting with null
             builder = builder.config(key, str(value))
-    java_options, executor_options = driver_jvm_options(conf, java_version), jvm_options(conf)
+    java_options = driver_jvm_options(conf, java_version, small_input)
+    if small_input and spark_conf.get("small_input_java_options"):
+        log.info("small inputs: the driver adds %s", spark_conf["small_input_java_options"])
+    executor_options = jvm_options(conf)
     metastore = conf.get("paths", {}).get("metastore")
     if metastore:
         builder = _with_metastore(builder, Path(metastore))
