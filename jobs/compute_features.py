@@ -383,6 +383,7 @@ def missing_worker_module(err: Exception) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from runtime import input_size
     from runtime.cli import answered, base_parser, configure_logging, load_from_args
     from runtime.session import get_spark
 
@@ -407,7 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         # An empty date (a scheduler's unset parameter) means the whole range.
         start, end = args.start or None, args.end or None
         FeatureRequest.of(conf, trips, out, start, end, args.tables)
-        run(get_spark(conf), conf, trips, out, start, end, args.tables)
+        small = input_size.small_inputs(conf, [trips or conf["paths"]["trips"]])
+        run(get_spark(conf, small), conf, trips, out, start, end, args.tables)
 
     return answered(body)
 

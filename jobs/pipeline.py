@@ -167,6 +167,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from runtime import input_size
     from runtime.cli import answered, base_parser, configure_logging, load_from_args
     from runtime.session import get_spark
 
@@ -178,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     def body():
         conf = load_from_args(args)
         compute_features.FeatureRequest.of(conf)  # configuration checked before Spark starts
-        print_summary(run(get_spark(conf), conf, regenerate=args.regenerate))
+        # Trips yet to be generated are of unknown size here: the driver starts as for any job.
+        small = not args.regenerate and input_size.small_inputs(conf, [conf["paths"]["trips"]])
+        print_summary(run(get_spark(conf, small), conf, regenerate=args.regenerate))
 
     return answered(body)
 
