@@ -1,12 +1,14 @@
-"""What a fresh job process saves from the JVM class archive and the typeguard cache: the same
-training sets (5,000 entity rows, both services) and a feature job, each in a fresh process,
-with both, with one of them, with neither, interleaved in one run:
+"""What a fresh job process saves from the JVM class archive, the typeguard cache and the
+small-input JIT flags: the same training sets (5,000 entity rows, both services) and a feature
+job, each in a fresh process, as shipped and without each (and without the first two),
+interleaved in one run:
 
     .venv/bin/python -m benchmarks.fresh_start [--trips 200000] [--repeats 3]
 
 "no class archive" runs with `--set spark.class_archive=false`; "no typeguard cache" with an
 empty cache folder of its own per run (Feast instruments its classes at import, as without the
-cache). Makes the class archive first if this installation has none. Prints median wall
+cache); "no small-input flags" with `--set spark.small_input_java_options=null` (the driver
+compiles as for a long job). Makes the class archive first if this installation has none. Prints median wall
 seconds and each variant's ratio to the shipped one.
 """
 
@@ -25,20 +27,22 @@ from pathlib import Path
 from benchmarks.training_set_latency import SERVICES, _entities, registered_features
 
 PROJECT = Path(__file__).resolve().parents[1]
-VARIANTS = {  # name -> (class archive, typeguard cache)
-    "shipped": (True, True),
-    "no class archive": (False, True),
-    "no typeguard cache": (True, False),
-    "neither": (False, False),
+VARIANTS = {  # name -> (class archive, typeguard cache, small-input flags)
+    "shipped": (True, True, True),
+    "no small-input flags": (True, True, False),
+    "no class archive": (False, True, True),
+    "no typeguard cache": (True, False, True),
+    "neither of the two": (False, False, True),
 }
 
 
-def _run(command: list[str], archive: bool, cache: bool, scratch: Path) -> float:
+def _run(command: list[str], archive: bool, cache: bool, quick: bool, scratch: Path) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
     if not cache:
         empty = Path(tempfile.mkdtemp(dir=scratch, prefix="typeguard-"))
         env["TRIP_FEATURES_TYPEGUARD_CACHE"] = str(empty)
     command = [*command, "--set", f"spark.class_archive={'true' if archive else 'false'}"]
+    command += [] if quick else ["--set", "spark.small_input_java_options=null"]
     began = time.perf_counter()
     done = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - began
@@ -75,8 +79,8 @@ def main() -> None:
         seconds: dict[tuple[str, str], list[float]] = {}
         for _ in range(args.repeats):
             for job, command in commands.items():
-                for variant, (archive, cache) in VARIANTS.items():
-                    wall = _run(command, archive, cache, root)
+                for variant, (archive, cache, quick) in VARIANTS.items():
+                    wall = _run(command, archive, cache, quick, root)
                     seconds.setdefault((job, variant), []).append(wall)
                     print(f"{job:<32} {variant:<20} {wall:6.1f} s", flush=True)
     finally:
