@@ -15,11 +15,9 @@ Everything else (materialization reads, writes, non-entity retrieval) is Feast's
 """
 
 import datetime as dt
-import os
 import warnings
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
-from urllib.parse import unquote, urlparse
 
 import pandas as pd
 import pyarrow as pa
@@ -39,6 +37,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from offline_store.asof_join import ROW_ID, ViewJoin, latest_rows, point_in_time_join
+from runtime.input_size import local_and_under
 
 _REGEX_NAMES = "spark.sql.parser.quotedRegexColumnNames"
 # An on-demand view's features as Spark columns: (frame, {feature: result column}) -> the frame
@@ -333,18 +332,7 @@ def known_small(frame: DataFrame) -> bool:
         files = frame.inputFiles()
     except Exception:  # a source Spark cannot list files of
         return False
-    total = 0
-    for uri in files:
-        parsed = urlparse(uri)
-        if parsed.scheme not in ("", "file"):
-            return False
-        try:
-            total += os.path.getsize(unquote(parsed.path))
-        except OSError:
-            return False
-        if total >= SMALL_SOURCE_BYTES:
-            return False
-    return bool(files)
+    return local_and_under(files, SMALL_SOURCE_BYTES)
 
 
 def _view_join(spark: SparkSession, view: FeatureView, features, full_feature_names) -> ViewJoin:

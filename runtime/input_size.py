@@ -49,6 +49,12 @@ def small_inputs(conf: dict[str, Any], locations: list[str]) -> bool:
     limit = parse_bytes(
         conf.get("spark", {}).get("small_input_bytes", 0), "spark.small_input_bytes"
     )
+    return local_and_under(locations, limit)
+
+
+def local_and_under(locations: list[str], limit: int) -> bool:
+    """Whether `locations` (paths or file URIs) are all local files, together under `limit`
+    bytes; False for none."""
     total = 0
     for location in locations:
         size = local_bytes(location)
