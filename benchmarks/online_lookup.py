@@ -6,9 +6,10 @@ same features, materialized into both, asked for one driver at a time as a model
 Starts its own redis-server on a free loopback port (stopped by its pid at the end), computes the
 features of sample trips, registers and materializes them into each store, then per store and
 service sends --requests sequential lookups of one random driver after 100 warm-up ones, in
-process (get_online_features) and over HTTP (`feast serve` on a free loopback port, one kept-alive
-connection, stopped by its pid), and prints p50, p99 and max in milliseconds and the ratio of p50
-to the in-process sqlite p50 of the same service.
+process (get_online_features) and over HTTP, one kept-alive connection, to two servers on free
+loopback ports (stopped by their pids): the stock `feast serve`, and `jobs.serve` (the same Feast
+feature server on the project's store). Prints p50, p99 and max in milliseconds and the ratio of
+p50 to the in-process sqlite p50 of the same service.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from runtime.config import apply_override, load_config
+from runtime.config import load_config
 from storage.sample_trips import generate_trips, write_trips
 
 SERVICES = ("driver_activity_v1", "driver_trips_v1")
@@ -76,12 +78,23 @@ def _latencies(store, service: str, drivers: np.ndarray, requests: int) -> np.nd
     return np.array(seconds) * 1000
 
 
-def _serve(conf: dict, folder: Path) -> tuple[subprocess.Popen, int]:
-    """`feast serve` over `conf`'s registry and stores, answering on 127.0.0.1."""
+def _serve(
+    server_kind: str, conf: dict, overrides: list[str], folder: Path
+) -> tuple[subprocess.Popen, int]:
+    """`feast serve` or `jobs.serve` over `conf`'s registry and stores, answering on 127.0.0.1."""
     from definitions.feature_store import write_repo
     from tests.jobs.feast_serving import start_feast_serve
 
-    server, port = start_feast_serve(write_repo(conf, folder))
+    if server_kind == "feast serve":
+        server, port = start_feast_serve(write_repo(conf, folder))
+    else:
+        port = _free_port()
+        sets = [a for o in [*overrides, f"serving.port={port}"] for a in ("--set", o)]
+        server = subprocess.Popen(
+            [sys.executable, "-m", "jobs.serve", *sets],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -137,22 +150,26 @@ def main() -> None:
         from jobs import compute_features, materialize, register
         from runtime.session import get_spark
 
-        base = load_config("local", [f"paths.trips={root / 'trips'}"])
-        base = apply_override(base, f"paths.features={root / 'features'}")
+        shared = [f"paths.trips={root / 'trips'}", f"paths.features={root / 'features'}"]
+        base = load_config("local", shared)
         spark = get_spark(base)
         compute_features.run(spark, base)
         stores, confs = {}, {}
         for name in ("sqlite", "redis"):
-            conf = apply_override(base, f"paths.registry={root / name / 'registry.db'}")
-            conf = apply_override(conf, f"paths.online_store={root / name / 'online.db'}")
+            overrides = [
+                *shared,
+                f"paths.registry={root / name / 'registry.db'}",
+                f"paths.online_store={root / name / 'online.db'}",
+            ]
             if name == "redis":
-                conf = apply_override(conf, "feast.online_store.type=redis")
-                conf = apply_override(
-                    conf, "feast.online_store.connection_string=${TRIP_FEATURES_REDIS}"
-                )
+                overrides += [
+                    "feast.online_store.type=redis",
+                    "feast.online_store.connection_string=${TRIP_FEATURES_REDIS}",
+                ]
+            conf = load_config("local", overrides)
             register.run(conf)
             materialize.run(conf, start="2020-01-01", end="2030-01-01")
-            stores[name], confs[name] = feature_store(conf), conf
+            stores[name], confs[name] = feature_store(conf), (conf, overrides)
         drivers = pd.read_parquet(root / "features" / "driver_activity")["driver_id"].unique()
         rows = []
         for service in SERVICES:
@@ -160,28 +177,30 @@ def main() -> None:
                 ms = _latencies(store, service, drivers, args.requests)
                 rows.append((service, name, "in-process", *np.percentile(ms, [50, 99]), ms.max()))
         spark.stop()
-        for name, conf in confs.items():
-            serving, port = _serve(conf, root / name / "repo")
-            try:
-                for service in SERVICES:
-                    ms = _http_latencies(port, service, drivers, args.requests)
-                    rows.append((service, name, "HTTP", *np.percentile(ms, [50, 99]), ms.max()))
-            finally:
-                serving.terminate()
-                serving.wait(30)
+        for name, (conf, overrides) in confs.items():
+            for kind in ("feast serve", "jobs.serve"):
+                serving, port = _serve(kind, conf, overrides, root / name / "repo")
+                try:
+                    for service in SERVICES:
+                        ms = _http_latencies(port, service, drivers, args.requests)
+                        path = f"HTTP {kind}"
+                        rows.append((service, name, path, *np.percentile(ms, [50, 99]), ms.max()))
+                finally:
+                    serving.terminate()
+                    serving.wait(30)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(15)
     print(f"\nonline lookups, one driver per request, {args.requests} requests after warm-up")
     print(
-        f"{'service':<20} {'store':<7} {'path':<11} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+        f"{'service':<20} {'store':<7} {'path':<16} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
         f" {'p50 vs in-process sqlite':>25}"
     )
     base = {r[0]: r[3] for r in rows if r[1] == "sqlite" and r[2] == "in-process"}
     for service, name, path, p50, p99, most in sorted(rows, key=lambda r: (r[0], r[2], r[1])):
         ratio = p50 / base[service]
         print(
-            f"{service:<20} {name:<7} {path:<11} {p50:8.2f} {p99:8.2f} {most:8.2f} {ratio:24.2f}x"
+            f"{service:<20} {name:<7} {path:<16} {p50:8.2f} {p99:8.2f} {most:8.2f} {ratio:24.2f}x"
         )
 
 

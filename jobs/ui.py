@@ -29,19 +29,6 @@ class UIError(JobError):
     """The UI cannot be served as asked."""
 
 
-def registry_store(conf: dict[str, Any]):
-    """The project's FeatureStore, once its registry exists."""
-    registry = conf["paths"]["registry"]
-    if "://" not in registry and not Path(registry).exists():
-        raise UIError(
-            f"no Feast registry at {registry}: register the definitions first "
-            "(python -m jobs.register, or python -m jobs.pipeline for everything)"
-        )
-    from definitions.feature_store import feature_store
-
-    return feature_store(conf)
-
-
 def chosen_port(port: int | None) -> int:
     """`port` if it is free on 127.0.0.1, else a clear error; a free one when none is given."""
     with socket.socket() as probe:
@@ -139,7 +126,9 @@ def serve(conf: dict[str, Any], port: int | None = None) -> None:
     """Serves until interrupted (Ctrl-C, SIGTERM)."""
     import uvicorn
 
-    store = registry_store(conf)
+    from definitions.feature_store import registered_store
+
+    store = registered_store(conf)
     port = chosen_port(port)
     base = f"http://{HOST}:{port}"
     print(f"Feast UI of project {store.project}: {base}/p/{store.project}", flush=True)

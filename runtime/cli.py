@@ -82,6 +82,7 @@ COMMANDS = {
     "catalogue": "jobs.catalogue",
     "lineage": "jobs.lineage",
     "ui": "jobs.ui",
+    "serve": "jobs.serve",
     "quality-report": "jobs.quality_report",
     "class-archive": "jobs.class_archive",
 }

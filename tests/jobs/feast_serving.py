@@ -1,4 +1,5 @@
-"""Asks `feast serve`, started on a free loopback port and stopped by its pid, for features."""
+"""Asks `feast serve` or `jobs.serve`, started on a free loopback port and stopped by its pid, for
+features."""
 
 import json
 import os
@@ -49,10 +50,41 @@ def start_feast_serve(repo: Path, stderr=subprocess.DEVNULL) -> tuple[subprocess
     return server, port
 
 
+def start_project_serve(conf: dict, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, int]:
+    """`python -m jobs.serve` on 127.0.0.1 and a free port, over `conf`'s registry and online
+    store (not waited for): the server, its port. The caller stops it by its pid."""
+    port = _free_port()
+    overrides = [
+        f"paths.registry={conf['paths']['registry']}",
+        f"paths.online_store={conf['paths']['online_store']}",
+        f"serving.port={port}",
+        *(f"feast.online_store.{k}={v}" for k, v in conf["feast"]["online_store"].items()),
+    ]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jobs.serve", *(a for o in overrides for a in ("--set", o))],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        cwd=PROJECT,
+        env=dict(os.environ),
+    )
+    return server, port
+
+
 def ask_feast_serve_all(repo: Path, bodies: list[dict]) -> list[dict]:
     """Starts `feast -c repo serve`, posts each get-online-features request body, stops the
     server (by its pid, also when a request fails)."""
-    server, port = start_feast_serve(repo, stderr=subprocess.PIPE)
+    return ask_server_all(start_feast_serve(repo, stderr=subprocess.PIPE), bodies)
+
+
+def ask_project_serve_all(conf: dict, bodies: list[dict]) -> list[dict]:
+    """The same through `python -m jobs.serve` over `conf`."""
+    return ask_server_all(start_project_serve(conf, stderr=subprocess.PIPE), bodies)
+
+
+def ask_server_all(started: tuple[subprocess.Popen, int], bodies: list[dict]) -> list[dict]:
+    """Posts each request body to a started server, then stops it (by its pid, also when a
+    request fails)."""
+    server, port = started
 
     def post(body: dict) -> dict:
         request = urllib.request.Request(

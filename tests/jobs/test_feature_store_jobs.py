@@ -1,4 +1,5 @@
-"""Register, training set, materialize, online lookup and `feast serve` on the real definitions."""
+"""Register, training set, materialize, online lookup and the feature server (`jobs.serve`) on the
+real definitions."""
 
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 
 from definitions.feature_store import feature_store
 from jobs import compute_features, materialize, register, training_set
-from tests.jobs.feast_serving import ask_feast_serve_all, latest_per_driver, served
+from tests.jobs.feast_serving import ask_project_serve_all, latest_per_driver, served
 from tests.oracles import point_in_time_oracle
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -108,15 +109,17 @@ def test_online_equals_latest_offline_for_every_driver(spark, feast_conf):
 
 
 @pytest.mark.slow
-def test_feast_serve_answers_online_requests(feast_conf):
+def test_the_feature_server_answers_online_requests(feast_conf):
+    """`jobs.serve`: Feast's feature server on the project's store (`feast serve` itself is
+    asked in the Redis tests)."""
     conf, tmp = feast_conf
     materialize.run(conf, start="2026-01-01", end="2026-01-12")
     # request times as JSON sends them: Unix seconds, or ISO-8601 texts in another zone
     seconds = [int(t.timestamp()) for t in REQUEST_TIMES]
     texts = [t.tz_convert("Asia/Tokyo").isoformat() for t in REQUEST_TIMES]
     trips_service = "driver_trips_v1"
-    activity, *trips = ask_feast_serve_all(
-        tmp / "repo",
+    activity, *trips = ask_project_serve_all(
+        conf,
         [{"feature_service": "driver_activity_v1", "entities": {"driver_id": [1000, 1001]}}]
         + [
             {
