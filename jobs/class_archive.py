@@ -48,6 +48,9 @@ def build(force: bool = False, rows: int = 20_000) -> Path:
             f"ends:\n{done.stderr[-3000:]}"
         )
     os.replace(part, path)  # whole archives only: a job never maps one half written
+    for old in class_archive.superseded(path):
+        old.unlink(missing_ok=True)
+        log.info("removed the archive of jars since replaced: %s", old)
     log.info(
         "class archive of %.0f MB made in %.0f s: %s",
         path.stat().st_size / 1e6,

@@ -7,8 +7,8 @@ per Java and Spark installation by `python -m jobs.class_archive` (scripts/setup
 which runs the main pipeline on a small sample in a JVM that writes the classes it loaded.
 
 An archive belongs to one Java build and one set of Spark jars: its file name is a digest of
-both, so a new Java or pyspark finds none of its own and runs as before (the job logs how to make
-one). Archives live in $TRIP_FEATURES_CLASS_ARCHIVES, else $XDG_CACHE_HOME/trip-features/jvm (or
+both (the jars' sizes and modification times, as the JVM checks them), so a new Java or a
+reinstalled pyspark finds none of its own and runs as before (the job logs how to make one). Archives live in $TRIP_FEATURES_CLASS_ARCHIVES, else $XDG_CACHE_HOME/trip-features/jvm (or
 ~/.cache/...); conf `spark.class_archive: false` turns their use off.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from typing import Any
 from runtime.config import cache_folder
 
 log = logging.getLogger(__name__)
+
+_UNVERSIONED = re.compile(r"spark-[0-9a-f]{20}\.jsa")
 
 
 def java_binary() -> str | None:
@@ -46,12 +49,26 @@ def archive_path(java_version: str) -> Path | None:
     java, jars = java_binary(), spark_jars()
     if java is None or not jars.is_dir():
         return None
-    digest = hashlib.sha256(f"{java}|{java_version}|{jars.resolve()}".encode())
+    place = hashlib.sha256(f"{java}|{java_version}|{jars.resolve()}".encode())
+    # The JVM refuses an archive when a jar's size or modification time differs from the one it
+    # was made from (a reinstalled pyspark, a new venv in the same place): both name the archive.
+    build = hashlib.sha256()
     for jar in sorted(jars.glob("*.jar")):
-        digest.update(f"|{jar.name}:{jar.stat().st_size}".encode())
-    return (
-        cache_folder("jvm", "TRIP_FEATURES_CLASS_ARCHIVES") / f"spark-{digest.hexdigest()[:20]}.jsa"
-    )
+        stat = jar.stat()
+        build.update(f"|{jar.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    name = f"spark-{place.hexdigest()[:12]}-{build.hexdigest()[:12]}.jsa"
+    return cache_folder("jvm", "TRIP_FEATURES_CLASS_ARCHIVES") / name
+
+
+def superseded(path: Path) -> list[Path]:
+    """The other archives of `path`'s Java and jars folder: made from jars since replaced, which
+    the JVM would refuse (some 200 MB each)."""
+    place = path.name.rsplit("-", 1)[0]
+    olds = [old for old in path.parent.glob(f"{place}-*.jsa") if old != path]
+    # Before the jars' times named them, archives were spark-<20 hex digits>.jsa: never mapped now.
+    return olds + [
+        old for old in path.parent.glob("spark-*.jsa") if _UNVERSIONED.fullmatch(old.name)
+    ]
 
 
 def driver_flag(conf: dict[str, Any], java_version: str) -> str:

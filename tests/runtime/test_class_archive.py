@@ -1,6 +1,7 @@
 """The JVM class archive: named by the Java and Spark it belongs to, used by a fresh driver JVM
 only when it exists and conf allows, and really mapped by that JVM."""
 
+import os
 import subprocess
 import sys
 
@@ -31,9 +32,31 @@ def test_an_archive_belongs_to_one_java_and_one_set_of_spark_jars(tmp_path, monk
     assert class_archive.archive_path(JAVA) not in {first, None}
 
 
+def test_reinstalled_jars_of_the_same_size_name_a_new_archive_and_retire_the_old(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TRIP_FEATURES_CLASS_ARCHIVES", str(tmp_path / "archives"))
+    jars = _jars(tmp_path / "jars", "spark-core.jar")
+    monkeypatch.setattr(class_archive, "spark_jars", lambda: jars)
+    first = class_archive.archive_path(JAVA)
+    first.parent.mkdir()
+    first.write_bytes(b"an archive")
+    other_java = class_archive.archive_path(JAVA.replace("17.0.15", "17.0.16"))
+    other_java.write_bytes(b"another Java's archive")
+    unversioned = first.parent / "spark-0123456789abcdef0123.jsa"
+    unversioned.write_bytes(b"an archive named the old way")
+    # Same bytes, new modification time: the JVM refuses an archive made from the old file.
+    stat = (jars / "spark-core.jar").stat()
+    os.utime(jars / "spark-core.jar", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    second = class_archive.archive_path(JAVA)
+    assert second != first
+    assert sorted(class_archive.superseded(second)) == sorted([first, unversioned])
+
+
 def test_the_driver_maps_the_archive_only_when_made_and_allowed(tmp_path, monkeypatch, conf):
     monkeypatch.setenv("TRIP_FEATURES_CLASS_ARCHIVES", str(tmp_path / "archives"))
-    monkeypatch.setattr(class_archive, "spark_jars", lambda: _jars(tmp_path / "jars", "a.jar"))
+    jars = _jars(tmp_path / "jars", "a.jar")
+    monkeypatch.setattr(class_archive, "spark_jars", lambda: jars)
     assert driver_jvm_options(conf, JAVA) == jvm_options(conf)  # none made yet
     path = class_archive.archive_path(JAVA)
     path.parent.mkdir(parents=True)
