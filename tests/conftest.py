@@ -150,12 +150,16 @@ def redis_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def connect_server(tmp_path_factory, workers_python):
     """A Spark Connect server (scripts/connect-server.sh) whose Python workers have the
-    dependencies but not the project: clients ship it (spark.addArtifacts). Stopped by its pid."""
+    dependencies but not the project: clients ship it (spark.addArtifacts). Its URL, with its pid
+    and log (tests.connect_clients); stopped by its pid, and an error if it died on the way."""
     import subprocess
+
+    from tests.connect_clients import ConnectServer
 
     state = tmp_path_factory.mktemp("connect")
     env = {**os.environ, "TRIP_FEATURES_CONNECT_DIR": str(state), "PYTHON": workers_python}
     script = Path(__file__).resolve().parents[1] / "scripts" / "connect-server.sh"
+    server = None
     try:
         started = subprocess.run(
             ["bash", script, "start"], capture_output=True, text=True, env=env, timeout=180
@@ -163,7 +167,9 @@ def connect_server(tmp_path_factory, workers_python):
         assert started.returncode == 0, started.stderr[-3000:]
         url = started.stdout.strip().splitlines()[-1]
         assert url.startswith("sc://127.0.0.1:")
-        yield url
+        server = ConnectServer(url, state)
+        yield server
+        assert server.alive(), server.obituary()
     finally:
         subprocess.run(["bash", script, "stop"], env=env, timeout=60, check=True)
         assert not (state / "server.pid").exists()

@@ -3,7 +3,6 @@ test's local session and, in a client process of its own, against a Spark Connec
 Databricks shared and serverless compute run), each checked for what it produced."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pandas as pd
 import pytest
 
 from storage.sample_trips import generate_trips, write_trips
+from tests.connect_clients import run_client
 from tests.databricks.notebook_runner import as_rows, cells, run_notebook
 from tests.jobs.feast_serving import latest_per_driver
 
@@ -108,13 +108,12 @@ def test_the_notebooks_run_in_order_on_a_local_session(spark, trips, tmp_path):
 @pytest.mark.slow
 def test_the_notebooks_run_in_order_on_spark_connect(connect_server, trips, tmp_path):
     folder, read = trips
-    done = subprocess.run(
+    done = run_client(
         [sys.executable, "-m", "tests.databricks.notebook_runner", "--remote", connect_server]
         + ["--widgets", json.dumps(_widgets(tmp_path, folder)), *map(str, NOTEBOOKS)],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
+        connect_server,
         timeout=900,
+        cwd=PROJECT,
     )
     assert done.returncode == 0, done.stderr[-4000:]
     _check(json.loads(done.stdout.strip().splitlines()[-1]), tmp_path, read)
