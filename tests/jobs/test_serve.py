@@ -73,3 +73,52 @@ def test_a_port_in_use_is_named(own_registry):
         port = taken.getsockname()[1]
         with pytest.raises(serve.ServeError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
             serve.serve(apply_override(own_registry, f"serving.port={port}"))
+
+
+def test_the_server_looks_up_in_a_thread_and_reads_the_kept_service_inline(
+    own_registry, monkeypatch
+):
+    """Feast's server hops to a worker thread for each of its three calls per request; jobs.serve
+    keeps the lookup there and reads the kept service and makes the answer's dict in the loop."""
+    import asyncio
+    import threading
+
+    import feast.feature_server as server
+    from feast.feature_server_utils import convert_response_to_dict
+
+    store = feature_store(own_registry)
+    read_proto, registry_read_in = store.registry._get_registry_proto, []
+
+    def recorded_read(*args, **kwargs):
+        registry_read_in.append(threading.get_ident())
+        return read_proto(*args, **kwargs)
+
+    store.registry._get_registry_proto = recorded_read
+    monkeypatch.setattr(server, "run_in_threadpool", server.run_in_threadpool)  # undone after
+    serve.answer_cheap_calls_inline()
+    wrapper = server.run_in_threadpool
+    serve.answer_cheap_calls_inline()
+    assert server.run_in_threadpool is wrapper  # never wrapped twice
+
+    def where(call, *args, **kwargs):
+        return threading.get_ident(), call(*args, **kwargs)
+
+    async def one_request():
+        loop = threading.get_ident()
+        service = await server.run_in_threadpool(
+            store.get_feature_service, SERVICE, allow_cache=True
+        )
+        lookup_thread, response = await server.run_in_threadpool(
+            where, store.get_online_features, features=service, entity_rows=[{"driver_id": 1}]
+        )
+        answer = await server.run_in_threadpool(convert_response_to_dict, response.proto)
+        return loop, service, lookup_thread, answer
+
+    loop, service, lookup_thread, answer = asyncio.run(one_request())
+    assert service.name == SERVICE
+    # The service is read in the loop (no thread hop); the lookup, which reads the registry too,
+    # in a thread: a store that waits on I/O never blocks the loop.
+    assert registry_read_in[0] == loop
+    assert lookup_thread != loop and set(registry_read_in[1:]) == {lookup_thread}
+    assert answer["metadata"]["feature_names"][0] == "driver_id"
+    assert len(answer["results"][0]["values"]) == 1
