@@ -8,7 +8,8 @@ which runs the main pipeline on a small sample in a JVM that writes the classes 
 
 An archive belongs to one Java build and one set of Spark jars: its file name is a digest of
 both (the jars' sizes and modification times, as the JVM checks them), so a new Java or a
-reinstalled pyspark finds none of its own and runs as before (the job logs how to make one). Archives live in $TRIP_FEATURES_CLASS_ARCHIVES, else $XDG_CACHE_HOME/trip-features/jvm (or
+reinstalled pyspark finds none of its own and runs as before (the job logs how to make one).
+Archives live in $TRIP_FEATURES_CLASS_ARCHIVES, else $XDG_CACHE_HOME/trip-features/jvm (or
 ~/.cache/...); conf `spark.class_archive: false` turns their use off.
 """
 

@@ -159,7 +159,6 @@ def connect_server(tmp_path_factory, workers_python):
     state = tmp_path_factory.mktemp("connect")
     env = {**os.environ, "TRIP_FEATURES_CONNECT_DIR": str(state), "PYTHON": workers_python}
     script = Path(__file__).resolve().parents[1] / "scripts" / "connect-server.sh"
-    server = None
     try:
         started = subprocess.run(
             ["bash", script, "start"], capture_output=True, text=True, env=env, timeout=180

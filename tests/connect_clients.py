@@ -50,8 +50,9 @@ def run_client(
                 return subprocess.CompletedProcess(command, client.returncode, out, err)
             except subprocess.TimeoutExpired:
                 pass
-            if not server.alive() or time.monotonic() > deadline:
+            dead = not server.alive()
+            if dead or time.monotonic() > deadline:
                 client.kill()
                 out, err = client.communicate()
-                why = server.obituary() if not server.alive() else f"over {timeout:.0f} s"
+                why = server.obituary() if dead else f"over {timeout:.0f} s"
                 raise AssertionError(f"{command[:4]}: {why}\nclient stderr:\n{err[-3000:]}")
