@@ -2,7 +2,7 @@
 # A warm Spark Connect server on 127.0.0.1, from the Spark that pyspark installs: jobs started
 # with --remote sc://127.0.0.1:P (or SPARK_REMOTE) skip the JVM start and run on warm executors.
 #
-#   scripts/connect-server.sh start [--port P] [--master local[2]]   # last line: sc://127.0.0.1:P
+#   scripts/connect-server.sh start [--port P] [--master local[2]] [--env local]   # last line: sc://127.0.0.1:P
 #   scripts/connect-server.sh status
 #   scripts/connect-server.sh stop                                    # by its pid
 #
@@ -32,12 +32,13 @@ stop() {
 }
 
 start() {
-  local port="" master="local[2]"
+  local port="" master="local[2]" env_name="local"
   while [ $# -gt 0 ]; do
     case "$1" in
       --port) port="$2"; shift 2 ;;
       --master) master="$2"; shift 2 ;;
-      *) die "unknown option $1 (use --port P --master URL)" ;;
+      --env) env_name="$2"; shift 2 ;;
+      *) die "unknown option $1 (use --port P --master URL --env E)" ;;
     esac
   done
   alive && die "a Connect server is already running at $(cat "$state/server.url"): stop it first"
@@ -46,26 +47,21 @@ start() {
   local spark_home
   spark_home="$("$python_bin" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
   mkdir -p "$state"
-  # UTC, conf/base.yaml's spark.java_options and, for the driver, the class archive (runtime.session)
-  local jvm_options driver_options
-  jvm_options="$("$python_bin" -c 'from runtime.config import load_config
-from runtime.session import jvm_options
-print(jvm_options(load_config()))')"
-  driver_options="$("$python_bin" -c 'from runtime.config import load_config
-from runtime.session import driver_jvm_options
-print(driver_jvm_options(load_config()))')"
+  # conf's spark settings (the heap among them), its JVM flags and the driver's class archive: the
+  # server's sessions run as a session built in-process does (runtime/submit_conf.py)
+  local settings
+  settings="$("$python_bin" -m runtime.submit_conf --env "$env_name" --caller connect-server.sh)" || exit 2
+  local submit_conf=()
+  mapfile -t submit_conf <<<"$settings"
   # What sbin/start-connect-server.sh runs, in the foreground of a background job, so its pid is ours.
   SPARK_HOME="$spark_home" SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$python_bin" TZ=UTC \
     nohup "$spark_home/bin/spark-submit" --master "$master" \
     --class org.apache.spark.sql.connect.service.SparkConnectServer \
     --name trip-features-connect \
+    "${submit_conf[@]}" \
     --conf spark.connect.grpc.binding.address=127.0.0.1 \
     --conf spark.connect.grpc.binding.port="$port" \
-    --conf spark.sql.session.timeZone=UTC \
     --conf spark.sql.warehouse.dir="$state/warehouse" \
-    --conf "spark.driver.extraJavaOptions=$driver_options" \
-    --conf "spark.executor.extraJavaOptions=$jvm_options" \
-    --conf spark.ui.showConsoleProgress=false \
     --conf spark.ui.enabled=false \
     spark-internal >"$state/server.log" 2>&1 &
   echo $! >"$state/server.pid"
@@ -87,5 +83,5 @@ case "${1:-}" in
   start) shift; start "$@" ;;
   stop) stop ;;
   status) if alive; then echo "running: $(cat "$state/server.url")"; else echo "not running"; exit 1; fi ;;
-  *) die "usage: scripts/connect-server.sh start [--port P] [--master URL] | status | stop" ;;
+  *) die "usage: scripts/connect-server.sh start [--port P] [--master URL] [--env E] | status | stop" ;;
 esac

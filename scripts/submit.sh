@@ -40,8 +40,9 @@ job="$1"; shift
 [ -f "$root/${job/./\/}.py" ] || die "no such job: ${job/./\/}.py"
 [ -x "$python_bin" ] || die "$python_bin not found: run scripts/setup.sh first (or set PYTHON)"
 
-# spark-submit starts the driver's JVM before the job reads conf/: its flags (spark.java_options)
-# are read here, from the environment the job is given (--env, default local).
+# spark-submit starts the driver's JVM before the job reads conf/: conf's spark settings (the
+# driver's heap among them) and JVM flags are read here, from the environment the job is given
+# (--env, default local), and given on the command line (runtime/submit_conf.py).
 env_name=local
 for ((i = 1; i <= $#; i++)); do
   case "${!i}" in
@@ -49,13 +50,9 @@ for ((i = 1; i <= $#; i++)); do
     --env) j=$((i + 1)); [ "$j" -le $# ] && env_name="${!j}" ;;
   esac
 done
-jvm_options="$(cd "$root" && "$python_bin" -c 'import sys
-from runtime.config import ConfigError, load_config
-from runtime.session import driver_jvm_options
-try:
-    print(driver_jvm_options(load_config(sys.argv[1])))
-except ConfigError as err:
-    sys.exit(f"submit.sh: {err}")' "$env_name")"
+settings="$(cd "$root" && "$python_bin" -m runtime.submit_conf --env "$env_name" --caller submit.sh)" || exit 2
+submit_conf=()
+mapfile -t submit_conf <<<"$settings"
 
 build="$root/build/submit"
 rm -rf "$build/dist" && mkdir -p "$build/dist"
@@ -94,6 +91,6 @@ fi
 spark_submit="$(dirname "$python_bin")/spark-submit"
 exec env -u PYTHONPATH PYSPARK_PYTHON="$python_bin" "$spark_submit" \
   --master "$master" --deploy-mode client \
-  --driver-java-options "$jvm_options" \
+  "${submit_conf[@]}" \
   --py-files "$code_zip" "${archives[@]}" "${python_confs[@]}" "${confs[@]}" \
   "$build/run_job.py" "$job" "$@"

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from jobs import compute_features, materialize, register, training_set
-from runtime.config import apply_override
+from runtime.config import apply_override, load_config
 from storage.sample_trips import generate_trips, write_trips
 from tests.connect_clients import ConnectServer, run_client
 
@@ -165,6 +165,27 @@ def test_two_training_sets_built_before_either_is_read_keep_their_own_rows(serve
     )
     result = _client(server, "-c", code, server, cwd=tmp_path)
     assert "own rows" in result.stdout
+
+
+def test_the_server_runs_with_the_spark_settings_of_conf(server, tmp_path):
+    """Its JVM got conf's settings when it started, its heap among them: a session that sets
+    nothing sees them (it ran every session on Spark's 1 GiB default, its sorts spilling)."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from pyspark.sql import SparkSession
+        spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+        for key in ("spark.driver.memory", "spark.sql.files.maxPartitionBytes"):
+            print(key, spark.conf.get(key))
+        """
+    )
+    result = _client(server, "-c", code, server, cwd=tmp_path)
+    expected = load_config("local")["spark"]["conf"]
+    seen = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())
+    assert seen == {
+        key: str(expected[key])
+        for key in ("spark.driver.memory", "spark.sql.files.maxPartitionBytes")
+    }
 
 
 def test_a_connect_url_with_nothing_behind_it_is_a_clear_error(tmp_path, unused_port):
