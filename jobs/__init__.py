@@ -1,1 +1,9 @@
 """Entry points: each job runs as `python -m jobs.<job>`, `spark-submit jobs/<job>.py` or `run(spark, conf)`."""
+
+import os
+
+# Hamilton imports every library it has an extension for (dask, matplotlib, polars, plotly, ...)
+# when its decorators are first imported: 2.5 s of a job's start on a busy day, for nothing the
+# jobs use; the extension the transforms need is loaded where they need it. A process that set
+# HAMILTON_AUTOLOAD_EXTENSIONS (or ~/.hamilton.conf) keeps its choice.
+os.environ.setdefault("HAMILTON_AUTOLOAD_EXTENSIONS", "0")

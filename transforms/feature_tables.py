@@ -1,6 +1,7 @@
 """The feature tables, assembled from the trips and the feature nodes the catalogue declares."""
 
 import pandas as pd
+from hamilton import registry
 from hamilton.function_modifiers import ResolveAt, config, extract_columns, group, inject, resolve
 from hamilton.function_modifiers import source as node
 from hamilton.plugins import h_spark
@@ -12,6 +13,10 @@ from transforms.kernels.time_columns import PARTITION_COLUMN
 from transforms.trips_contract import TRIPS_COLUMNS
 
 TABLES = tuple(TABLE_KINDS)
+
+# @extract_columns below takes pandas frames: loaded here, whether or not Hamilton autoloads (the
+# jobs turn its autoloading off, see jobs/__init__.py).
+registry.load_extension("pandas")
 
 
 def _laid_out_by(table: DataFrame) -> list[str]:
