@@ -17,7 +17,12 @@ import datetime as dt
 import time
 from pathlib import Path
 
-import polars as pl
+try:
+    import polars as pl
+except ImportError as err:  # the bench extra, not a dependency of the project
+    raise SystemExit(
+        "the Polars peer needs polars: .venv/bin/python -m pip install -e '.[bench]'"
+    ) from err
 
 COLUMNS = ["trip_id", "event_timestamp", "driver_id", "rider_id", "trip_dist", "created"]
 DRIVER_WINDOWS = {  # name -> (aggregation, window)
