@@ -65,7 +65,7 @@ def check_java() -> str:
 
 def jvm_options(conf: dict[str, Any]) -> str:
     """The flags of every JVM a job starts (driver, executors, the Connect server): UTC, then
-    conf's `spark.java_options`. scripts/submit.sh and scripts/connect-server.sh print these."""
+    conf's `spark.java_options`. The scripts get them, with conf's settings, from runtime.submit_conf."""
     return f"-Duser.timezone=UTC {conf.get('spark', {}).get('java_options') or ''}".strip()
 
 
