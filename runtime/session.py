@@ -69,6 +69,15 @@ def jvm_options(conf: dict[str, Any]) -> str:
     return f"-Duser.timezone=UTC {conf.get('spark', {}).get('java_options') or ''}".strip()
 
 
+def session_settings(conf: dict[str, Any]) -> dict[str, str]:
+    """A session's settings: conf's `spark.conf` (an overlay unsets a base setting with null) and
+    the required ones. A session built here gets them, and a JVM spark-submit starts gets them on
+    its command line (runtime.submit_conf)."""
+    given = conf.get("spark", {}).get("conf", {}) or {}
+    settings = {key: str(value) for key, value in given.items() if value is not None}
+    return {**settings, **REQUIRED_RUNTIME_CONF}
+
+
 def driver_jvm_options(
     conf: dict[str, Any], java_version: str | None = None, small_input: bool = False
 ) -> str:
@@ -151,9 +160,8 @@ def _classic(conf: dict[str, Any], small_input: bool = False) -> SparkSession:
         master = str(spark_conf["master"])
         builder = builder.master(master)
     _master_reachable(master or "")
-    for key, value in {**spark_conf.get("conf", {}), **REQUIRED_RUNTIME_CONF}.items():
-        if value is not None:  # an overlay unsets a base setting with null
-            builder = builder.config(key, str(value))
+    for key, value in session_settings(conf).items():
+        builder = builder.config(key, value)
     java_options = driver_jvm_options(conf, java_version, small_input)
     if small_input and spark_conf.get("small_input_java_options"):
         log.info("small inputs: the driver adds %s", spark_conf["small_input_java_options"])

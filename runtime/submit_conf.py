@@ -18,17 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from runtime.config import ConfigError, load_config
-from runtime.session import REQUIRED_RUNTIME_CONF, driver_jvm_options, jvm_options
+from runtime.session import driver_jvm_options, jvm_options, session_settings
 
 # Given by the scripts' own options (--master) or by the JVM flags below, never from conf here.
 NOT_FROM_CONF = {"spark.master", "spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"}
-
-
-def session_settings(conf: dict[str, Any]) -> dict[str, str]:
-    """conf's `spark.conf` (an overlay's null unsets a base setting) and the required settings."""
-    given = conf.get("spark", {}).get("conf", {}) or {}
-    settings = {key: str(value) for key, value in given.items() if value is not None}
-    return {**settings, **REQUIRED_RUNTIME_CONF}
 
 
 def submit_arguments(conf: dict[str, Any]) -> list[str]:
