@@ -19,6 +19,7 @@ from typing import Any
 
 from runtime.errors import JobError
 
+SQLITE_STORE_TYPE = "definitions.sqlite_online_store.ProjectSqliteOnlineStore"
 REDIS_TIMEOUTS = {"socket_connect_timeout": 3, "socket_timeout": 10}  # seconds: fail, never hang
 
 
@@ -32,7 +33,8 @@ def online_store_settings(conf: dict[str, Any], expand: bool = True) -> dict[str
     chosen = dict(conf["feast"].get("online_store") or {"type": "sqlite"})
     kind = chosen.get("type", "sqlite")
     if kind == "sqlite":
-        return {"type": "sqlite", "path": conf["paths"]["online_store"]}
+        # Feast's sqlite store, writing only newer rows and never blocking readers
+        return {"type": SQLITE_STORE_TYPE, "path": conf["paths"]["online_store"]}
     if kind != "redis":
         raise OnlineStoreError(
             f"feast.online_store.type {kind!r} is not supported: choose sqlite or redis"

@@ -136,6 +136,23 @@ def test_an_interrupted_materialization_is_completed_and_nothing_older_replaces_
     _assert_serves(conf, stats, "driver_trips_v1", CALENDAR[-1:])
 
 
+def test_an_earlier_range_never_replaces_newer_rows_on_either_store(
+    feast_conf, redis_conf, redis_server
+):
+    """Materializing an earlier range after a full one writes older rows: on sqlite (whose Feast
+    write overwrote whatever it held) as on Redis, every driver keeps its newest values."""
+    sqlite, tmp = feast_conf
+    redis, _, _ = redis_conf
+    _flush(redis_server)
+    activity = pd.read_parquet(tmp / "features" / "driver_activity")
+    early = "2026-01-08"
+    assert (activity["event_timestamp"] >= pd.Timestamp(early, tz="UTC")).any()  # it is older
+    for conf in (sqlite, redis):
+        materialize.run(conf, start="2026-01-01", end="2026-01-12")
+        materialize.run(conf, start="2026-01-01", end=early)
+        _assert_serves(conf, activity, "driver_activity_v1", ACTIVITY)
+
+
 def test_without_the_variable_the_secret_scope_is_asked(conf, monkeypatch):
     """On Databricks serverless compute and in notebooks there are no cluster variables: the
     connection string comes from the secret scope named in conf, through dbutils."""
