@@ -34,7 +34,6 @@ from feast.utils import to_naive_utc
 from definitions.online_store import SQLITE_STORE_TYPE
 
 
-
 class ProjectSqliteOnlineStoreConfig(SqliteOnlineStoreConfig):
     """Feast's sqlite settings, under the project's store type."""
 
