@@ -4,6 +4,7 @@ import logging
 import os
 import threading
 from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,11 @@ from offline_store.spark_store import quiet_feast_warnings
 from runtime.errors import JobError
 
 quiet_feast_warnings()
+# Feast warns that the flag "typically has no effect" on a file registry; it has: a view being
+# materialized is served (tests/feature_serving/test_served_while_materializing.py)
+logging.getLogger("feast.repo_config").addFilter(
+    lambda record: "serve_features_while_materializing" not in record.getMessage()
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,24 +71,38 @@ class ProjectFeatureStore(FeatureStore):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._services_lock = threading.Lock()
-        self._services_of: object = None
-        self._services: dict[tuple[str, str], FeatureService] = {}
+        self._kept_lock = threading.Lock()
+        self._kept_of: object = None
+        self._kept: dict[tuple, Any] = {}
+
+    def kept(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """`build()`, made once per state of the cached registry (a refresh starts anew): what
+        the server derives from the registry per request (a service, what a lookup needs)."""
+        read_proto = getattr(self.registry, "_get_registry_proto", None)
+        if read_proto is None:
+            return build()
+        proto = read_proto(project=self.project, allow_cache=True)
+        with self._kept_lock:
+            if self._kept_of is not proto:
+                self._kept_of, self._kept = proto, {}
+            if key in self._kept:
+                return self._kept[key]
+        value = build()
+        with self._kept_lock:
+            if self._kept_of is proto:
+                self._kept[key] = value
+        return value
 
     def get_feature_service(self, name: str, allow_cache: bool = False) -> FeatureService:
-        read_proto = getattr(self.registry, "_get_registry_proto", None)
-        if not allow_cache or read_proto is None:
+        if not allow_cache or getattr(self.registry, "_get_registry_proto", None) is None:
             return super().get_feature_service(name, allow_cache)
         project = self.project
-        proto = read_proto(project=project, allow_cache=True)
-        with self._services_lock:
-            if self._services_of is not proto:
-                self._services_of, self._services = proto, {}
-            service = self._services.get((project, name))
-            if service is None:
-                service = proto_registry_utils.get_feature_service(proto, name, project)
-                self._services[(project, name)] = service
-            return service
+
+        def read() -> FeatureService:
+            proto = self.registry._get_registry_proto(project=project, allow_cache=True)
+            return proto_registry_utils.get_feature_service(proto, name, project)
+
+        return self.kept(("service", project, name), read)
 
 
 def feature_store(conf: dict[str, Any]) -> FeatureStore:

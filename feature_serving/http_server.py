@@ -1,0 +1,164 @@
+"""Runs the feature server: uvicorn with the limits uvicorn lacks, TLS from conf, N workers.
+
+uvicorn closes idle keep-alive connections, but a connection that opens and sends nothing, or
+half a request, stays open for ever, and it takes any number of connections and any size of
+headers. `BoundedHttpProtocol` adds, from conf's `serving.limits`:
+  - a read deadline: a request must arrive whole within read_timeout_seconds of its first byte
+    (or of the connection's opening), else 408 and the connection closes;
+  - a cap on open connections: one over max_connections gets 429 and is closed;
+  - a cap of 64 KiB on a request's line and headers: 431.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from http import HTTPStatus
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from feature_serving.http_app import FeatureServer
+from feature_serving.metrics import ServerMetrics
+from feature_serving.settings import Limits, ServingSettings, serving_settings
+
+log = logging.getLogger("feature_serving")
+MAX_HEAD_BYTES = 64 * 1024
+CONF_VARIABLE = "TRIP_FEATURES_SERVING_CONF"  # how the workers of a multi-process server get conf
+
+
+class BoundedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a read deadline and caps on connections and headers."""
+
+    limits: Limits = Limits()
+    metrics: ServerMetrics | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._head_bytes, self._in_head = 0, True
+        self._count()
+        if len(self.connections) > self.limits.max_connections:
+            self._refuse(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                f"over {self.limits.max_connections} open connections "
+                "(serving.limits.max_connections): try again soon",
+                "connections",
+            )
+            return
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            return
+        if self._read_timer is None:
+            self._arm()
+        if self._in_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse(
+                    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    f"the request line and headers are over {MAX_HEAD_BYTES} bytes",
+                    "headers",
+                )
+                return
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        self._head_bytes, self._in_head = 0, True
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+        self._count()
+
+    def _arm(self) -> None:
+        self._read_timer = self.loop.call_later(self.limits.read_timeout_seconds, self._timed_out)
+
+    def _disarm(self) -> None:
+        if getattr(self, "_read_timer", None) is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _timed_out(self) -> None:
+        self._read_timer = None
+        self._refuse(
+            HTTPStatus.REQUEST_TIMEOUT,
+            f"the request did not arrive whole within {self.limits.read_timeout_seconds:g} s "
+            "(serving.limits.read_timeout_seconds)",
+            "read_timeout",
+        )
+
+    def _refuse(self, status: HTTPStatus, reason: str, kind: str) -> None:
+        """Answers `status` with a one-line JSON reason and closes the connection."""
+        self._disarm()
+        body = json.dumps({"error": reason, "field": "connection"}).encode()
+        head = (
+            f"HTTP/1.1 {status.value} {status.phrase}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n"
+        )
+        extra = "retry-after: 1\r\n" if status == HTTPStatus.TOO_MANY_REQUESTS else ""
+        if not self.transport.is_closing():
+            self.transport.write((head + extra + "\r\n").encode() + body)
+            self.transport.close()
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+        log.info("refused connection %d from %s: %s", status.value, client, reason)
+        if self.metrics is not None:
+            self.metrics.refused_connections.labels(kind).inc()
+
+    def _count(self) -> None:
+        if self.metrics is not None:
+            self.metrics.connections.set(len(self.connections))
+
+
+def build_server(conf: dict[str, Any], settings: ServingSettings) -> FeatureServer:
+    """The app over conf's registered store; the protocol takes the same limits and metrics."""
+    from definitions.feature_store import registered_store
+
+    store = registered_store(conf)
+    app = FeatureServer(store, settings)
+    BoundedHttpProtocol.limits = settings.limits
+    BoundedHttpProtocol.metrics = app.metrics
+    return app
+
+
+def app_from_environment() -> FeatureServer:
+    """A worker's app (uvicorn's factory), from the conf its parent left in the environment."""
+    conf = json.loads(os.environ[CONF_VARIABLE])
+    return build_server(conf, serving_settings(conf))
+
+
+def run(conf: dict[str, Any], settings: ServingSettings, port: int) -> None:
+    """Serves on settings.host:port until SIGINT or SIGTERM."""
+    import uvicorn
+
+    options: dict[str, Any] = dict(
+        host=settings.host,
+        port=port,
+        http=BoundedHttpProtocol,
+        timeout_keep_alive=settings.limits.keep_alive_seconds,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+    )
+    if settings.tls.enabled:
+        options.update(ssl_certfile=settings.tls.cert_file, ssl_keyfile=settings.tls.key_file)
+    if settings.workers == 1:
+        uvicorn.Server(uvicorn.Config(build_server(conf, settings), **options)).run()
+        return
+    os.environ[CONF_VARIABLE] = json.dumps(conf)
+    target = "feature_serving.http_server:app_from_environment"
+    uvicorn.run(target, factory=True, workers=settings.workers, **options)
