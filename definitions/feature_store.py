@@ -3,8 +3,8 @@
 import logging
 import os
 import threading
-from importlib import resources
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 from typing import Any
 

@@ -81,7 +81,9 @@ def needs_of(store, service: str | None, refs: list[str] | None) -> Needs:
         try:
             chosen = store.get_feature_service(service, allow_cache=True)
         except FeatureServiceNotFoundException:
-            known = sorted(s.name for s in registry.list_feature_services(project, allow_cache=True))
+            known = sorted(
+                s.name for s in registry.list_feature_services(project, allow_cache=True)
+            )
             raise Refused(
                 404, "feature_service", f"{service!r} is not registered; known: {known}"
             ) from None
