@@ -26,6 +26,7 @@ from feature_serving.settings import Limits, ServingSettings, serving_settings
 
 log = logging.getLogger("feature_serving")
 MAX_HEAD_BYTES = 64 * 1024
+DRAIN_SECONDS = 0.5
 CONF_VARIABLE = "TRIP_FEATURES_SERVING_CONF"  # how the workers of a multi-process server get conf
 
 
@@ -38,7 +39,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._read_timer: asyncio.TimerHandle | None = None
-        self._head_bytes, self._in_head = 0, True
+        self._head_bytes, self._in_head, self._draining = 0, True, False
         self._count()
         if len(self.connections) > self.limits.max_connections:
             self._refuse(
@@ -51,7 +52,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
-        if self.transport.is_closing():
+        if self._draining or self.transport.is_closing():
             return
         if self._read_timer is None:
             self._arm()
@@ -109,9 +110,12 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             f"content-length: {len(body)}\r\nconnection: close\r\n"
         )
         extra = "retry-after: 1\r\n" if status == HTTPStatus.TOO_MANY_REQUESTS else ""
-        if not self.transport.is_closing():
+        if not self.transport.is_closing() and not self._draining:
             self.transport.write((head + extra + "\r\n").encode() + body)
-            self.transport.close()
+            # What the client still sends is read and dropped for a moment: closing on unread
+            # bytes makes the kernel reset the connection, and the client lose the answer
+            self._draining = True
+            self.loop.call_later(DRAIN_SECONDS, self.transport.close)
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
         log.info("refused connection %d from %s: %s", status.value, client, reason)
         if self.metrics is not None:

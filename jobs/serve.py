@@ -10,6 +10,7 @@ needs serving.auth and serving.tls, or --insecure.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import sys
@@ -78,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     for name in ("host", "port", "workers"):
-        if getattr(args, name) is not None:
-            args.overrides.append(f"serving.{name}={getattr(args, name)}")
+        if getattr(args, name) is not None:  # as JSON, which YAML reads back as given (::)
+            args.overrides.append(f"serving.{name}={json.dumps(getattr(args, name))}")
     configure_logging()
     return answered(lambda: serve(load_from_args(args), args.insecure))
 

@@ -1,23 +1,34 @@
-"""`jobs.serve`'s store keeps the feature services it has read until the registry changes, and
-the server refuses, before it starts, what it cannot serve."""
+"""`jobs.serve`'s store keeps the feature services it has read until the registry changes; the
+server refuses, before it starts, what it cannot serve; as deployed it serves TLS to key holders."""
 
+import http.client
+import json
+import os
 import shutil
 import socket
+import ssl
+import subprocess
+import sys
+import time
 
 import pytest
 
 from definitions.feature_store import feature_store
+from feature_serving.settings import ServingError
 from jobs import serve
 from runtime.config import apply_override
+from tests.jobs.feast_serving import PROJECT
 
 SERVICE = "driver_activity_v1"
 
 
 @pytest.fixture
 def own_registry(feast_conf, tmp_path):
-    """The registered definitions, in a registry file of the test's own."""
+    """The registered definitions, in a registry file (and online store) of the test's own."""
     conf, _ = feast_conf
     shutil.copy(conf["paths"]["registry"], tmp_path / "registry.db")
+    shutil.copy(conf["paths"]["online_store"], tmp_path / "online.db")
+    conf = apply_override(conf, f"paths.online_store={tmp_path / 'online.db'}")
     return apply_override(conf, f"paths.registry={tmp_path / 'registry.db'}")
 
 
@@ -52,73 +63,78 @@ def test_without_a_registry_the_server_says_to_register(tmp_path, capsys):
     )
 
 
-@pytest.mark.parametrize(
-    "setting, said",
-    [
-        ("serving.workers=0", "serving.workers is 0: give a whole number from 1 to 256"),
-        ("serving.port=70000", "serving.port is 70000: give a whole number from 0 to 65535"),
-        ("serving.max_requests=-1", "serving.max_requests is -1: give a whole number of 0 or"),
-        ("serving.registry_ttl_seconds=soon", "serving.registry_ttl_seconds is 'soon'"),
-    ],
-)
-def test_bad_serving_settings_are_named(own_registry, setting, said):
-    with pytest.raises(serve.ServeError, match=said):
-        serve.serve(apply_override(own_registry, setting))
-
-
 def test_a_port_in_use_is_named(own_registry):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(serve.ServeError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
+        with pytest.raises(ServingError, match=f"cannot listen on 127.0.0.1:{port}.*--port"):
             serve.serve(apply_override(own_registry, f"serving.port={port}"))
 
 
-def test_the_server_looks_up_in_a_thread_and_reads_the_kept_service_inline(
-    own_registry, monkeypatch
-):
-    """Feast's server hops to a worker thread for each of its three calls per request; jobs.serve
-    keeps the lookup there and reads the kept service and makes the answer's dict in the loop."""
-    import asyncio
-    import threading
+def test_a_network_address_without_auth_and_tls_is_refused_before_listening(own_registry, capsys):
+    overrides = [
+        a for o in (f"paths.registry={own_registry['paths']['registry']}",) for a in ("--set", o)
+    ]
+    code = serve.main([*overrides, "--host", "0.0.0.0", "--port", "0"])
+    assert code == 2
+    said = capsys.readouterr().err
+    assert "serving.host 0.0.0.0 answers other machines, without auth and tls" in said
+    assert "--insecure" in said
 
-    import feast.feature_server as server
-    from feast.feature_server_utils import convert_response_to_dict
 
-    store = feature_store(own_registry)
-    read_proto, registry_read_in = store.registry._get_registry_proto, []
+@pytest.mark.slow
+def test_the_job_serves_over_tls_to_key_holders_only(own_registry, tmp_path):
+    """`python -m jobs.serve` as deployed: TLS from conf, an API key from the environment, a
+    free port; stopped by its pid."""
+    from tests.feature_serving.test_access import make_certificate
 
-    def recorded_read(*args, **kwargs):
-        registry_read_in.append(threading.get_ident())
-        return read_proto(*args, **kwargs)
+    cert, key = make_certificate(tmp_path)
+    api_key = "a-deployment-key-0123456789"
+    overrides = [
+        f"paths.registry={own_registry['paths']['registry']}",
+        f"paths.online_store={own_registry['paths']['online_store']}",
+        f"serving.tls.cert_file={cert}",
+        f"serving.tls.key_file={key}",
+        "serving.auth.api_keys_env=TEST_JOB_KEYS",
+    ]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "TEST_JOB_KEYS": api_key}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jobs.serve", "--port", str(port)]
+        + [a for o in overrides for a in ("--set", o)],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        context = ssl.create_default_context(cafile=cert)
+        body = json.dumps({"feature_service": SERVICE, "entities": {"driver_id": [1001]}})
 
-    store.registry._get_registry_proto = recorded_read
-    monkeypatch.setattr(server, "run_in_threadpool", server.run_in_threadpool)  # undone after
-    serve.answer_cheap_calls_inline()
-    wrapper = server.run_in_threadpool
-    serve.answer_cheap_calls_inline()
-    assert server.run_in_threadpool is wrapper  # never wrapped twice
+        def ask(headers):
+            link = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+            link.request("POST", "/get-online-features", body=body, headers=headers)
+            answer = link.getresponse()
+            return answer.status, answer.read()
 
-    def where(call, *args, **kwargs):
-        return threading.get_ident(), call(*args, **kwargs)
-
-    async def one_request():
-        loop = threading.get_ident()
-        service = await server.run_in_threadpool(
-            store.get_feature_service, SERVICE, allow_cache=True
-        )
-        lookup_thread, response = await server.run_in_threadpool(
-            where, store.get_online_features, features=service, entity_rows=[{"driver_id": 1}]
-        )
-        answer = await server.run_in_threadpool(convert_response_to_dict, response.proto)
-        return loop, service, lookup_thread, answer
-
-    loop, service, lookup_thread, answer = asyncio.run(one_request())
-    assert service.name == SERVICE
-    # The service is read in the loop (no thread hop); the lookup, which reads the registry too,
-    # in a thread: a store that waits on I/O never blocks the loop.
-    assert registry_read_in[0] == loop
-    assert lookup_thread != loop and set(registry_read_in[1:]) == {lookup_thread}
-    assert answer["metadata"]["feature_names"][0] == "driver_id"
-    assert len(answer["results"][0]["values"]) == 1
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                status, _ = ask({})
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()[-3000:]
+                assert time.monotonic() < deadline, "jobs.serve did not answer within 120 s"
+                time.sleep(0.5)
+        assert status == 401
+        status, answer = ask({"Authorization": f"Bearer {api_key}"})
+        assert status == 200 and json.loads(answer)["results"]
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    assert f"https://127.0.0.1:{port}/get-online-features" in out
+    assert "auth: API keys from TEST_JOB_KEYS" in out and api_key not in out + err
