@@ -27,6 +27,7 @@ logging.getLogger("feast.repo_config").addFilter(
 )
 
 log = logging.getLogger(__name__)
+ATOMIC_REGISTRY_STORE = "definitions.registry_store.AtomicFileRegistryStore"
 
 
 def shipped_repo_settings(expand: bool = True) -> dict[str, Any]:
@@ -39,7 +40,10 @@ def shipped_repo_settings(expand: bool = True) -> dict[str, Any]:
 def _repo_settings(conf: dict[str, Any], expand: bool = True) -> dict[str, Any]:
     """The shipped feature_store.yaml with the registry and online store paths of `conf`."""
     raw = shipped_repo_settings(expand)
-    raw["registry"] = {**raw["registry"], "path": conf["paths"]["registry"]}
+    registry = conf["paths"]["registry"]
+    raw["registry"] = {**raw["registry"], "path": registry}
+    if "://" not in registry:  # a local file: replaced whole, never rewritten in place
+        raw["registry"]["registry_store_type"] = ATOMIC_REGISTRY_STORE
     raw["online_store"] = online_store_settings(conf, expand)
     return raw
 

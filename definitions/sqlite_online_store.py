@@ -32,6 +32,7 @@ from feast.repo_config import RepoConfig
 from feast.utils import to_naive_utc
 
 from definitions.online_store import SQLITE_STORE_TYPE
+from runtime.faults import checkpoint
 
 
 class ProjectSqliteOnlineStoreConfig(SqliteOnlineStoreConfig):
@@ -89,6 +90,7 @@ class ProjectSqliteOnlineStore(SqliteOnlineStore):
             for feature, value in values.items():
                 text, _ = extract_text_and_num(value, False)
                 rows.append((key, feature, value.SerializeToString(), text, event_ts, created_ts))
+        checkpoint(f"online_write:{table.name}")  # a test stops a materialization here
         with conn:  # one transaction: readers see all of this batch or none of it
             conn.executemany(newer_only_upsert(name), rows)
         if progress:

@@ -6,7 +6,8 @@ Points the feature job passes: `staged:<table>` (a table written to staging and 
 `publish:start` (every table staged, nothing published yet), `publish:assembled` (the new
 version built, not yet swapped in) and, with the catalog publication, `publish:swapped:<table>`
 (that table's view swapped, the next not yet). The materialize job passes
-`materialized:<view>` after each feature view. Unset, it costs one lookup.
+`materialized:<view>` after each feature view, and the sqlite online store
+`online_write:<view>` before it commits a view's rows (the view is then marked MATERIALIZING). Unset, it costs one lookup.
 """
 
 import os
