@@ -176,7 +176,7 @@ def checked_lookup(body: dict[str, Any], store, max_keys: int) -> Lookup:
     return Lookup(features=needs.features, entities=checked, full_feature_names=full, rows=rows)
 
 
-def _row_count(entities: dict[str, Any], max_keys: int) -> int:
+def _row_count(entities: dict[str, Any], max_keys: int, group: str = "entities") -> int:
     lengths = {}
     for name, values in entities.items():
         if not isinstance(values, list):
@@ -191,7 +191,7 @@ def _row_count(entities: dict[str, Any], max_keys: int) -> int:
         lengths[name] = len(values)
     if len(set(lengths.values())) > 1:
         raise Refused(
-            400, "entities", f"lists of different lengths {lengths}: send one value per row in each"
+            400, group, f"lists of different lengths {lengths}: send one value per row in each"
         )
     rows = next(iter(lengths.values()))
     if rows == 0:

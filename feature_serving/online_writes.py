@@ -4,7 +4,8 @@ checked against the view it writes: every column the view holds, each value of i
     {"feature_view_name": "driver_activity",
      "df": {"driver_id": [1001], "event_timestamp": ["2026-01-31T12:00:00Z"], "trips_1h": [3], ...}}
 
-The online store keeps a row out when it is older than the one it holds for the same driver.
+The online store keeps a row out when it is older than the one it holds for the same driver. The
+view's created-time column is optional (now, when left out).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def checked_write(body: dict, store, max_rows: int) -> Write:
     missing = [c for c in required if c not in columns]
     if missing:
         raise Refused(400, missing[0], f"is missing: {name} needs {required}")
-    rows = _row_count(columns, max_rows)
+    rows = _row_count(columns, max_rows, group="df")
     for column, values in columns.items():
         kind = "UNIX_TIMESTAMP" if column in (timestamp, created) else {**keys, **features}[column]
         check = VALUE_CHECKS.get(kind)
@@ -78,7 +79,10 @@ def checked_write(body: dict, store, max_rows: int) -> Write:
                 raise Refused(400, f"{column}[{index}]", f"{_short(value)} {problem}")
     frame = pd.DataFrame(columns)
     for column in (timestamp, *optional):
-        frame[column] = [_utc(v) for v in frame[column]]
+        if column in frame:
+            frame[column] = [_utc(v) for v in frame[column]]
+    if created and created not in frame:  # when it was written: now
+        frame[created] = pd.Timestamp.now(tz="UTC")
     return Write(view=name, frame=frame, rows=rows)
 
 
