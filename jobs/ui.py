@@ -7,6 +7,8 @@ Binds 127.0.0.1 (a free port unless --port is given), prints the URLs and serves
                            descriptions, owners and tags (code_version: the code of each table)
     /lineage/NODE          the lineage of a node (a view, a service, a feature): picture and tree
     /quality               the last feature run's quality page
+Read-only: writes to the registry (Feast's REST API has them) and Feast's bundled demo files are
+refused, and so is any Host name but 127.0.0.1's and conf's ui.allowed_hosts.
 """
 
 from __future__ import annotations
@@ -43,10 +45,14 @@ def chosen_port(port: int | None) -> int:
 
 
 def app(conf: dict[str, Any], store):
-    """Feast's UI app, with /lineage/NODE and /quality in front of it."""
+    """Feast's UI app, with /lineage/NODE and /quality in front of it, read-only: only reads of
+    the project's registry and pages, under Host names of 127.0.0.1 and conf's ui.allowed_hosts."""
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse
     from feast.ui_server import get_app
+
+    from feature_serving.settings import LOOPBACK_NAMES
+    from feature_serving.ui_guard import ReadOnlyUI
 
     outer = FastAPI(title="trip-features")
 
@@ -59,7 +65,11 @@ def app(conf: dict[str, Any], store):
         return HTMLResponse(*_quality_page(conf))
 
     outer.mount("/", get_app(store, store.project, ""))
-    return outer
+    allowed = (conf.get("ui") or {}).get("allowed_hosts") or []
+    if not isinstance(allowed, list) or not all(isinstance(h, str) for h in allowed):
+        raise UIError(f"ui.allowed_hosts is {allowed!r}: give a list of host names")
+    hosts = None if "*" in allowed else (*LOOPBACK_NAMES, *(h.lower() for h in allowed))
+    return ReadOnlyUI(outer, hosts)
 
 
 def _lineage_page(conf: dict[str, Any], node: str) -> tuple[str, int]:

@@ -111,6 +111,56 @@ def test_the_ui_shows_every_view_and_service_with_descriptions_and_code_versions
     assert not is_blank(shot)
 
 
+def _ask(base: str, method: str, path: str, host: str | None = None) -> tuple[int, bytes, dict]:
+    import http.client
+
+    port = int(base.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    headers = {"Host": host} if host is not None else {}
+    connection.request(
+        method, path, body=b"{}" if method in ("POST", "PUT", "PATCH") else None, headers=headers
+    )
+    answer = connection.getresponse()
+    return answer.status, answer.read(), dict(answer.getheaders())
+
+
+def test_the_ui_is_read_only_serves_only_the_project_and_checks_the_host(ui_server, feast_conf):
+    """As a hostile page or client would try it: the registry cannot be changed, Feast's demo
+    registry is not served, other Host names get nothing, and pages load nothing from elsewhere."""
+    from definitions.feature_store import feature_store
+
+    base, _ = ui_server
+    before = sorted(s.name for s in feature_store(feast_conf[0]).list_data_sources())
+    status, body, _ = _ask(base, "GET", "/api/v1/data_sources?project=trip_features")
+    assert status == 200 and b"trip_request" in body  # reads work
+    for method, path in (
+        ("DELETE", "/api/v1/data_sources/trip_request?project=trip_features"),
+        ("POST", "/api/v1/feature_views"),
+        ("PUT", "/api/v1/entities/driver"),
+        ("PATCH", "/api/v1/feature_services/driver_trips_v1"),
+    ):
+        status, body, _ = _ask(base, method, path)
+        assert status == 405 and json.loads(body)["field"] == "method", (method, path)
+    assert sorted(s.name for s in feature_store(feast_conf[0]).list_data_sources()) == before
+    for path in (
+        "/registry.db",
+        "/rag_registry.db",
+        "/data.json",
+        "/empty_registry.json",
+        "/api/mlflow-runs",
+        "/demo-custom-tabs/x",
+        "/docs",
+    ):
+        assert _ask(base, "GET", path)[0] == 404, path
+    for host in ("evil.example", "evil.example:80", ""):
+        status, body, _ = _ask(base, "GET", "/projects-list.json", host=host)
+        assert status == 400 and json.loads(body)["field"] == "host", host
+    status, body, headers = _ask(base, "GET", "/projects-list.json", host="localhost")
+    assert status == 200
+    assert [p["id"] for p in json.loads(body)["projects"]] == ["trip_features"]
+    assert "default-src 'self'" in headers["content-security-policy"]
+
+
 def test_lineage_and_quality_pages_beside_the_ui(ui_server):
     base, _ = ui_server
     lineage = rendered(f"{base}/lineage/driver_activity_view", wait_ms=2000)
