@@ -34,6 +34,15 @@ class JavaMissingError(RuntimeError):
     """Spark needs a Java 17 (or newer) runtime."""
 
 
+# A Spark started in-process (local master) answers this machine only: its driver binds
+# 127.0.0.1, not the external address, and its web UI (all interfaces, port 4040) is off.
+IN_PROCESS_ONLY = {
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.host": "127.0.0.1",
+    "spark.ui.enabled": "false",
+}
+
+
 def use_utc_process_time_zone() -> None:
     """Pins the Python process to UTC: pandas and Feast read the process TZ for naive times."""
     if os.environ.get("TZ") != "UTC":
@@ -160,7 +169,10 @@ def _classic(conf: dict[str, Any], small_input: bool = False) -> SparkSession:
         master = str(spark_conf["master"])
         builder = builder.master(master)
     _master_reachable(master or "")
-    for key, value in session_settings(conf).items():
+    settings = session_settings(conf)
+    if (master or "").startswith("local"):
+        settings = {**IN_PROCESS_ONLY, **settings}  # conf's spark.conf turns them back on
+    for key, value in settings.items():
         builder = builder.config(key, value)
     java_options = driver_jvm_options(conf, java_version, small_input)
     if small_input and spark_conf.get("small_input_java_options"):

@@ -35,3 +35,21 @@ def test_start_up_work_runs_beside_the_session_and_its_error_reaches_the_caller(
 
     with pytest.raises(LookupError, match="nope"):
         get_spark_while(conf, unknown)
+
+
+def test_an_in_process_spark_listens_on_loopback_only_and_has_no_web_ui(spark):
+    """Every socket the driver JVM listens on is bound to 127.0.0.1 (Spark's defaults: the UI on
+    all interfaces, the driver on the machine's external address)."""
+    import re
+    import subprocess
+
+    assert spark.conf.get("spark.ui.enabled") == "false"
+    assert spark.sparkContext.uiWebUrl is None
+    pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
+    listening = subprocess.run(
+        ["ss", "-Hltnp"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    mine = [line for line in listening if re.search(rf"pid={pid},", line)]
+    assert mine, f"the driver JVM (pid {pid}) listens nowhere: ss shows {listening[:5]}"
+    addresses = {line.split()[3].rsplit(":", 1)[0] for line in mine}
+    assert addresses <= {"127.0.0.1", "[::ffff:127.0.0.1]"}, mine
