@@ -4,17 +4,26 @@ python -m jobs.register [--plan-only] [--env local]
 """
 
 import logging
+import os
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 from definitions.feature_store import feature_store, plan_and_apply, repo_contents
 from feature_lineage.run_events import job_run, path_dataset, table_dataset
+from runtime.config import apply_override
+from runtime.errors import JobError
 
 log = logging.getLogger("jobs.register")
 
 
 def run(conf: dict[str, Any], apply: bool = True) -> str:
-    """Plans (and applies) the definitions; returns the printed diff."""
+    """Plans (and applies) the definitions; returns the printed diff. A plan alone writes
+    nothing: Feast creates the registry and online store files even to plan, so it plans
+    against a throw-away copy of the registry, and emits no run event."""
+    if not apply:
+        return _plan_only(conf)
     store = feature_store(conf)
     contents = repo_contents(conf)
     sources = [
@@ -25,9 +34,30 @@ def run(conf: dict[str, Any], apply: bool = True) -> str:
     registry = path_dataset(conf["paths"]["registry"])
     with job_run(conf, "register", inputs=sources) as lineage:
         diff = plan_and_apply(store, contents, apply=apply)
-        lineage.outputs = [registry] if apply else []
+        lineage.outputs = [registry]
     print(diff or "no changes")
-    log.info("%s project %s", "applied" if apply else "planned", store.project)
+    log.info("applied project %s", store.project)
+    return diff
+
+
+def _plan_only(conf: dict[str, Any]) -> str:
+    registry = conf["paths"]["registry"]
+    with tempfile.TemporaryDirectory(prefix="trip-features-plan-") as scratch:
+        copy = os.path.join(scratch, "registry.db")
+        if "://" not in registry and os.path.exists(registry):
+            shutil.copy(registry, copy)
+        elif "://" in registry:
+            raise JobError(
+                f"--plan-only plans against a copy of a local registry; {registry} is remote: "
+                "copy it to a local file and point paths.registry at it"
+            )
+        planned = apply_override(conf, f"paths.registry={copy}")
+        if not os.path.exists(conf["paths"]["online_store"]):  # opening it would create it
+            scratch_store = os.path.join(scratch, "online.db")
+            planned = apply_override(planned, f"paths.online_store={scratch_store}")
+        diff = plan_and_apply(feature_store(planned), repo_contents(planned), apply=False)
+    print(diff or "no changes")
+    log.info("planned (nothing written)")
     return diff
 
 

@@ -22,6 +22,27 @@ def test_register_twice_changes_nothing_the_second_time(feast_conf, capsys):
     assert "Created" not in diff and "Updated" not in diff
 
 
+def test_a_plan_writes_nothing_and_still_shows_what_would_change(feast_conf, tmp_path):
+    import os
+
+    from runtime.config import apply_override
+
+    conf, _ = feast_conf
+    before = {
+        p: os.stat(p).st_mtime_ns
+        for p in (conf["paths"]["registry"], conf["paths"]["online_store"])
+    }
+    events = conf["paths"]["lineage_events"]
+    lines = open(events).read().count("\n") if os.path.exists(events) else 0
+    assert "Created" not in register.run(conf, apply=False)
+    assert {p: os.stat(p).st_mtime_ns for p in before} == before
+    assert (open(events).read().count("\n") if os.path.exists(events) else 0) == lines
+    fresh = apply_override(conf, f"paths.registry={tmp_path / 'feast' / 'registry.db'}")
+    fresh = apply_override(fresh, f"paths.online_store={tmp_path / 'feast' / 'online.db'}")
+    assert "Created feature view" in register.run(fresh, apply=False)
+    assert list(tmp_path.iterdir()) == []  # not even the folder
+
+
 def test_training_set_equals_oracle(spark, feast_conf):
     conf, tmp = feast_conf
     activity = pd.read_parquet(tmp / "features" / "driver_activity")
