@@ -32,11 +32,15 @@ def test_a_plan_writes_nothing_and_still_shows_what_would_change(feast_conf, tmp
         p: os.stat(p).st_mtime_ns
         for p in (conf["paths"]["registry"], conf["paths"]["online_store"])
     }
-    events = conf["paths"]["lineage_events"]
-    lines = open(events).read().count("\n") if os.path.exists(events) else 0
+    events = Path(conf["paths"]["lineage_events"])
+
+    def lines() -> int:
+        return events.read_text().count("\n") if events.exists() else 0
+
+    written = lines()
     assert "Created" not in register.run(conf, apply=False)
     assert {p: os.stat(p).st_mtime_ns for p in before} == before
-    assert (open(events).read().count("\n") if os.path.exists(events) else 0) == lines
+    assert lines() == written
     fresh = apply_override(conf, f"paths.registry={tmp_path / 'feast' / 'registry.db'}")
     fresh = apply_override(fresh, f"paths.online_store={tmp_path / 'feast' / 'online.db'}")
     assert "Created feature view" in register.run(fresh, apply=False)
