@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -103,10 +104,17 @@ def explain_unreachable(settings: dict[str, Any], err: Exception) -> OnlineStore
 
 @contextmanager
 def answering(settings: dict[str, Any]) -> Iterator[None]:
-    """Turns a Redis that refuses, times out or is gone into one error saying what to do."""
+    """Turns a Redis that refuses, times out or is gone, or a sqlite file that cannot be opened
+    or written, into one error saying what to do."""
     try:
         yield
     except Exception as err:
+        if settings.get("type") == SQLITE_STORE_TYPE and isinstance(err, sqlite3.Error):
+            raise OnlineStoreError(
+                f"the sqlite online store at {settings['path']} cannot be used "
+                f"({type(err).__name__}: {err}): point paths.online_store at a file this user "
+                "can write (not a folder), on a local disk"
+            ) from err
         if settings.get("type") == "redis":
             from redis.exceptions import ConnectionError, TimeoutError
 

@@ -9,41 +9,26 @@ entities were read, with the service's features as of its event_timestamp.
 
 import logging
 import os
-import re
 import sys
 import time
 from typing import Any
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.errors import PySparkException
+from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
 
 from feature_lineage.run_events import job_run
 from runtime.errors import JobError
+from storage.entity_rows import SQL, check_output, mark_output, read_entities, spark_reason
 
 # Feast and the definitions (seconds of imports) are imported where used, so that a fresh
 # process imports them while its JVM starts (main, runtime.session.get_spark_while).
 
 log = logging.getLogger("jobs.training_set")
-_SQL = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 
 
 class TrainingSetError(JobError):
     """The entities or the service cannot make a training set."""
-
-
-def read_entities(spark: SparkSession, entities: str) -> DataFrame:
-    """Entity rows from a parquet path, a SQL query, or a Spark table, in that order of trying."""
-    try:
-        if os.path.exists(entities):
-            return spark.read.parquet(entities)
-        if _SQL.match(entities):
-            return spark.sql(entities)
-        return spark.read.table(entities)
-    except Exception as err:  # Spark raises several kinds; all mean the same to the user
-        raise TrainingSetError(
-            f"cannot read entity rows from {entities!r} (a parquet path, a Spark table or a SELECT "
-            f"query): {str(err).splitlines()[0]}"
-        ) from err
 
 
 def registered_service(conf: dict[str, Any], service: str):
@@ -79,8 +64,12 @@ def run(
     service: str,
     out: str,
     full_feature_names: bool = False,
+    overwrite: bool = False,
 ) -> int:
-    """Writes the training set; returns its row count (always the entity row count)."""
+    """Writes the training set; returns its row count (always the entity row count). `out` may
+    be new, empty or an earlier training set; any other folder only with `overwrite`, and never
+    an input of the job."""
+    check_output(out, [entities, *_inputs(conf)], overwrite)
     store, feature_service = registered_service(conf, service)
     with job_run(conf, "training_set") as lineage:
         return _run(spark, conf, store, feature_service, entities, out, full_feature_names, lineage)
@@ -94,7 +83,12 @@ def _run(spark, conf, store, feature_service, entities, out, full_feature_names,
     began = time.perf_counter()
     service = feature_service.name
     entity_rows = read_entities(spark, entities)
-    entity_count = entity_rows.count()
+    try:
+        entity_count = entity_rows.count()
+    except Exception as err:
+        raise TrainingSetError(
+            f"the entity rows of {entities!r} fail: {spark_reason(err)}"
+        ) from err
     if entity_count == 0:
         raise TrainingSetError(f"{entities!r} has no entity rows")
     job = store.get_historical_features(
@@ -102,7 +96,12 @@ def _run(spark, conf, store, feature_service, entities, out, full_feature_names,
     )
     counted = Observation("training_set")
     frame = with_on_demand_features(job, ON_SPARK).observe(counted, F.count(F.lit(1)).alias("rows"))
-    frame.write.mode("overwrite").parquet(out)
+    try:
+        frame.write.mode("overwrite").parquet(out)
+    except PySparkException as err:  # a query's own failure, raised as its rows are read
+        raise TrainingSetError(
+            f"the training set of {entities!r} failed: {spark_reason(err)}"
+        ) from err
     rows = counted.get["rows"]
     log.info(
         "training set for %s: %d entity rows in, %d rows out to %s in %.1f s",
@@ -118,7 +117,15 @@ def _run(spark, conf, store, feature_service, entities, out, full_feature_names,
         conf, store, feature_service, entities, entity_rows.columns, out, frame, full_feature_names
     )
     lineage.outputs[0].rows = rows
+    mark_output(out, service, rows)
     return rows
+
+
+def _inputs(conf: dict[str, Any]) -> list[str]:
+    """What a training set must never be written over: conf's data, registry and stores."""
+    paths = conf["paths"]
+    keys = ("trips", "features", "registry", "online_store", "metastore", "lineage_events")
+    return [paths[k] for k in keys if paths.get(k)]
 
 
 def training_set_lineage(conf, store, service, entities, entity_columns, out, frame, full_names):
@@ -126,7 +133,7 @@ def training_set_lineage(conf, store, service, entities, entity_columns, out, fr
     set, whose entity columns come from the entity rows and features from their tables."""
     from feature_lineage import job_datasets
 
-    entity_source = None if _SQL.match(entities) else job_datasets.location_dataset(conf, entities)
+    entity_source = None if SQL.match(entities) else job_datasets.location_dataset(conf, entities)
     views = [p for p in service.feature_view_projections if p.name != "request_calendar"]
     sources = job_datasets.view_sources(store, [p.name for p in views], conf)
     columns: dict[str, list] = {}
@@ -160,7 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--service", required=True, help="feature service name, e.g. driver_activity_v1"
     )
-    parser.add_argument("--out", required=True, help="output parquet folder (replaced)")
+    parser.add_argument(
+        "--out", required=True, help="output parquet folder: new, empty or an earlier training set"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace --out even if other files are in it"
+    )
     parser.add_argument(
         "--full-feature-names", action="store_true", help="prefix features with their view"
     )
@@ -170,13 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     def body():
         conf = load_from_args(args)
         out = os.path.abspath(args.out)
+        check_output(out, [args.entities, *_inputs(conf)], args.overwrite)  # before the JVM
         # An unknown service is found while the JVM starts (the registry needs Feast's imports).
         spark, _ = get_spark_while(
             conf,
             lambda: registered_service(conf, args.service),
             small_input=small_inputs(conf, args.entities),
         )
-        run(spark, conf, args.entities, args.service, out, args.full_feature_names)
+        run(spark, conf, args.entities, args.service, out, args.full_feature_names, args.overwrite)
 
     return answered(body)
 

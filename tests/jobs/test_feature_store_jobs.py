@@ -9,6 +9,7 @@ import pytest
 
 from definitions.feature_store import feature_store
 from jobs import compute_features, materialize, register, training_set
+from runtime.errors import JobError
 from tests.jobs.feast_serving import ask_project_serve_all, latest_per_driver, served
 from tests.oracles import point_in_time_oracle
 
@@ -117,8 +118,96 @@ def test_training_set_from_sql_and_table(spark, feast_conf):
 )
 def test_training_set_errors_say_what_to_fix(spark, feast_conf, entities, service, message):
     conf, tmp = feast_conf
-    with pytest.raises(training_set.TrainingSetError, match=message):
+    with pytest.raises(JobError, match=message):
         training_set.run(spark, conf, entities, service, str(tmp / "ts_err"))
+
+
+def _entities(tmp, rows: int = 40) -> pd.DataFrame:
+    activity = pd.read_parquet(tmp / "features" / "driver_activity")
+    return pd.DataFrame(
+        {
+            "driver_id": activity["driver_id"].head(rows).to_numpy(),
+            "event_timestamp": activity["event_timestamp"].head(rows).to_numpy(),
+            "label": np.arange(rows),
+        }
+    )
+
+
+def test_a_training_set_never_replaces_data_it_did_not_write(spark, feast_conf, tmp_path):
+    conf, tmp = feast_conf
+    entities = tmp_path / "entities.parquet"
+    _entities(tmp).to_parquet(entities, coerce_timestamps="us")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "thesis.txt").write_text("years of work")
+    with pytest.raises(JobError, match="is a folder of other files.*--overwrite"):
+        training_set.run(spark, conf, str(entities), "driver_activity_v1", str(notes))
+    assert (notes / "thesis.txt").read_text() == "years of work"
+    for victim in (
+        entities,
+        Path(conf["paths"]["trips"]),
+        Path(conf["paths"]["features"]),
+        Path(conf["paths"]["features"]) / "driver_activity",
+        tmp,
+    ):
+        with pytest.raises(JobError, match="an input of this job: write elsewhere"):
+            training_set.run(
+                spark, conf, str(entities), "driver_activity_v1", str(victim), overwrite=True
+            )
+    assert entities.exists() and any(Path(conf["paths"]["trips"]).iterdir())
+    out = tmp_path / "ts"
+    for _ in range(2):  # an earlier training set is replaced without asking
+        assert training_set.run(spark, conf, str(entities), "driver_activity_v1", str(out)) == 40
+    assert (
+        training_set.run(
+            spark, conf, str(entities), "driver_activity_v1", str(notes), overwrite=True
+        )
+        == 40
+    )
+    assert not (notes / "thesis.txt").exists() and len(pd.read_parquet(notes)) == 40
+
+
+def test_pandas_nanosecond_entity_files_are_read_and_lossy_ones_refused(
+    spark, feast_conf, tmp_path
+):
+    conf, tmp = feast_conf
+    frame = _entities(tmp)
+    frame.to_parquet(tmp_path / "us.parquet", coerce_timestamps="us")
+    frame["event_timestamp"] = frame["event_timestamp"].astype("datetime64[ns, UTC]")
+    frame.to_parquet(tmp_path / "ns.parquet")  # pandas' default: nanoseconds
+    import pyarrow.parquet as pq
+
+    assert pq.read_schema(tmp_path / "ns.parquet").field("event_timestamp").type.unit == "ns"
+    for name in ("us", "ns"):
+        training_set.run(
+            spark,
+            conf,
+            str(tmp_path / f"{name}.parquet"),
+            "driver_activity_v1",
+            str(tmp_path / f"ts_{name}"),
+        )
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "ts_ns"), pd.read_parquet(tmp_path / "ts_us")
+    )
+    frame.loc[3, "event_timestamp"] += pd.Timedelta(nanoseconds=7)
+    frame.to_parquet(tmp_path / "lossy.parquet")
+    with pytest.raises(
+        JobError, match="event_timestamp holds times with nanoseconds.*coerce_timestamps='us'"
+    ):
+        training_set.run(
+            spark,
+            conf,
+            str(tmp_path / "lossy.parquet"),
+            "driver_activity_v1",
+            str(tmp_path / "ts_lossy"),
+        )
+
+
+def test_a_failing_entity_query_keeps_its_reason(spark, feast_conf, tmp_path):
+    conf, _ = feast_conf
+    query = "SELECT raise_error('labels are not ready') AS driver_id, current_timestamp() AS event_timestamp"
+    with pytest.raises(JobError, match="labels are not ready"):
+        training_set.run(spark, conf, query, "driver_activity_v1", str(tmp_path / "ts"))
 
 
 def test_online_equals_latest_offline_for_every_driver(spark, feast_conf):

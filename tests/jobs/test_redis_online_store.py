@@ -72,6 +72,28 @@ def test_a_redis_that_is_down_is_named(redis_conf, unused_port, monkeypatch):
         materialize.run(conf, start="2026-01-01", end="2026-01-12")
 
 
+@pytest.mark.parametrize("kind", ["a folder", "a read-only file"])
+def test_a_sqlite_store_that_cannot_be_written_is_named(feast_conf, tmp_path, kind):
+    import shutil
+
+    sqlite, _ = feast_conf
+    registry = tmp_path / "registry.db"
+    shutil.copy(sqlite["paths"]["registry"], registry)
+    store = tmp_path / "online.db"
+    if kind == "a folder":
+        store.mkdir()
+    else:
+        shutil.copy(sqlite["paths"]["online_store"], store)
+        store.chmod(0o444)
+        if os.access(store, os.W_OK):  # root writes read-only files: make it unwritable another way
+            store.chmod(0o644)
+            store.write_bytes(b"not a database, whatever its name")
+    conf = apply_override(sqlite, f"paths.registry={registry}")
+    conf = apply_override(conf, f"paths.online_store={store}")
+    with pytest.raises(OnlineStoreError, match=f"sqlite online store at {store} cannot be used"):
+        materialize.run(conf, start="2026-01-01", end="2026-01-12")
+
+
 def test_connection_secrets_come_from_the_environment(conf, monkeypatch):
     redis = apply_override(conf, "feast.online_store.type=redis")
     with_variable = apply_override(
