@@ -264,6 +264,8 @@ def _whole_timelines(
         return ", ".join(mine.get(f"__{kind}{i}", f"NULL AS __{kind}{i}") for i in range(n))
 
     entity_keys = ", ".join(f"{_q(e)} AS {k}" for e, k in zip(entity_columns, keys, strict=True))
+    if not entity_columns:  # a view without entities (Feast's global stats): one timeline
+        keys, entity_keys = ["__key0"], "0 AS __key0"
     branches = [
         f"SELECT {entity_keys}, CAST({_q(timestamp)} AS TIMESTAMP) AS {_VISIBLE}, "
         f"{_ENTITY_ROW} AS {_KIND}, {ROW_ID}, "
@@ -286,8 +288,9 @@ def _whole_timelines(
             ),
         }
         seen = " AND ".join(f"{k} IS NOT NULL" for k in [ts, *source_keys])
+        source_as_keys = [f"{s} AS {k}" for s, k in zip(source_keys, keys, strict=False)]
         branches.append(
-            f"SELECT {', '.join(f'{s} AS {k}' for s, k in zip(source_keys, keys, strict=True))}, "
+            f"SELECT {', '.join(source_as_keys or ['0 AS __key0'])}, "
             f"{visible} AS {_VISIBLE}, {_FEATURE_ROW} AS {_KIND}, CAST(NULL AS BIGINT), NULL, "
             f"{row('row', **mine)}, {row('rank', **mine)} FROM {{source{i}}} WHERE {seen}"
         )

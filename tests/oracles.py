@@ -98,11 +98,11 @@ def point_in_time_oracle(
     out = []
     for _, row in entities.iterrows():
         t = row[timestamp]
+        same_key = pd.Series(True, index=features.index)  # no keys: one timeline for all
+        for k in keys:
+            same_key &= features[k] == row[k]
         match = (
-            features[
-                np.logical_and.reduce([features[k] == row[k] for k in keys])
-                & (features[feature_timestamp] <= t)
-            ]
+            features[same_key & (features[feature_timestamp] <= t)]
             if not any(pd.isna(row[k]) for k in keys)
             else features.iloc[0:0]
         )

@@ -58,12 +58,12 @@ def test_equals_oracle(spark, adversarial, ttl, bucket):
     _assert_oracle_values(got, entities, features, ttl)
 
 
-def _assert_oracle_values(got, entities, features, ttl):
+def _assert_oracle_values(got, entities, features, ttl, keys=("driver_id", "rider_id")):
     expected = point_in_time_oracle(
         entities,
         "event_timestamp",
         features,
-        ["driver_id", "rider_id"],
+        list(keys),
         "event_timestamp",
         "created",
         ["value", "count"],
@@ -73,6 +73,21 @@ def _assert_oracle_values(got, entities, features, ttl):
         got["count"].astype("Float64"), expected["count"].astype("Float64"), check_names=False
     )
     np.testing.assert_allclose(got["value"].astype(float), expected["value"].astype(float))
+
+
+@pytest.mark.parametrize("whole_timelines", [True, False])
+def test_a_view_without_entities_equals_the_oracle(spark, adversarial, whole_timelines):
+    """Feast's entity-less views (global stats): every entity row sees the one timeline of all
+    feature rows (the single-sort SQL once emitted `SELECT , ...` for them)."""
+    features, entities = adversarial
+    ttl = dt.timedelta(minutes=60)
+    bucket = None if whole_timelines else dt.timedelta(hours=1)
+    keyless = features.drop(columns=["driver_id", "rider_id"])
+    got = _run(
+        spark, entities, keyless, ttl, keys=(), bucket=bucket, whole_timelines=whole_timelines
+    )
+    assert got["label"].tolist() == entities["label"].tolist()
+    _assert_oracle_values(got, entities, keyless, ttl, keys=())
 
 
 def test_keys_that_concatenate_alike_do_not_collide(spark, adversarial):
