@@ -59,6 +59,66 @@ def driver_window_oracle(trips: pd.DataFrame, windows: dict[str, tuple[str, str]
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def windows_at_times_oracle(
+    trips: pd.DataFrame, queries: pd.DataFrame, windows: dict[str, tuple[str, str]]
+) -> pd.DataFrame:
+    """Per query row (driver_id, event_timestamp), in its order: each feature of `windows` over
+    the driver's trips with time in (t - length, t], row by row."""
+    ts = _micros(trips["event_timestamp"])
+    drivers = trips["driver_id"].to_numpy()
+    dist = trips["trip_dist"].to_numpy(dtype=float, na_value=np.nan)
+    asked = _micros(queries["event_timestamp"])
+    out = []
+    for driver, t in zip(queries["driver_id"].to_numpy(), asked, strict=True):
+        row = {}
+        for name, (how, length) in windows.items():
+            w = pd.Timedelta(length) // pd.Timedelta(1, "us")
+            members = np.flatnonzero((drivers == driver) & (ts <= t) & (ts > t - w))
+            values = dist[members]
+            values = values[~np.isnan(values)]
+            if how == "count":
+                row[name] = len(members)
+            elif how == "mean":
+                row[name] = values.mean() if len(values) else np.nan
+            else:
+                row[name] = values.max() if len(values) else np.nan
+        out.append(row)
+    return pd.DataFrame(out, index=queries.index)
+
+
+def adversarial_queries(trips: pd.DataFrame, windows: list[str], rows: int = 600, seed: int = 3):
+    """Times a model asks at, built to break windows at arbitrary moments: random moments, exact
+    trip times (ties at t), trip times plus a window length (a trip exactly at t - w), before a
+    driver's first trip, after its last, many rows at one moment, drivers with no trips."""
+    rng = np.random.default_rng(seed)
+    times = trips["event_timestamp"]
+    lo, hi = times.min() - pd.Timedelta("2h"), times.max() + pd.Timedelta("2d")
+    span = (hi - lo) // pd.Timedelta(1, "s")
+    parts = [
+        lo + pd.to_timedelta(rng.integers(0, span, size=rows // 3), unit="s"),
+        times.sample(rows // 6, random_state=seed, replace=True).to_numpy(),
+        (
+            times.sample(rows // 6, random_state=seed + 1, replace=True)
+            + pd.Timedelta(str(rng.choice(windows)))
+        ).to_numpy(),
+    ]
+    moments = pd.to_datetime(np.concatenate([np.asarray(p) for p in parts]), utc=True)
+    drivers = rng.choice(trips["driver_id"].unique(), size=len(moments))
+    queries = pd.DataFrame({"driver_id": drivers, "event_timestamp": moments})
+    crowd = pd.DataFrame(  # one moment, every driver and two unknown ones, twice each
+        {
+            "driver_id": np.r_[np.repeat(trips["driver_id"].unique(), 2), [-1, 999_999]],
+            "event_timestamp": times.iloc[0],
+        }
+    )
+    first = trips.groupby("driver_id")["event_timestamp"].min().reset_index()
+    first["event_timestamp"] -= pd.Timedelta("1us")
+    frame = pd.concat([queries, crowd, first], ignore_index=True)
+    frame["event_timestamp"] = frame["event_timestamp"].astype("datetime64[us, UTC]")
+    frame["driver_id"] = frame["driver_id"].astype(np.int64)
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
 def adversarial_trips(rows: int = 1500, seed: int = 7, drivers: int = 12) -> pd.DataFrame:
     """Trips on a 15-minute grid (many exact ties, rows exactly 3h apart), some null distances,
     distances with repeats, trip ids in no particular order, shuffled row order."""

@@ -6,12 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.oracles import adversarial_trips, driver_window_oracle, percentile_oracle
+from tests.oracles import (
+    adversarial_queries,
+    adversarial_trips,
+    driver_window_oracle,
+    percentile_oracle,
+    windows_at_times_oracle,
+)
 from transforms.kernels.time_columns import to_micros, window_micros
 from transforms.kernels.window_kernels import (
     rolling_max,
     rolling_mean,
     rolling_percentile_rank,
+    windows_at_queries,
     windows_by_group,
 )
 from transforms.rolling_windows import _rolling_percentile
@@ -101,3 +108,43 @@ def test_groups_reset_windows():
     x = np.array([9.0, 1.0, 2.0, np.nan])
     np.testing.assert_array_equal(rolling_max(group, ts, x, 100), [9.0, 9.0, 2.0, 2.0])
     np.testing.assert_array_equal(rolling_mean(group, ts, x, 100), [9.0, 5.0, 2.0, 2.0])
+
+
+QUERY_WINDOWS = {
+    "trips_1h": ("count", "1h"),
+    "trips_24h": ("count", "24h"),
+    "mean_dist_24h": ("mean", "24h"),
+    "max_dist_24h": ("max", "24h"),
+    "mean_dist_15m": ("mean", "15min"),
+    "max_dist_15m": ("max", "15min"),
+}
+
+
+def test_windows_at_arbitrary_moments_equal_brute_force(trips):
+    """Query rows count no row: the trips in (t - w, t] of their driver, ties at t in, trips at
+    exactly t - w out, nothing before a driver's first trip, counts of 0 for unknown drivers."""
+    queries = adversarial_queries(trips, ["1h", "24h", "15min"])
+    expected = windows_at_times_oracle(trips, queries, QUERY_WINDOWS)
+    rows = pd.concat(
+        [
+            trips[["driver_id", "event_timestamp", "trip_dist"]].assign(q=0),
+            queries.assign(trip_dist=np.nan, q=1),
+        ],
+        ignore_index=True,
+    )
+    plan = {name: (how, window_micros(w)) for name, (how, w) in QUERY_WINDOWS.items()}
+    got = windows_at_queries(
+        rows["driver_id"].to_numpy(),
+        to_micros(rows["event_timestamp"]),
+        rows["q"].to_numpy(),
+        rows["trip_dist"].to_numpy(dtype=float),
+        plan,
+    )
+    at_queries = slice(len(trips), None)
+    for name in QUERY_WINDOWS:
+        np.testing.assert_allclose(
+            got[name][at_queries], expected[name].to_numpy(dtype=float), rtol=1e-12, err_msg=name
+        )
+    counts = expected["trips_1h"]
+    assert (counts == 0).sum() > 50 and (counts > 1).sum() > 50  # idle moments and busy ones
+    assert expected["mean_dist_15m"].isna().sum() > 50

@@ -199,3 +199,32 @@ def windows_by_group(
         out[name] = np.empty(len(order), dtype=np.float64)
         out[name][order] = values
     return out
+
+
+def windows_at_queries(
+    group: np.ndarray,
+    ts_us: np.ndarray,
+    is_query: np.ndarray,
+    x: np.ndarray,
+    plan: dict[str, tuple[str, int]],
+) -> dict[str, np.ndarray]:
+    """feature -> values in input order, for trips and query rows of any order: each query row
+    gets the aggregate over its group's trips with time in (t - window, t], t its own time. A
+    query counts no row, itself included; trips at exactly t count, at exactly t - window not
+    (as for a trip's own window). Counts count trips (a trip of unknown x too); mean and max
+    skip missing x. Values at trip rows mean nothing."""
+    order = np.lexsort((is_query, ts_us, group))  # at equal times, trips before queries
+    sorted_group, sorted_ts = group[order], ts_us[order]
+    trips = ~is_query[order].astype(bool)
+    values_of_trips = np.where(trips, x[order], np.nan)
+    out = {}
+    for name, (how, window) in plan.items():
+        if how == "count":
+            starts = _window_starts(sorted_group, sorted_ts, window)
+            seen = np.r_[0, np.cumsum(trips)]
+            values = (seen[1:] - seen[starts]).astype(np.float64)
+        else:
+            values = _KERNELS[how](sorted_group, sorted_ts, values_of_trips, window)
+        out[name] = np.empty(len(order), dtype=np.float64)
+        out[name][order] = values
+    return out
