@@ -11,12 +11,26 @@ from hamilton import driver
 from hamilton.base import DictResult
 from pyspark.sql import SparkSession
 
-from definitions import entities, feature_services, feature_views, on_demand_views, sources
+from definitions import (
+    entities,
+    feature_services,
+    feature_views,
+    on_demand_views,
+    sources,
+    temporal_views,
+)
 from feature_lineage.code_versions import published_versions
 from storage.publishers import publication_conf
 from transforms.catalogue import Catalogue
 
-DEFINITION_MODULES = [entities, sources, feature_views, on_demand_views, feature_services]
+DEFINITION_MODULES = [
+    entities,
+    sources,
+    feature_views,
+    on_demand_views,
+    temporal_views,
+    feature_services,
+]
 FEAST_OBJECT_TYPES = (Entity, DataSource, BaseFeatureView, FeatureService)
 
 

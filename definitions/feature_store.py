@@ -1,5 +1,6 @@
 """The edge to Feast: the store, the repository's objects, and their registration."""
 
+import datetime as dt
 import logging
 import os
 import threading
@@ -8,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from feast import FeatureService, FeatureStore, Project
 from feast.infra.registry import proto_registry_utils
@@ -107,6 +109,60 @@ class ProjectFeatureStore(FeatureStore):
             return proto_registry_utils.get_feature_service(proto, name, project)
 
         return self.kept(("service", project, name), read)
+
+    def get_online_features(self, features, entity_rows, *args, **kwargs):
+        """Feast's lookup; a request without `request_timestamp` for features that need it (the
+        windows at the moment asked, the request's calendar) is asked now, by this clock."""
+        if _needs_request_time(self, features):
+            entity_rows = _with_request_time(entity_rows)
+        return super().get_online_features(features, entity_rows, *args, **kwargs)
+
+    def get_historical_features(self, entity_df=None, features=None, *args, **kwargs):
+        """Feast's training set; entity rows without `request_timestamp` are asked at their own
+        event time (what the windows at the moment asked are computed at offline)."""
+        if (
+            isinstance(entity_df, pd.DataFrame)
+            and features is not None
+            and {"event_timestamp"} <= set(entity_df) - {REQUEST_TIME}
+            and REQUEST_TIME not in entity_df
+            and _needs_request_time(self, features)
+        ):
+            entity_df = entity_df.assign(**{REQUEST_TIME: entity_df["event_timestamp"]})
+        return super().get_historical_features(entity_df, features, *args, **kwargs)
+
+
+REQUEST_TIME = "request_timestamp"
+
+
+def _needs_request_time(store: FeatureStore, features) -> bool:
+    """Whether `features` (a service or references) read the request time."""
+    if isinstance(features, FeatureService):
+        names = {p.name for p in features.feature_view_projections}
+    else:
+        names = {ref.split(":", 1)[0] for ref in features if isinstance(ref, str)}
+    key = ("needs_request_time", tuple(sorted(names)))
+
+    def find() -> bool:
+        for view in store.registry.list_on_demand_feature_views(store.project, allow_cache=True):
+            if view.name in names:
+                sources = view.source_request_sources.values()
+                if any(f.name == REQUEST_TIME for s in sources for f in s.schema):
+                    return True
+        return False
+
+    return store.kept(key, find)
+
+
+def _with_request_time(entity_rows):
+    """The rows with the request time now where they have none (a list of rows or a mapping of
+    columns, as Feast takes them)."""
+    now = dt.datetime.now(dt.UTC)
+    if isinstance(entity_rows, dict):
+        if REQUEST_TIME in entity_rows:
+            return entity_rows
+        rows = len(next(iter(entity_rows.values()), []))
+        return {**entity_rows, REQUEST_TIME: [now] * rows}
+    return [row if REQUEST_TIME in row else {**row, REQUEST_TIME: now} for row in entity_rows]
 
 
 def feature_store(conf: dict[str, Any]) -> FeatureStore:

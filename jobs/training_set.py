@@ -130,23 +130,40 @@ def _inputs(conf: dict[str, Any]) -> list[str]:
 
 def training_set_lineage(conf, store, service, entities, entity_columns, out, frame, full_names):
     """(inputs, [output]): the entity rows (unless a query), the views' tables, and the training
-    set, whose entity columns come from the entity rows and features from their tables."""
+    set: entity columns from the entity rows, a snapshot feature from its table's column, a
+    temporal window from its table's trips (their times and measure) at the row's time, and the
+    request's calendar from the request time."""
+    from feast import FeatureView
+
     from feature_lineage import job_datasets
+    from offline_store.temporal_windows import TEMPORAL_TAG, plan_of_view
 
     entity_source = None if SQL.match(entities) else job_datasets.location_dataset(conf, entities)
-    views = [p for p in service.feature_view_projections if p.name != "request_calendar"]
-    sources = job_datasets.view_sources(store, [p.name for p in views], conf)
+    read_from: dict[str, str] = {}  # projection -> the view whose table it reads
+    temporal: dict[str, dict] = {}
+    for projection in service.feature_view_projections:
+        view = store.registry.get_any_feature_view(projection.name, store.project, allow_cache=True)
+        if TEMPORAL_TAG in view.tags:
+            read_from[projection.name] = next(iter(view.source_feature_view_projections))
+            temporal[projection.name] = plan_of_view(view)
+        elif isinstance(view, FeatureView):
+            read_from[projection.name] = projection.name
+    sources = job_datasets.view_sources(store, sorted(set(read_from.values())), conf)
     columns: dict[str, list] = {}
     if entity_source is not None:
         columns |= {c: [(entity_source, c)] for c in entity_columns}
-    for projection in views:
+    for projection in service.feature_view_projections:
         for feature in projection.features:
             name = f"{projection.name}__{feature.name}" if full_names else feature.name
-            columns[name] = [(sources[projection.name], feature.name)]
-    for projection in service.feature_view_projections:
-        if projection.name == "request_calendar" and entity_source is not None:
-            for feature in projection.features:
-                name = f"{projection.name}__{feature.name}" if full_names else feature.name
+            if projection.name in temporal:
+                table = sources[read_from[projection.name]]
+                _, _, measure = temporal[projection.name][feature.name]
+                read = [(table, "event_timestamp")] + ([(table, measure)] if measure else [])
+                at = [(entity_source, "event_timestamp")] if entity_source is not None else []
+                columns[name] = read + at
+            elif projection.name in read_from:
+                columns[name] = [(sources[projection.name], feature.name)]
+            elif entity_source is not None:  # the request's calendar
                 columns[name] = [(entity_source, "request_timestamp")]
     output = job_datasets.location_dataset(
         conf,

@@ -15,6 +15,7 @@ Everything else (materialization reads, writes, non-entity retrieval) is Feast's
 """
 
 import datetime as dt
+import json
 import warnings
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
@@ -37,6 +38,13 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from offline_store.asof_join import ROW_ID, ViewJoin, latest_rows, point_in_time_join
+from offline_store.temporal_windows import (
+    RECENT_TRIPS_TAG,
+    TEMPORAL_TAG,
+    plan_of_view,
+    recent_trips,
+    with_windows_at_rows,
+)
 from runtime.input_size import local_and_under
 
 _REGEX_NAMES = "spark.sql.parser.quotedRegexColumnNames"
@@ -214,11 +222,17 @@ class ProjectSparkOfflineStore(SparkOfflineStore):
         )
         entity_df = _pandas_timestamps_utc(entity_df, timestamp)
         entities = _entity_frame(spark, entity_df)
-        views = [
+        requested = _requested_features(feature_refs, feature_views, registry, project)
+        views = [  # a view of recent trips serves online windows only: the store computes them
             _view_join(spark, view, features, full_feature_names)
-            for view, features in _requested_features(
-                feature_refs, feature_views, registry, project
-            ).items()
+            for view, features in requested.items()
+            if RECENT_TRIPS_TAG not in view.tags
+        ]
+        odfvs = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
+        temporal = [
+            _temporal_join(spark, odfv, feature_views, full_feature_names)
+            for odfv in odfvs
+            if TEMPORAL_TAG in odfv.tags
         ]
         if isinstance(entity_df, pd.DataFrame):
             bounds = (entity_df[timestamp].min(), entity_df[timestamp].max())
@@ -229,6 +243,8 @@ class ProjectSparkOfflineStore(SparkOfflineStore):
             joined = point_in_time_join(
                 entities, timestamp, views, filter_by_created=filter_by_created_timestamp
             )
+            for windows in temporal:  # at each row's own time (offline_store.temporal_windows)
+                joined = windows(joined, timestamp)
             # The sort samples its input to find its ranges, and sampling the join itself would
             # run the join twice: a shuffle first makes the sample read the joined rows instead.
             return joined.repartition(ROW_ID).orderBy(ROW_ID).drop(ROW_ID)
@@ -238,9 +254,7 @@ class ProjectSparkOfflineStore(SparkOfflineStore):
             frame_builder=build,
             config=config,
             full_feature_names=full_feature_names,
-            on_demand_feature_views=OnDemandFeatureView.get_requested_odfvs(
-                feature_refs, project, registry
-            ),
+            on_demand_feature_views=[o for o in odfvs if TEMPORAL_TAG not in o.tags],
             metadata=_Metadata(
                 features=feature_refs, keys=[c for c in schema if c != timestamp], bounds=bounds
             ),
@@ -262,8 +276,18 @@ class ProjectSparkOfflineStore(SparkOfflineStore):
         as-of join's rule (event time, then created time, then a hash of the values), so the
         online store serves the row a training set at that time would see, ties included."""
         spark = _session(config.offline_store)
+        recipe = (data_source.tags or {}).get(RECENT_TRIPS_TAG)
 
         def build() -> DataFrame:
+            if recipe:  # each key's recent trips, for the windows at request time
+                return recent_trips(
+                    _source_frame(spark, data_source),
+                    join_key_columns[0],
+                    timestamp_field,
+                    created_timestamp_column,
+                    json.loads(recipe),
+                    end_date,
+                )
             return latest_rows(
                 _source_frame(spark, data_source),
                 join_key_columns,
@@ -363,6 +387,44 @@ def _view_join(spark: SparkSession, view: FeatureView, features, full_feature_na
         ttl=view.ttl if isinstance(view.ttl, dt.timedelta) and view.ttl else None,
         whole_timelines=known_small(frame),
     )
+
+
+def _temporal_join(spark: SparkSession, odfv: OnDemandFeatureView, feature_views, full: bool):
+    """How to add a temporal on-demand view's requested features to the joined rows: at each
+    row's own time, over the trips of the view of recent trips it reads."""
+    recent = next(
+        (
+            v
+            for v in feature_views
+            if RECENT_TRIPS_TAG in v.tags and v.name in odfv.source_feature_view_projections
+        ),
+        None,
+    )
+    if recent is None:
+        raise ValueError(f"on-demand view {odfv.name} reads no view of recent trips")
+    plan = plan_of_view(odfv)
+    asked = [f.name for f in odfv.projection.features] or list(plan)
+    prefix = f"{odfv.projection.name_to_use()}__" if full else ""
+    (entity_column,) = recent.entity_columns
+    key = recent.projection.join_key_map.get(entity_column.name, entity_column.name)
+    source = recent.batch_source
+    reverse = {v: k for k, v in source.field_mapping.items()}
+    trips = _source_frame(spark, source)
+
+    def add(rows: DataFrame, timestamp: str) -> DataFrame:
+        return with_windows_at_rows(
+            rows,
+            ROW_ID,
+            key,
+            timestamp,
+            trips,
+            reverse.get(entity_column.name, entity_column.name),
+            reverse.get(source.timestamp_field, source.timestamp_field),
+            {name: plan[name] for name in asked},
+            {name: f"{prefix}{name}" for name in asked},
+        )
+
+    return add
 
 
 class _Metadata(RetrievalMetadata):

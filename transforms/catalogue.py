@@ -38,6 +38,7 @@ CALENDAR = {
 AGGREGATIONS = ("count", "mean", "max")  # what transforms.kernels.window_kernels computes
 MEASURES = ("trip_dist",)  # columns a window can aggregate
 KEY_COLUMNS = ("trip_id", "driver_id", "event_timestamp", "created")
+TEMPORAL, SNAPSHOT = "temporal", "snapshot"
 CHECK_KEYS = (
     "minimum",
     "maximum",
@@ -76,6 +77,8 @@ class Catalogue:
     tables: dict[str, tuple[Feature, ...]]
     descriptions: dict[str, str]
     percentile_bucket: str
+    # table -> temporal (served as of the moment asked) | snapshot (the as-of row)
+    accuracy: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_conf(cls, features_conf: dict[str, Any]) -> Catalogue:
@@ -87,13 +90,21 @@ class Catalogue:
                 f"features.tables: unknown table(s) {unknown}; the tables are {sorted(TABLE_KINDS)}"
                 " (a new table needs its own function in transforms/feature_tables.py)"
             )
-        tables, descriptions = {}, {}
+        tables, descriptions, accuracy = {}, {}, {}
         for table in TABLE_KINDS:
             spec = declared.get(table) or {}
+            extra = sorted(set(spec) - {"description", "features", "accuracy"})
+            if extra:
+                raise CatalogueError(
+                    f"features.tables.{table}: unknown key(s) {extra}; known: accuracy, "
+                    "description, features"
+                )
             items = (spec.get("features") or {}).items()
             tables[table] = tuple(_feature(table, name, body or {}) for name, body in items)
             descriptions[table] = str(spec.get("description") or table)
-        catalogue = cls(tables, descriptions, str(features_conf.get("percentile_bucket", "24h")))
+            accuracy[table] = _accuracy(table, spec.get("accuracy"), tables[table])
+        bucket = str(features_conf.get("percentile_bucket", "24h"))
+        catalogue = cls(tables, descriptions, bucket, accuracy)
         catalogue._check()
         return catalogue
 
@@ -106,14 +117,30 @@ class Catalogue:
         return tuple(f for f in self.features() if f.kind == kind)
 
     def columns(self, table: str) -> list[str]:
-        """The table's columns, in order: keys, then its features as declared."""
-        return [*KEY_COLUMNS, *(f.name for f in self.tables[table])]
+        """The table's columns, in order: keys, the measures it carries, its features."""
+        return [*KEY_COLUMNS, *self.carried(table), *(f.name for f in self.tables[table])]
+
+    def carried(self, table: str) -> list[str]:
+        """The trip columns a temporal table carries: what its windows aggregate, so a window
+        can be computed at any moment from the table's rows (one per trip)."""
+        if self.accuracy.get(table) != TEMPORAL:
+            return []
+        return sorted({f.of for f in self.tables[table] if f.of})
+
+    def temporal(self) -> dict[str, dict[str, tuple[str, str, str | None]]]:
+        """Temporal table -> feature -> (aggregation, window, input column)."""
+        return {
+            table: {f.name: (f.aggregation, f.window, f.of) for f in self.tables[table]}
+            for table, accuracy in self.accuracy.items()
+            if accuracy == TEMPORAL
+        }
 
     def hamilton_config(self) -> dict[str, Any]:
         """What the Hamilton dataflow is configured with: the nodes of both engines follow it."""
         return {
             "hamilton.enable_power_user_mode": True,  # @resolve: nodes made from the catalogue
             "table_features": {t: [f.name for f in fs] for t, fs in self.tables.items()},
+            "table_carried": {t: self.carried(t) for t in self.tables},
             "percentile_windows": {f.name: f.window for f in self.of_kind("rolling_percentile")},
             "percentile_bucket": self.percentile_bucket,
             "driver_windows": {
@@ -128,11 +155,15 @@ class Catalogue:
 
     def markdown(self) -> str:
         """The README's feature table."""
-        rows = ["| table | feature | type | window | meaning |", "| --- | --- | --- | --- | --- |"]
+        rows = [
+            "| table | feature | type | window | served | meaning |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for feature in self.features():
             rows.append(
                 f"| {feature.table} | `{feature.name}` | {feature.dtype} | "
-                f"{feature.window or '-'} | {feature.description} |"
+                f"{feature.window or '-'} | {self.accuracy[feature.table]} | "
+                f"{feature.description} |"
             )
         return "\n".join(rows)
 
@@ -154,6 +185,23 @@ class Catalogue:
                 f"features.percentile_bucket {self.percentile_bucket!r} must divide a day (24h, "
                 "6h, 1h, 20min, ...): each date's buckets are then ranked and written by one task"
             )
+
+
+def _accuracy(table: str, given: Any, features: tuple[Feature, ...]) -> str:
+    """A table's accuracy: temporal by default where every feature is a driver window (a window
+    can be computed at any moment), else snapshot; temporal only where it can be."""
+    windows_only = bool(features) and all(f.kind == "driver_window" for f in features)
+    accuracy = given or (TEMPORAL if windows_only else SNAPSHOT)
+    if accuracy not in (TEMPORAL, SNAPSHOT):
+        raise CatalogueError(
+            f"features.tables.{table}.accuracy {accuracy!r}: choose {TEMPORAL} or {SNAPSHOT}"
+        )
+    if accuracy == TEMPORAL and not windows_only:
+        raise CatalogueError(
+            f"features.tables.{table}.accuracy temporal: only tables of driver windows can be "
+            "computed at the moment asked; make it snapshot"
+        )
+    return accuracy
 
 
 def _feature(table: str, name: str, body: dict[str, Any]) -> Feature:
@@ -226,9 +274,12 @@ def _describe(kind: str, name: str, window: str | None, aggregation: str | None,
             f"in the last {span}; null when the {of} is null."
         )
     if aggregation == "count":
-        return f"Trips of the driver in the last {span}, this one included."
+        return f"Trips of the driver in the {span} up to the moment asked (a trip then included)."
     word = {"mean": "Mean", "max": "Largest"}[aggregation]
-    return f"{word} {of} of the driver's trips in the last {span} (null values skipped)."
+    return (
+        f"{word} {of} of the driver's trips in the {span} up to the moment asked (null values "
+        "skipped)."
+    )
 
 
 _UNITS = {"s": "second", "sec": "second", "m": "minute", "min": "minute", "h": "hour", "d": "day"}

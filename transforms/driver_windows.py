@@ -49,7 +49,7 @@ def driver_window__pandas(
     window: str,
     feature: str,
 ) -> pd.Series:
-    """The {aggregation} over the driver's trips in the last {window}, this one included."""
+    """The {aggregation} over the driver's trips in (t - {window}, t], t this trip's time."""
     columns = _columns(event_timestamp, trip_id, driver_id, trip_dist)
     values = windows_by_group(**columns, plan={feature: (aggregation, window_micros(window))})
     dtype = "int64" if aggregation == "count" else "float64"
@@ -105,5 +105,6 @@ def driver_windowed__spark(
         "driver_id",
         F.timestamp_micros("ts_us").alias("event_timestamp"),
         "created",
+        "trip_dist",  # what a window aggregates: a temporal table carries it
         *[F.col("__windows")[name].alias(name) for name in plan],
     )

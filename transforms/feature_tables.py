@@ -31,8 +31,10 @@ def _features_of(table: str):
     )
 
 
-def _assembled(trips: pd.DataFrame, features: list[pd.Series]) -> pd.DataFrame:
-    return pd.concat([trips[list(KEY_COLUMNS)], *features], axis=1)
+def _assembled(
+    trips: pd.DataFrame, features: list[pd.Series], carried: list[str] = ()
+) -> pd.DataFrame:
+    return pd.concat([trips[[*KEY_COLUMNS, *carried]], *features], axis=1)
 
 
 @config.when(engine="pandas")
@@ -66,14 +68,19 @@ def trips_stats_3h__pandas(trips: pd.DataFrame, features: list[pd.Series]) -> pd
 
 @config.when(engine="spark")
 def driver_activity__spark(
-    driver_windowed: DataFrame, table_features: dict[str, list[str]]
+    driver_windowed: DataFrame,
+    table_features: dict[str, list[str]],
+    table_carried: dict[str, list[str]],
 ) -> DataFrame:
     """Per trip: the driver's trip counts and distances over sliding windows."""
-    return driver_windowed.select(*KEY_COLUMNS, *table_features["driver_activity"])
+    carried = table_carried["driver_activity"]
+    return driver_windowed.select(*KEY_COLUMNS, *carried, *table_features["driver_activity"])
 
 
 @resolve(when=ResolveAt.CONFIG_AVAILABLE, decorate_with=_features_of("driver_activity"))
 @config.when(engine="pandas")
-def driver_activity__pandas(trips: pd.DataFrame, features: list[pd.Series]) -> pd.DataFrame:
+def driver_activity__pandas(
+    trips: pd.DataFrame, features: list[pd.Series], table_carried: dict[str, list[str]]
+) -> pd.DataFrame:
     """Per trip: the driver's trip counts and distances over sliding windows."""
-    return _assembled(trips, features)
+    return _assembled(trips, features, table_carried["driver_activity"])

@@ -22,7 +22,11 @@ def _with(*overrides: str) -> Catalogue:
 
 def test_the_shipped_catalogue():
     catalogue = _with()
+    assert catalogue.accuracy == {"driver_activity": "temporal", "trips_stats_3h": "snapshot"}
+    assert catalogue.carried("driver_activity") == ["trip_dist"]  # what its windows aggregate
+    assert catalogue.carried("trips_stats_3h") == []
     assert catalogue.columns("driver_activity")[4:] == [
+        "trip_dist",
         "trips_1h",
         "trips_24h",
         "trips_7d",
@@ -34,6 +38,18 @@ def test_the_shipped_catalogue():
     assert config["percentile_windows"] == {"percentile_dist_rolling_3h": "3h"}
     assert catalogue.history().total_seconds() == 7 * 86400
     assert {f.dtype for f in catalogue.features("trips_stats_3h")} == {"int", "double"}
+
+
+def test_accuracy_is_declared_per_table_and_temporal_only_where_it_can_be():
+    assert (
+        _with("features.tables.driver_activity.accuracy=snapshot").carried("driver_activity") == []
+    )
+    with pytest.raises(CatalogueError, match="only tables of driver windows can be computed"):
+        _with("features.tables.trips_stats_3h.accuracy=temporal")
+    with pytest.raises(CatalogueError, match="choose temporal or snapshot"):
+        _with("features.tables.driver_activity.accuracy=exact")
+    with pytest.raises(CatalogueError, match=r"unknown key\(s\) \['ttl'\]"):
+        _with("features.tables.driver_activity.ttl=1d")
 
 
 @pytest.mark.parametrize(

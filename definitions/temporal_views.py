@@ -1,0 +1,188 @@
+"""Windows at the moment asked: a temporal table's features served as of the request (online) and
+of the training row (offline), not as of the driver's last trip.
+
+A feature `trips_1h` served through a feature service is the count of the driver's trips with
+event time in (t - 1h, t]: t is the training row's timestamp offline, and online the request's
+`request_timestamp` (the server's clock when the request sends none; whole seconds, as Feast
+carries request times). A trip counts by its event time alone, whenever it arrived, offline and
+online alike; online answers are exact for the trips materialized so far.
+
+- `driver_recent_trips` (online): per driver, the event times (microseconds) and measures of
+  its trips in the longest window before the materialization's end, sorted by time. The
+  project's offline store builds these rows when Feast materializes the view
+  (`offline_store.temporal_windows.recent_trips`).
+- `driver_activity_now` (on demand): the windows, from those arrays and the request time, in
+  the view's own function (`windows_at_request`): the same code in the SDK, `jobs.serve` and
+  `feast serve`. Offline the project's store computes the same windows at each training row
+  over the table's trips in one sort per driver (`offline_store.temporal_windows`), tested equal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import numpy as np
+from feast import Entity, FeatureView, Field, OnDemandFeatureView, RequestSource
+from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
+from feast.transformation.python_transformation import PythonTransformation
+from feast.types import Array, Float64, Int64
+from hamilton.function_modifiers import tag
+
+from definitions.sources import _table_source
+from offline_store.temporal_windows import RECENT_TRIPS_TAG, TEMPORAL_TAG
+from transforms.catalogue import Catalogue
+from transforms.kernels.time_columns import window_micros
+
+TABLE = "driver_activity"
+RECENT_VIEW, NOW_VIEW = "driver_recent_trips", "driver_activity_now"
+TIMES = "recent_trip_times_us"
+
+
+def recent_column(measure: str) -> str:
+    return f"recent_{measure}"
+
+
+def plan_of(catalogue: Catalogue) -> dict[str, list]:
+    """feature -> [aggregation, window in microseconds, measure or None], for the temporal table."""
+    return {
+        name: [how, window_micros(window), of]
+        for name, (how, window, of) in catalogue.temporal()[TABLE].items()
+    }
+
+
+@tag(lineage_reads=TABLE)
+def driver_recent_trips_source(
+    features_path: str, features_schema: str | None, owner: str, catalogue: Catalogue
+) -> SparkSource:
+    """The driver_activity table, read as each driver's recent trips (arrays) when materialized."""
+    source = _table_source(features_path, features_schema, TABLE, owner)
+    longest = max(window for _, window, _ in plan_of(catalogue).values())
+    recipe = {"window_us": longest, "measures": catalogue.carried(TABLE), "times": TIMES}
+    source.name = f"{RECENT_VIEW}_source"
+    source.description = (
+        f"{TABLE} as each driver's trips of the last {dt.timedelta(microseconds=longest)} before "
+        "a materialization's end, for the windows at request time."
+    )
+    source.tags = {RECENT_TRIPS_TAG: json.dumps(recipe)}
+    return source
+
+
+def driver_recent_trips_view(
+    driver_entity: Entity, driver_recent_trips_source: SparkSource, owner: str, catalogue: Catalogue
+) -> FeatureView:
+    """Per driver: its trips within the longest window before the materialization's end."""
+    return FeatureView(
+        name=RECENT_VIEW,
+        entities=[driver_entity],
+        ttl=None,  # the windows, computed at request time, say what is recent
+        schema=[
+            Field(name=TIMES, dtype=Array(Int64), description="Event times (us), ascending."),
+            *[
+                Field(name=recent_column(m), dtype=Array(Float64), description=f"{m}, NaN if null.")
+                for m in catalogue.carried(TABLE)
+            ],
+        ],
+        source=driver_recent_trips_source,
+        online=True,
+        description=(
+            "Each driver's trips in the longest window before the last materialization's end: "
+            "what the windows at request time are computed from (driver_activity_now)."
+        ),
+        owner=owner,
+        tags={RECENT_TRIPS_TAG: TABLE},
+    )
+
+
+class _DeclaredPythonTransformation(PythonTransformation):
+    """A Python transformation whose fields are declared, not inferred: Feast would infer them by
+    running the function on a made-up row (trips of 1970, asked now), whose means are null and
+    cannot be typed."""
+
+    declared: list[Field] = []
+
+    def infer_features(self, random_input, singleton=False) -> list[Field]:
+        return list(self.declared)
+
+
+@tag(lineage_reads=TABLE)
+def driver_activity_now_view(
+    driver_entity: Entity,
+    driver_recent_trips_view: FeatureView,
+    trip_request_source: RequestSource,
+    owner: str,
+    catalogue: Catalogue,
+) -> OnDemandFeatureView:
+    """The driver windows at the request's time, from the driver's recent trips."""
+    plan = plan_of(catalogue)
+    kinds = {"count": Int64, "mean": Float64, "max": Float64}
+    described = {f.name: f.description for f in catalogue.features(TABLE)}
+    fields = [Field(name=name, dtype=kinds[how]) for name, (how, _, _) in plan.items()]
+    # Feast rebuilds the function from this text, in a namespace of its own: it imports what it
+    # uses and carries the plan as a literal.
+    source = (
+        "def driver_activity_now(inputs):\n"
+        "    from definitions.temporal_views import windows_at_request\n\n"
+        f"    return windows_at_request(inputs, {plan!r})\n"
+    )
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # noqa: S102 - the text above, made here
+    transformation = _DeclaredPythonTransformation(namespace["driver_activity_now"], source)
+    transformation.declared = fields
+    return OnDemandFeatureView(
+        name=NOW_VIEW,
+        entities=[driver_entity],
+        sources=[driver_recent_trips_view, trip_request_source],
+        schema=fields,
+        feature_transformation=transformation,
+        mode="python",
+        description=(
+            "Trip counts and distances over windows ending at the moment asked: "
+            + "; ".join(f"{n}: {d}" for n, d in described.items())
+        ),
+        owner=owner,
+        tags={"owner": owner, TEMPORAL_TAG: json.dumps({"plan": plan, "table": TABLE})},
+    )
+
+
+def windows_at_request(inputs: dict[str, list], plan: dict[str, list]) -> dict[str, list]:
+    """Each row's windows at its request time, over the trips in its arrays (sorted times in
+    microseconds): count, mean and max of the trips in (t - w, t]; a driver without arrays (never
+    materialized, or no trip in the window) has counts of 0 and null means."""
+    times = inputs.get(TIMES) or []
+    asked = inputs["request_timestamp"]
+    out: dict[str, list] = {name: [] for name in plan}
+    for row, when in enumerate(asked):
+        t = _micros(when)
+        trips = np.asarray(
+            times[row] if row < len(times) and times[row] is not None else [], np.int64
+        )
+        for name, (how, window, measure) in plan.items():
+            lo = int(np.searchsorted(trips, t - window, side="right"))
+            hi = int(np.searchsorted(trips, t, side="right"))
+            if how == "count":
+                out[name].append(hi - lo)
+                continue
+            values = np.asarray(
+                (inputs.get(recent_column(measure)) or [None] * len(asked))[row] or [], float
+            )
+            chosen = values[lo:hi]
+            chosen = chosen[~np.isnan(chosen)]
+            if not len(chosen):
+                out[name].append(None)
+            else:
+                out[name].append(float(chosen.mean() if how == "mean" else chosen.max()))
+    return out
+
+
+def _micros(when) -> int:
+    """A request time (a datetime, Unix seconds or ISO-8601 text) in microseconds since 1970."""
+    from definitions.on_demand_views import _request_time
+
+    moment = _request_time(when)
+    if moment is None:
+        raise ValueError("request_timestamp is missing: send the time the features are asked for")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(microseconds=1)
