@@ -213,10 +213,34 @@ def _keep_registered_timestamps(store: FeatureStore, contents: RepoContents) -> 
     would show as updated on every plan: unchanged sources keep the registered times."""
     registered = {s.name: s for s in store.list_data_sources()}
     for source in contents.data_sources:
-        old = registered.get(source.name)
-        if old is not None:
-            source.created_timestamp = old.created_timestamp
-            source.last_updated_timestamp = old.last_updated_timestamp  # real changes still show
+        _keep_times(source, registered.get(source.name))
+    # An on-demand view compares its source views' sources as read back from the registry.
+    views = {v.name: v for v in store.list_on_demand_feature_views()}
+    for view in contents.on_demand_feature_views:
+        old = views.get(view.name)
+        if old is None:
+            continue
+        for name, projection in view.source_feature_view_projections.items():
+            kept = old.source_feature_view_projections.get(name)
+            if kept is not None and _same_source(projection.batch_source, kept.batch_source):
+                # read back, a source says "" where it was built with None: keep the registered
+                projection.batch_source = kept.batch_source
+
+
+def _same_source(built, registered) -> bool:
+    """Whether two sources are the same but for their creation and update times."""
+    if built is None or registered is None:
+        return built is registered
+    protos = [built.to_proto(), registered.to_proto()]
+    for proto in protos:
+        proto.ClearField("meta")
+    return protos[0] == protos[1]
+
+
+def _keep_times(source, registered) -> None:
+    if registered is not None:
+        source.created_timestamp = registered.created_timestamp
+        source.last_updated_timestamp = registered.last_updated_timestamp  # changes still show
 
 
 def plan_and_apply(store: FeatureStore, contents: RepoContents, apply: bool = True) -> str:

@@ -4,7 +4,7 @@ fractional or boolean id, a key the service does not take, NaN: all refused).
 
     {"feature_service": "driver_trips_v1",            # or "features": ["view:feature", ...]
      "entities": {"driver_id": [1001, 1002],            # the service's join keys, each a list
-                  "request_timestamp": [1767225600, "2026-01-01T00:00:00Z"]},  # its request data
+                  "request_timestamp": [1767225600, "2026-01-01T00:00:00Z"]},  # optional: now
      "full_feature_names": false}                       # optional
 """
 
@@ -20,6 +20,7 @@ from feast import FeatureService, FeatureView, OnDemandFeatureView
 from feast.errors import FeatureServiceNotFoundException, FeatureViewNotFoundException
 
 BODY_KEYS = ("entities", "feature_service", "features", "full_feature_names")
+REQUEST_TIME = "request_timestamp"  # optional: the server's clock when a request sends none
 INTEGERS = {"INT64": 63, "INT32": 31}
 
 
@@ -168,6 +169,13 @@ def checked_lookup(body: dict[str, Any], store, max_keys: int) -> Lookup:
         raise Refused(
             400, extra[0], f"is not taken by this lookup; it takes {sorted(needs.fields)}"
         )
+    if REQUEST_TIME in needs.fields and REQUEST_TIME not in entities:  # asked now
+        rows = (
+            len(next(iter(entities.values())))
+            if isinstance(next(iter(entities.values())), list)
+            else 0
+        )
+        entities = {**entities, REQUEST_TIME: [_now()] * rows}
     missing = sorted(set(needs.fields) - set(entities))
     if missing:
         raise Refused(400, missing[0], f"is missing from entities: send {sorted(needs.fields)}")
@@ -208,6 +216,11 @@ def _values(name: str, values: list, kind: str) -> list:
         if problem:
             raise Refused(400, f"{name}[{index}]", f"{_short(value)} {problem}")
     return [_as_time(v) for v in values] if kind == "UNIX_TIMESTAMP" else values
+
+
+def _now() -> str:
+    """The server's clock, in whole seconds (what Feast carries of a request time)."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def _as_time(value) -> dt.datetime:
