@@ -12,7 +12,7 @@ online alike; online answers are exact for the trips materialized so far.
   project's offline store builds these rows when Feast materializes the view
   (`offline_store.temporal_windows.recent_trips`).
 - `driver_activity_now` (on demand): the windows, from those arrays and the request time, in
-  the view's own function (`windows_at_request`): the same code in the SDK, `jobs.serve` and
+  the view's own function (`_windows_at_request`): the same code in the SDK, `jobs.serve` and
   `feast serve`. Offline the project's store computes the same windows at each training row
   over the table's trips in one sort per driver (`offline_store.temporal_windows`), tested equal.
 """
@@ -40,11 +40,11 @@ RECENT_VIEW, NOW_VIEW = "driver_recent_trips", "driver_activity_now"
 TIMES = "recent_trip_times_us"
 
 
-def recent_column(measure: str) -> str:
+def _recent_column(measure: str) -> str:
     return f"recent_{measure}"
 
 
-def plan_of(catalogue: Catalogue) -> dict[str, list]:
+def _plan_of(catalogue: Catalogue) -> dict[str, list]:
     """feature -> [aggregation, window in microseconds, measure or None], for the temporal table."""
     return {
         name: [how, window_micros(window), of]
@@ -58,7 +58,7 @@ def driver_recent_trips_source(
 ) -> SparkSource:
     """The driver_activity table, read as each driver's recent trips (arrays) when materialized."""
     source = _table_source(features_path, features_schema, TABLE, owner)
-    longest = max(window for _, window, _ in plan_of(catalogue).values())
+    longest = max(window for _, window, _ in _plan_of(catalogue).values())
     recipe = {"window_us": longest, "measures": catalogue.carried(TABLE), "times": TIMES}
     source.name = f"{RECENT_VIEW}_source"
     source.description = (
@@ -80,7 +80,7 @@ def driver_recent_trips_view(
         schema=[
             Field(name=TIMES, dtype=Array(Int64), description="Event times (us), ascending."),
             *[
-                Field(name=recent_column(m), dtype=Array(Float64), description=f"{m}, NaN if null.")
+                Field(name=_recent_column(m), dtype=Array(Float64), description=f"{m}, NaN if null.")
                 for m in catalogue.carried(TABLE)
             ],
         ],
@@ -115,7 +115,7 @@ def driver_activity_now_view(
     catalogue: Catalogue,
 ) -> OnDemandFeatureView:
     """The driver windows at the request's time, from the driver's recent trips."""
-    plan = plan_of(catalogue)
+    plan = _plan_of(catalogue)
     kinds = {"count": Int64, "mean": Float64, "max": Float64}
     described = {f.name: f.description for f in catalogue.features(TABLE)}
     fields = [Field(name=name, dtype=kinds[how]) for name, (how, _, _) in plan.items()]
@@ -123,8 +123,8 @@ def driver_activity_now_view(
     # uses and carries the plan as a literal.
     source = (
         "def driver_activity_now(inputs):\n"
-        "    from definitions.temporal_views import windows_at_request\n\n"
-        f"    return windows_at_request(inputs, {plan!r})\n"
+        "    from definitions.temporal_views import _windows_at_request\n\n"
+        f"    return _windows_at_request(inputs, {plan!r})\n"
     )
     namespace: dict[str, Any] = {}
     exec(source, namespace)  # noqa: S102 - the text above, made here
@@ -146,7 +146,7 @@ def driver_activity_now_view(
     )
 
 
-def windows_at_request(inputs: dict[str, list], plan: dict[str, list]) -> dict[str, list]:
+def _windows_at_request(inputs: dict[str, list], plan: dict[str, list]) -> dict[str, list]:
     """Each row's windows at its request time, over the trips in its arrays (sorted times in
     microseconds): count, mean and max of the trips in (t - w, t]; a driver without arrays (never
     materialized, or no trip in the window) has counts of 0 and null means."""
@@ -165,7 +165,7 @@ def windows_at_request(inputs: dict[str, list], plan: dict[str, list]) -> dict[s
                 out[name].append(hi - lo)
                 continue
             values = np.asarray(
-                (inputs.get(recent_column(measure)) or [None] * len(asked))[row] or [], float
+                (inputs.get(_recent_column(measure)) or [None] * len(asked))[row] or [], float
             )
             chosen = values[lo:hi]
             chosen = chosen[~np.isnan(chosen)]

@@ -27,8 +27,9 @@ from transforms.dataflow import FEATURE_MODULES, TOP_LEVEL_ON
 from transforms.feature_tables import TABLES
 from transforms.trips_schema import TRIPS_COLUMNS
 
-# What the project publishes: a node reaching none of these is unused.
-OUTPUT_KINDS = ("service",)
+# What the project publishes: a node reaching none of these is unused. A registered view is asked
+# for by reference too (driver_activity:trips_1h, each trip's own windows), not only in services.
+OUTPUT_KINDS = ("service", "view")
 # Nodes whose values the feature job publishes as tables (the quarantine under its own name).
 PUBLISHED_TABLES = (*TABLES, "trips_quarantined")
 

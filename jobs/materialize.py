@@ -115,15 +115,18 @@ def purge(conf: dict[str, Any], views: list[str]) -> None:
 
 
 def lookup(
-    conf: dict[str, Any], driver_ids: list[int], service: str = "driver_activity_v1"
+    conf: dict[str, Any],
+    driver_ids: list[int],
+    service: str = "driver_activity_v1",
+    at: dt.datetime | None = None,
 ) -> pd.DataFrame:
-    """The online features of a service for the given drivers."""
+    """The online features of a service for the given drivers, asked at `at` (default: now;
+    Feast keeps whole seconds of it)."""
     store = feature_store(conf)
     rows = [{"driver_id": int(d)} for d in driver_ids]
+    if at is not None:
+        rows = [{**r, "request_timestamp": at} for r in rows]
     feature_service = store.get_feature_service(service)
-    if any(p.name == "request_calendar" for p in feature_service.feature_view_projections):
-        now = pd.Timestamp.now(tz="UTC")
-        rows = [{**r, "request_timestamp": now} for r in rows]
     with answering(online_store_settings(conf)):
         return store.get_online_features(features=feature_service, entity_rows=rows).to_df()
 
@@ -142,13 +145,15 @@ def main(argv: list[str] | None = None) -> int:
         "--lookup", nargs="+", type=int, metavar="DRIVER_ID", help="print online features"
     )
     parser.add_argument("--service", default="driver_activity_v1", help="service for --lookup")
+    parser.add_argument("--at", help="--lookup as of this time (UTC; default: now)")
     args = parser.parse_args(argv)
     configure_logging()
 
     def body():
         conf = load_from_args(args)
         if args.lookup:
-            print(lookup(conf, args.lookup, args.service).to_string(index=False))
+            at = _utc(args.at) if args.at else None
+            print(lookup(conf, args.lookup, args.service, at).to_string(index=False))
             return
         if not (args.start or args.incremental):
             raise ValueError("give --start (and --end), or --incremental")

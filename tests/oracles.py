@@ -183,3 +183,20 @@ T0 = pd.Timestamp("2026-03-01 00:00", tz="UTC")  # the start of the point-in-tim
 def minutes_after(minutes):
     """T0 plus `minutes` (a number or an array of them)."""
     return T0 + pd.to_timedelta(minutes, unit="min")
+
+
+def shipped_windows() -> dict[str, tuple[str, str]]:
+    """The shipped catalogue's temporal windows: feature -> (aggregation, window)."""
+    from runtime.config import load_config
+    from transforms.catalogue import Catalogue
+
+    temporal = Catalogue.from_conf(load_config("local")["features"]).temporal()["driver_activity"]
+    return {name: (how, window) for name, (how, window, _) in temporal.items()}
+
+
+def windows_at(table: pd.DataFrame, drivers: list[int], moment) -> pd.DataFrame:
+    """Each driver's windows at one moment (the oracle), indexed by driver."""
+    asked = pd.DataFrame(
+        {"driver_id": drivers, "event_timestamp": pd.Timestamp(moment).tz_convert("UTC")}
+    )
+    return windows_at_times_oracle(table, asked, shipped_windows()).set_index(asked["driver_id"])

@@ -15,11 +15,17 @@ def test_every_feast_object_of_the_dag_is_collected(conf):
         "trips_stats_view",
         "driver_activity_view",
         "request_calendar_view",
+        "driver_recent_trips_source",
+        "driver_recent_trips_view",
+        "driver_activity_now_view",
         "driver_activity_v1",
         "driver_trips_v1",
     }
-    fields = {f.name for f in objects["driver_activity_view"].features}
-    assert fields == {"trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"}
+    windows = {"trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"}
+    assert {f.name for f in objects["driver_activity_view"].features} == windows  # per trip
+    assert {f.name for f in objects["driver_activity_now_view"].features} == windows  # when asked
+    served = {p.name for p in objects["driver_activity_v1"].feature_view_projections}
+    assert served == {"driver_activity_now"}
 
 
 def test_a_new_service_in_a_definitions_module_is_collected_without_listing_it(
@@ -35,7 +41,7 @@ def test_a_new_service_in_a_definitions_module_is_collected_without_listing_it(
     module = importlib.import_module("extra_definitions")
     objects = build_definitions(conf, [*DEFINITION_MODULES, module])
     assert objects["late_trips_service"].name == "late_trips_v1"
-    assert len(objects) == 10
+    assert len(objects) == len(build_definitions(conf)) + 1
 
 
 def test_every_object_and_field_says_what_it_is_and_who_owns_it(conf):

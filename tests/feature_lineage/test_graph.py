@@ -19,8 +19,7 @@ def test_each_service_is_made_of_the_views_feast_says(graph):
     assert sorted(services) == graph.of_kind("service")
     for name, service in services.items():
         expected = {p.name for p in service.feature_view_projections}
-        upstream = graph.upstream(name)
-        views = graph.of_kind("view", "on_demand_view", among=upstream)
+        views = graph.of_kind("view", "on_demand_view", among=graph.parents(name))
         assert {graph.nodes[v].feast_name for v in views} == expected
 
 

@@ -16,10 +16,15 @@ import pytest
 
 from tests.feature_serving.conftest import post, running_server
 from tests.jobs.feast_serving import latest_per_driver
+from tests.oracles import windows_at
 
 ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
-GOOD = {"feature_service": "driver_activity_v1", "entities": {"driver_id": [1001, 1002]}}
 AT = 1767225600  # 2026-01-01T00:00:00Z
+ASKED = "2026-01-09T17:45:00Z"  # within the tests' trips
+GOOD = {
+    "feature_service": "driver_activity_v1",
+    "entities": {"driver_id": [1001, 1002], "request_timestamp": [ASKED, ASKED]},
+}
 
 # (what the client sends, status, the field the answer names)
 CATALOGUE = [
@@ -101,11 +106,6 @@ CATALOGUE = [
         "entities",
     ),
     (
-        {"feature_service": "driver_trips_v1", "entities": {"driver_id": [1]}},
-        400,
-        "request_timestamp",
-    ),
-    (
         {
             "feature_service": "driver_trips_v1",
             "entities": {"driver_id": [1], "request_timestamp": ["2026-01-01T00:00:00"]},
@@ -152,24 +152,30 @@ def server(request, served_stores):
 
 
 @pytest.fixture(scope="module")
-def latest(feast_conf) -> pd.DataFrame:
-    return latest_per_driver(pd.read_parquet(feast_conf[1] / "features" / "driver_activity"))
+def activity(feast_conf) -> pd.DataFrame:
+    return pd.read_parquet(feast_conf[1] / "features" / "driver_activity")
 
 
-def _assert_latest(answer: dict, latest: pd.DataFrame, drivers: list[int]) -> None:
+@pytest.fixture(scope="module")
+def latest(activity) -> pd.DataFrame:
+    return latest_per_driver(activity)
+
+
+def _assert_values(answer: dict, expected: pd.DataFrame, drivers: list[int]) -> None:
     names = answer["metadata"]["feature_names"]
     for feature in ACTIVITY:
         values = answer["results"][names.index(feature)]["values"]
-        expected = latest.loc[drivers, feature].astype(float).to_numpy()
-        np.testing.assert_allclose(np.array(values, dtype=float), expected, err_msg=feature)
+        wanted = expected.loc[drivers, feature].astype(float).to_numpy()
+        np.testing.assert_allclose(np.array(values, dtype=float), wanted, err_msg=feature)
 
 
 def test_every_mistake_is_a_4xx_naming_its_field_and_the_connection_answers_on(
-    server, latest, caplog
+    server, activity, caplog
 ):
     port, app = server
-    drivers = latest.index[:2].tolist()
-    good = {**GOOD, "entities": {"driver_id": drivers}}
+    drivers = sorted(activity["driver_id"].unique().tolist())[:2]
+    good = {**GOOD, "entities": {"driver_id": drivers, "request_timestamp": [ASKED] * 2}}
+    expected = windows_at(activity, drivers, pd.Timestamp(ASKED))
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     status, answer = post(connection, good)
     assert status == 200, answer
@@ -186,26 +192,32 @@ def test_every_mistake_is_a_4xx_naming_its_field_and_the_connection_answers_on(
         # The same connection answers the next good request, and answers it right.
         status, answer = post(connection, good)
         assert status == 200, answer
-        _assert_latest(answer, latest, drivers)
+        _assert_values(answer, expected, drivers)
         assert connection.sock is socket_before, f"the connection was dropped after {body!r}"
 
 
-def test_a_lookup_equals_each_drivers_latest_row_for_services_and_feature_lists(server, latest):
+def test_a_lookup_answers_the_windows_at_its_time_and_a_view_its_latest_row(
+    server, activity, latest
+):
     port, _ = server
     drivers = latest.index.tolist()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    for body in (
-        {"feature_service": "driver_activity_v1", "entities": {"driver_id": drivers}},
-        {
-            "features": [f"driver_activity:{f}" for f in ACTIVITY],
-            "entities": {"driver_id": drivers},
-        },
-    ):
-        status, answer = post(connection, body)
-        assert status == 200, answer
-        _assert_latest(answer, latest, drivers)
-    # A driver never seen is answered with nulls, not refused; the request time is taken in
-    # Unix seconds and in ISO-8601 with a zone.
+    at = {"driver_id": drivers, "request_timestamp": [ASKED] * len(drivers)}
+    status, answer = post(connection, {"feature_service": "driver_activity_v1", "entities": at})
+    assert status == 200, answer
+    _assert_values(answer, windows_at(activity, drivers, pd.Timestamp(ASKED)), drivers)
+    per_trip = [f"driver_activity:{f}" for f in ACTIVITY]  # each driver's last trip's windows
+    status, answer = post(connection, {"features": per_trip, "entities": {"driver_id": drivers}})
+    assert status == 200, answer
+    _assert_values(answer, latest, drivers)
+    # Without a request time, the server's clock: months after the tests' trips, no trip in
+    # any window (counts of 0, not the last trip's).
+    body = {"feature_service": "driver_activity_v1", "entities": {"driver_id": drivers}}
+    status, answer = post(connection, body)
+    names = answer["metadata"]["feature_names"]
+    assert status == 200 and set(answer["results"][names.index("trips_7d")]["values"]) == {0}
+    # A driver never seen gets counts of 0 and null distances, not a refusal; the request time
+    # is taken in Unix seconds and in ISO-8601 with a zone.
     body = {
         "feature_service": "driver_trips_v1",
         "entities": {"driver_id": [1, 1], "request_timestamp": [AT, "2026-01-03T10:00:00+00:00"]},
@@ -213,7 +225,8 @@ def test_a_lookup_equals_each_drivers_latest_row_for_services_and_feature_lists(
     status, answer = post(connection, body)
     assert status == 200, answer
     names = answer["metadata"]["feature_names"]
-    assert answer["results"][names.index("trips_24h")]["values"] == [None, None]
+    assert answer["results"][names.index("trips_24h")]["values"] == [0, 0]  # an unknown driver
+    assert answer["results"][names.index("mean_dist_24h")]["values"] == [None, None]
     assert answer["results"][names.index("request_day_of_week")]["values"] == [3, 5]
     assert answer["results"][names.index("request_hour_of_day")]["values"] == [0, 10]
 

@@ -22,6 +22,9 @@ from tests.jobs.feast_serving import PROJECT, latest_per_driver
 
 ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
 EARLY_END = "2026-01-07"
+# Each driver's latest per-trip row: the store's mechanics (old row or new, whole) are tested on
+# it; the windows at request time are computed from rows written the same way.
+PER_TRIP = [f"driver_activity:{name}" for name in ACTIVITY]
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +97,7 @@ def test_every_lookup_during_a_materialization_is_answered_old_or_new_per_driver
     old = _as_rows(latest_per_driver(activity[activity["event_timestamp"] < early_cut]), drivers)
     new = _as_rows(latest_per_driver(activity), drivers)
     assert sum(o != n for o, n in zip(old, new, strict=True)) > len(drivers) // 2  # a real change
-    body = {"feature_service": "driver_activity_v1", "entities": {"driver_id": drivers}}
+    body = {"features": PER_TRIP, "entities": {"driver_id": drivers}}
     with running_server(conf, "serving.registry_ttl_seconds=1") as (port, _):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         job = _job(conf)
@@ -126,7 +129,7 @@ def test_a_materialization_killed_inside_a_view_leaves_it_served_until_completed
     early_cut = pd.Timestamp(EARLY_END, tz="UTC")
     old = _as_rows(latest_per_driver(activity[activity["event_timestamp"] < early_cut]), drivers)
     new = _as_rows(latest_per_driver(activity), drivers)
-    body = {"feature_service": "driver_activity_v1", "entities": {"driver_id": drivers}}
+    body = {"features": PER_TRIP, "entities": {"driver_id": drivers}}
     killed = _job(conf, kill_at="online_write:driver_activity")
     _, err = killed.communicate(timeout=600)
     assert killed.returncode == -9, err[-3000:]

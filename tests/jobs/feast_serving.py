@@ -28,9 +28,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def ask_feast_serve(repo: Path, drivers: list[int], service: str = "driver_activity_v1") -> dict:
-    """Starts `feast -c repo serve`, posts one get-online-features request, stops the server."""
-    body = {"feature_service": service, "entities": {"driver_id": drivers}}
+def ask_feast_serve(
+    repo: Path, drivers: list[int], service: str = "driver_activity_v1", at: int | None = None
+) -> dict:
+    """Starts `feast -c repo serve`, posts one get-online-features request (asked at `at`, Unix
+    seconds: feast serve needs the request time of the windows), stops the server."""
+    entities = {"driver_id": drivers}
+    if at is not None:
+        entities["request_timestamp"] = [at] * len(drivers)
+    body = {"feature_service": service, "entities": entities}
     return ask_feast_serve_all(repo, [body])[0]
 
 

@@ -11,7 +11,7 @@ from definitions.feature_store import feature_store
 from jobs import compute_features, materialize, register, training_set
 from runtime.errors import JobError
 from tests.jobs.feast_serving import ask_project_serve_all, latest_per_driver, served
-from tests.oracles import point_in_time_oracle
+from tests.oracles import shipped_windows, windows_at, windows_at_times_oracle
 
 PROJECT = Path(__file__).resolve().parents[2]
 ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
@@ -71,21 +71,16 @@ def test_training_set_equals_oracle(spark, feast_conf):
     assert rows == 300
     got = pd.read_parquet(tmp / "ts")
     assert got["label"].tolist() == list(range(300))
-    expected = point_in_time_oracle(
-        entities,
-        "event_timestamp",
-        activity,
-        ["driver_id"],
-        "event_timestamp",
-        "created",
-        ACTIVITY,
-        pd.Timedelta("1d"),
-    )
+    # Windows at each row's own time (the table's rows are the driver's trips): rows before any
+    # trip and unknown drivers get counts of 0 and null distances.
+    expected = windows_at_times_oracle(activity, entities, shipped_windows())
     for name in ACTIVITY:
         np.testing.assert_allclose(
             got[name].astype(float), expected[name].astype(float), err_msg=name
         )
-    assert got.loc[:14, ACTIVITY].isna().all().all()
+    assert (got.loc[:14, ["trips_1h", "trips_24h", "trips_7d"]] == 0).all().all()
+    assert got.loc[:14, ["mean_dist_24h", "max_dist_24h"]].isna().all().all()
+    assert (got["trips_1h"] == 0).sum() > 15  # idle moments are 0, not the last trip's count
 
 
 @pytest.mark.slow
@@ -210,22 +205,50 @@ def test_a_failing_entity_query_keeps_its_reason(spark, feast_conf, tmp_path):
         training_set.run(spark, conf, query, "driver_activity_v1", str(tmp_path / "ts"))
 
 
-def test_online_equals_latest_offline_for_every_driver(spark, feast_conf):
+def test_online_windows_equal_the_training_set_at_the_same_moment(spark, feast_conf, tmp_path):
+    """For every driver, at moments between trips, long after the last and before the first:
+    the lookup equals the training set at that time, and both equal the oracle; the per-trip
+    view still serves each driver's latest row."""
     conf, tmp = feast_conf
     materialize.run(conf, start="2026-01-01", end="2026-01-12")
     activity = pd.read_parquet(tmp / "features" / "driver_activity")
-    latest = latest_per_driver(activity)
-    online = materialize.lookup(conf, latest.index.tolist()).set_index("driver_id").sort_index()
-    for name in ACTIVITY:
-        np.testing.assert_allclose(
-            online[name].astype(float), latest[name].astype(float), err_msg=name
+    drivers = sorted(activity["driver_id"].unique().tolist())
+    moments = ["2026-01-07T12:34:56Z", "2026-01-09T03:00:00Z", "2026-01-11T23:59:59Z"]
+    for moment in moments:
+        at = pd.Timestamp(moment)
+        online = materialize.lookup(conf, drivers, at=at.to_pydatetime()).set_index("driver_id")
+        entities = pd.DataFrame({"driver_id": drivers, "event_timestamp": at})
+        entities.to_parquet(tmp_path / "at.parquet", coerce_timestamps="us")
+        training_set.run(
+            spark, conf, str(tmp_path / "at.parquet"), "driver_activity_v1", str(tmp_path / "ts")
         )
+        offline = pd.read_parquet(tmp_path / "ts").set_index("driver_id")
+        expected = windows_at(activity, drivers, at)
+        for name in ACTIVITY:
+            for got in (online[name], offline[name]):
+                np.testing.assert_allclose(
+                    got.loc[drivers].astype(float),
+                    expected[name].astype(float),
+                    err_msg=f"{name} at {moment}",
+                )
+    latest = latest_per_driver(activity)
+    store = feature_store(conf)
+    per_trip = (
+        store.get_online_features(
+            features=[f"driver_activity:{name}" for name in ACTIVITY],
+            entity_rows=[{"driver_id": d} for d in latest.index],
+        )
+        .to_df()
+        .set_index("driver_id")
+    )
+    for name in ACTIVITY:
+        np.testing.assert_allclose(per_trip[name].astype(float), latest[name].astype(float))
 
 
 @pytest.mark.slow
 def test_the_feature_server_answers_online_requests(feast_conf):
-    """`jobs.serve`: Feast's feature server on the project's store (`feast serve` itself is
-    asked in the Redis tests)."""
+    """`jobs.serve` on the project's store (`feast serve` itself is asked in the Redis tests):
+    windows at the request's time, and the request's calendar."""
     conf, tmp = feast_conf
     materialize.run(conf, start="2026-01-01", end="2026-01-12")
     # request times as JSON sends them: Unix seconds, or ISO-8601 texts in another zone
@@ -234,7 +257,12 @@ def test_the_feature_server_answers_online_requests(feast_conf):
     trips_service = "driver_trips_v1"
     activity, *trips = ask_project_serve_all(
         conf,
-        [{"feature_service": "driver_activity_v1", "entities": {"driver_id": [1000, 1001]}}]
+        [
+            {
+                "feature_service": "driver_activity_v1",
+                "entities": {"driver_id": [1000, 1001], "request_timestamp": [seconds[0]] * 2},
+            }
+        ]
         + [
             {
                 "feature_service": trips_service,
@@ -243,8 +271,9 @@ def test_the_feature_server_answers_online_requests(feast_conf):
             for times in (seconds, texts)
         ],
     )
-    latest = latest_per_driver(pd.read_parquet(tmp / "features" / "driver_activity"))
-    assert served(activity, "trips_24h") == latest.loc[[1000, 1001], "trips_24h"].tolist()
+    table = pd.read_parquet(tmp / "features" / "driver_activity")
+    at = windows_at(table, [1000, 1001], pd.Timestamp(seconds[0], unit="s", tz="UTC"))
+    assert served(activity, "trips_24h") == at["trips_24h"].tolist()
     expected = _request_calendar_oracle(REQUEST_TIMES)
     for answer in trips:
         for name in REQUEST_FEATURES:
@@ -292,10 +321,12 @@ def test_training_sets_over_catalog_tables_equal_those_over_folders(spark, conf_
         )
 
     materialize.run(catalog, start="2026-01-01", end="2026-01-12")
-    latest = latest_per_driver(activity)
-    online = materialize.lookup(catalog, latest.index.tolist()).set_index("driver_id").sort_index()
+    drivers = sorted(activity["driver_id"].unique().tolist())
+    at = pd.Timestamp("2026-01-10T08:00:00Z")
+    online = materialize.lookup(catalog, drivers, at=at.to_pydatetime()).set_index("driver_id")
+    expected = windows_at(activity, drivers, at)
     for name in ACTIVITY:
-        np.testing.assert_allclose(online[name].astype(float), latest[name].astype(float))
+        np.testing.assert_allclose(online[name].astype(float), expected[name].astype(float))
 
 
 REQUEST_TIMES = pd.to_datetime(

@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from definitions.feature_store import feature_store
 from definitions.online_store import OnlineStoreError, online_store_settings
 from jobs import materialize
 from runtime.config import apply_override
 from tests.jobs.feast_serving import PROJECT, ask_feast_serve, latest_per_driver, served
+from tests.oracles import windows_at
 
 ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
 CALENDAR = ["day_of_week", "is_weekend", "hour_of_day", "percentile_dist_rolling_3h"]
@@ -26,9 +28,17 @@ def _flush(address: str) -> None:
     redis.Redis(host=host, port=int(port)).flushall()
 
 
-def _assert_serves(conf, table: pd.DataFrame, service: str, features: list[str]) -> None:
+def _assert_serves(conf, table: pd.DataFrame, view: str, features: list[str]) -> None:
+    """The view serves each driver's latest row (the per-trip views, as of their last trip)."""
     latest = latest_per_driver(table)
-    online = materialize.lookup(conf, latest.index.tolist(), service)
+    online = (
+        feature_store(conf)
+        .get_online_features(
+            features=[f"{view}:{name}" for name in features],
+            entity_rows=[{"driver_id": d} for d in latest.index],
+        )
+        .to_df()
+    )
     online = online.set_index("driver_id").sort_index()
     for name in features:
         np.testing.assert_allclose(
@@ -44,12 +54,15 @@ def test_online_equals_latest_offline_on_redis_and_sqlite(feast_conf, redis_conf
     stats = pd.read_parquet(tmp / "features" / "trips_stats_3h")
     for conf in (redis, sqlite):
         materialize.run(conf, start="2026-01-01", end="2026-01-12")
-        _assert_serves(conf, activity, "driver_activity_v1", ACTIVITY)
-        _assert_serves(conf, stats, "driver_trips_v1", CALENDAR[-1:])
+        _assert_serves(conf, activity, "driver_activity", ACTIVITY)
+        _assert_serves(conf, stats, "trips_stats_3h", CALENDAR[-1:])
     drivers = sorted(activity["driver_id"].unique().tolist())
-    on_redis = materialize.lookup(redis, drivers, "driver_trips_v1").drop(columns=CALENDAR[:3])
-    on_sqlite = materialize.lookup(sqlite, drivers, "driver_trips_v1").drop(columns=CALENDAR[:3])
-    pd.testing.assert_frame_equal(on_redis, on_sqlite)
+    at = pd.Timestamp("2026-01-09T17:45:00Z")
+    expected = windows_at(activity, drivers, at)
+    answers = [materialize.lookup(c, drivers, "driver_trips_v1", at) for c in (redis, sqlite)]
+    pd.testing.assert_frame_equal(*answers)
+    for name in ACTIVITY:  # the windows at the moment asked, on both stores
+        np.testing.assert_allclose(answers[0][name].astype(float), expected[name].astype(float))
 
 
 @pytest.mark.slow
@@ -58,9 +71,11 @@ def test_feast_serve_on_redis(redis_conf, redis_server):
     materialize.run(conf, start="2026-01-01", end="2026-01-12")
     written = (redis_tmp / "repo" / "feature_store.yaml").read_text()
     assert "${TRIP_FEATURES_REDIS}" in written and redis_server not in written
-    answer = ask_feast_serve(redis_tmp / "repo", [1000, 1001])
-    latest = latest_per_driver(pd.read_parquet(tmp / "features" / "driver_activity"))
-    assert served(answer, "trips_24h") == latest.loc[[1000, 1001], "trips_24h"].tolist()
+    at = pd.Timestamp("2026-01-09T17:45:00Z")
+    answer = ask_feast_serve(redis_tmp / "repo", [1000, 1001], at=int(at.timestamp()))
+    expected = windows_at(pd.read_parquet(tmp / "features" / "driver_activity"), [1000, 1001], at)
+    for name in ("trips_1h", "trips_24h", "trips_7d"):  # the same windows through feast serve
+        assert served(answer, name) == expected[name].tolist(), name
 
 
 def test_a_redis_that_is_down_is_named(redis_conf, unused_port, monkeypatch):
@@ -147,15 +162,15 @@ def test_an_interrupted_materialization_is_completed_and_nothing_older_replaces_
     # Killed after its first view (driver_activity) is written, before trips_stats_3h.
     killed = _materialize_job(conf, "2026-01-12", kill_at="materialized:driver_activity")
     assert killed.returncode == -9, killed.stderr[-3000:]
-    _assert_serves(conf, activity, "driver_activity_v1", ACTIVITY)
-    _assert_serves(conf, until(stats, early), "driver_trips_v1", CALENDAR[-1:])
+    _assert_serves(conf, activity, "driver_activity", ACTIVITY)
+    _assert_serves(conf, until(stats, early), "trips_stats_3h", CALENDAR[-1:])
     done = _materialize_job(conf, "2026-01-12")  # the same run again completes it
     assert done.returncode == 0, done.stderr[-3000:]
-    _assert_serves(conf, stats, "driver_trips_v1", CALENDAR[-1:])
+    _assert_serves(conf, stats, "trips_stats_3h", CALENDAR[-1:])
     # Materializing an earlier range again writes older rows: the newer ones stay served.
     materialize.run(conf, start="2026-01-01", end=early)
-    _assert_serves(conf, activity, "driver_activity_v1", ACTIVITY)
-    _assert_serves(conf, stats, "driver_trips_v1", CALENDAR[-1:])
+    _assert_serves(conf, activity, "driver_activity", ACTIVITY)
+    _assert_serves(conf, stats, "trips_stats_3h", CALENDAR[-1:])
 
 
 def test_an_earlier_range_never_replaces_newer_rows_on_either_store(
@@ -172,7 +187,7 @@ def test_an_earlier_range_never_replaces_newer_rows_on_either_store(
     for conf in (sqlite, redis):
         materialize.run(conf, start="2026-01-01", end="2026-01-12")
         materialize.run(conf, start="2026-01-01", end=early)
-        _assert_serves(conf, activity, "driver_activity_v1", ACTIVITY)
+        _assert_serves(conf, activity, "driver_activity", ACTIVITY)
 
 
 def test_without_the_variable_the_secret_scope_is_asked(conf, monkeypatch):
@@ -205,20 +220,26 @@ def test_without_the_variable_the_secret_scope_is_asked(conf, monkeypatch):
 
 
 def test_purge_empties_one_view_on_redis_and_sqlite(feast_conf, redis_conf, redis_server):
-    """What jobs.pipeline does when a view's code changed: its online rows go, the other view's
-    stay, and materializing again writes every row anew (Redis would skip rows whose event
-    time it already holds)."""
+    """What jobs.pipeline does when a table's code changed: the online rows of the views that read
+    it go, the other view's stay, and materializing again writes every row anew (Redis would
+    skip rows whose event time it already holds)."""
     sqlite, tmp = feast_conf
     redis, _, _ = redis_conf
     _flush(redis_server)
     activity = pd.read_parquet(tmp / "features" / "driver_activity")
     stats = pd.read_parquet(tmp / "features" / "trips_stats_3h")
     drivers = sorted(activity["driver_id"].unique().tolist())
+    at = pd.Timestamp("2026-01-09T17:45:00Z")
     for conf in (redis, sqlite):
         materialize.run(conf, start="2026-01-01", end="2026-01-12")
-        materialize.purge(conf, ["driver_activity"])
-        online = materialize.lookup(conf, drivers, "driver_trips_v1")
-        assert online[ACTIVITY].isna().all().all()
-        _assert_serves(conf, stats, "driver_trips_v1", CALENDAR[-1:])
-        materialize.run(conf, start="2026-01-01", end="2026-01-12", views=["driver_activity"])
-        _assert_serves(conf, activity, "driver_activity_v1", ACTIVITY)
+        views = ["driver_activity", "driver_recent_trips"]
+        materialize.purge(conf, views)
+        online = materialize.lookup(conf, drivers, "driver_trips_v1", at)
+        assert (online[["trips_1h", "trips_24h", "trips_7d"]] == 0).all().all()  # no trips held
+        _assert_serves(conf, stats, "trips_stats_3h", CALENDAR[-1:])
+        materialize.run(conf, start="2026-01-01", end="2026-01-12", views=views)
+        _assert_serves(conf, activity, "driver_activity", ACTIVITY)
+        online = materialize.lookup(conf, drivers, "driver_trips_v1", at)
+        np.testing.assert_allclose(
+            online["trips_7d"], windows_at(activity, drivers, at)["trips_7d"]
+        )
