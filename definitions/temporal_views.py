@@ -31,6 +31,7 @@ from feast.types import Array, Float64, Int64
 from hamilton.function_modifiers import tag
 
 from definitions.sources import _table_source
+from feature_lineage.code_versions import CODE_VERSION_TAG, UNKNOWN
 from offline_store.temporal_windows import RECENT_TRIPS_TAG, TEMPORAL_TAG
 from transforms.catalogue import Catalogue
 from transforms.kernels.time_columns import window_micros
@@ -70,7 +71,11 @@ def driver_recent_trips_source(
 
 
 def driver_recent_trips_view(
-    driver_entity: Entity, driver_recent_trips_source: SparkSource, owner: str, catalogue: Catalogue
+    driver_entity: Entity,
+    driver_recent_trips_source: SparkSource,
+    owner: str,
+    catalogue: Catalogue,
+    published_code_versions: dict[str, str],
 ) -> FeatureView:
     """Per driver: its trips within the longest window before the materialization's end."""
     return FeatureView(
@@ -80,7 +85,9 @@ def driver_recent_trips_view(
         schema=[
             Field(name=TIMES, dtype=Array(Int64), description="Event times (us), ascending."),
             *[
-                Field(name=_recent_column(m), dtype=Array(Float64), description=f"{m}, NaN if null.")
+                Field(
+                    name=_recent_column(m), dtype=Array(Float64), description=f"{m}, NaN if null."
+                )
                 for m in catalogue.carried(TABLE)
             ],
         ],
@@ -91,7 +98,11 @@ def driver_recent_trips_view(
             "what the windows at request time are computed from (driver_activity_now)."
         ),
         owner=owner,
-        tags={RECENT_TRIPS_TAG: TABLE},
+        tags={
+            RECENT_TRIPS_TAG: TABLE,
+            "table": TABLE,
+            CODE_VERSION_TAG: published_code_versions.get(TABLE, UNKNOWN),
+        },
     )
 
 

@@ -89,9 +89,16 @@ def _stages(spark: SparkSession, conf: dict[str, Any], regenerate: bool) -> dict
         log.info("every feature table was made by this code: none recomputed")
     registered = registered_views(conf)
     stage("register", register.run, conf)
-    refresh = [t for t in TABLES if t in stale or needs_refresh(registered.get(t), versions[t])]
+    tables = [t for t in TABLES if t in stale or needs_refresh(registered.get(t), versions[t])]
+    # every view of a refreshed table: its per-trip view and, for a temporal one, its recent trips
+    refresh = sorted(
+        name
+        for name, view in registered_views(conf).items()
+        if view.tags.get("table") in tables
+        or needs_refresh(view, view.tags.get(code_versions.CODE_VERSION_TAG))
+    )
     summary["online refreshed"] = ", ".join(refresh) or "none (every view is current)"
-    purged = [t for t in refresh if t in registered]
+    purged = [v for v in refresh if v in registered]
     if purged:  # the old code's rows go at once: none may be served after the code changed
         stage("purge", materialize.purge, conf, purged)
 
@@ -130,8 +137,9 @@ def _stages(spark: SparkSession, conf: dict[str, Any], regenerate: bool) -> dict
     page = reports / (f"{report.run_id}.html" if stale else "latest.html")
     summary["quality page"] = f"file://{page}"
     summary["feature UI"] = "python -m jobs.ui (same --env and --set as this run)"
+    summary["online asked at"] = bounds[1]  # the last trip's time: windows hold trips then
     summary["online answer"] = stage(
-        "online lookup", materialize.lookup, conf, drivers + [-1], SERVICE
+        "online lookup", materialize.lookup, conf, drivers + [-1], SERVICE, bounds[1]
     )
     return summary
 
@@ -162,7 +170,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(f"\ntraining set ({SERVICE}), first rows:")
         print(summary["training set sample"].to_string(index=False))
-        print("\nonline answer (driver -1 is unknown: its features are null):")
+        print(
+            "\nonline answer (driver -1 is unknown: no trips in its windows, other features null):"
+        )
         print(summary["online answer"].to_string(index=False))
 
 

@@ -53,7 +53,6 @@ def _summary_line(log: str, key: str) -> str:
 
 def _state(conf) -> dict:
     from definitions.feature_store import feature_store
-    from jobs import materialize
 
     features = Path(conf["paths"]["features"])
     views = {v.name: v for v in feature_store(conf).list_feature_views()}
@@ -69,7 +68,15 @@ def _state(conf) -> dict:
             for t in ("trips_stats_3h", "driver_activity")
         },
         "latest": latest_per_driver(activity),
-        "online": materialize.lookup(conf, drivers, "driver_trips_v1").set_index("driver_id"),
+        # each driver's latest per-trip rows, as the views serve them by reference
+        "online": feature_store(conf)
+        .get_online_features(
+            features=[f"driver_activity:{f}" for f in ACTIVITY]
+            + [f"trips_stats_3h:{f}" for f in ("hour_of_day", "percentile_dist_rolling_3h")],
+            entity_rows=[{"driver_id": d} for d in drivers],
+        )
+        .to_df()
+        .set_index("driver_id"),
     }
 
 
@@ -88,7 +95,8 @@ def test_an_edited_transform_recomputes_and_refreshes_only_what_it_reaches(tmp_p
 
     first_log = _pipeline(copy, workspace)
     before = _state(conf)
-    assert _summary_line(first_log, "online refreshed") == "trips_stats_3h, driver_activity"
+    refreshed = "driver_activity, driver_recent_trips, trips_stats_3h"
+    assert _summary_line(first_log, "online refreshed") == refreshed
     assert before["online"]["trips_1h"].max() < 1000
 
     windows = copy / "transforms" / "driver_windows.py"
@@ -98,11 +106,12 @@ def test_an_edited_transform_recomputes_and_refreshes_only_what_it_reaches(tmp_p
     second_log = _pipeline(copy, workspace)
     after = _state(conf)
 
-    # Exactly driver_activity was recomputed, re-registered and refreshed online.
+    # Exactly driver_activity was recomputed, re-registered and refreshed online, with the view
+    # of recent trips the windows at request time read from it.
     assert _summary_line(second_log, "trips_stats_3h code").endswith("(up to date)")
     assert not _summary_line(second_log, "driver_activity code").endswith("(up to date)")
-    assert _summary_line(second_log, "online refreshed") == "driver_activity"
-    assert "purged the online rows of driver_activity" in second_log
+    assert _summary_line(second_log, "online refreshed") == "driver_activity, driver_recent_trips"
+    assert "purged the online rows of driver_activity, driver_recent_trips" in second_log
     assert after["stats_inode"] == before["stats_inode"]  # the same file, hard-linked forward
     assert after["sidecars"]["trips_stats_3h"] == before["sidecars"]["trips_stats_3h"]
     assert after["tags"]["trips_stats_3h"] == before["tags"]["trips_stats_3h"]

@@ -90,8 +90,16 @@ def test_training_set_and_materialization_lineage(spark, feast_conf):
     assert output["name"] == out and output["outputFacets"]["outputStatistics"]["rowCount"] == rows
     lineage = output["facets"]["columnLineage"]["fields"]
     assert set(lineage) == set(pd.read_parquet(out).columns)
-    (source,) = lineage["trips_7d"]["inputFields"]
-    assert (source["name"], source["field"]) == (f"{features}/driver_activity", "trips_7d")
+    # A window at the row's time reads the table's trips (their times, and the measure of a
+    # mean) and the row's time.
+    read = {(f["name"], f["field"]) for f in lineage["trips_7d"]["inputFields"]}
+    entity_file = str(tmp / "lineage_entities.parquet")
+    assert read == {
+        (f"{features}/driver_activity", "event_timestamp"),
+        (entity_file, "event_timestamp"),
+    }
+    read = {(f["name"], f["field"]) for f in lineage["mean_dist_24h"]["inputFields"]}
+    assert (f"{features}/driver_activity", "trip_dist") in read
     (request,) = lineage["request_hour_of_day"]["inputFields"]
     assert request["field"] == "request_timestamp"
 
