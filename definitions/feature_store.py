@@ -115,19 +115,25 @@ class ProjectFeatureStore(FeatureStore):
         windows at the moment asked, the request's calendar) is asked now, by this clock."""
         if _needs_request_time(self, features):
             entity_rows = _with_request_time(entity_rows)
-        return super().get_online_features(features, entity_rows, *args, **kwargs)
+        response = super().get_online_features(features, entity_rows, *args, **kwargs)
+        full = kwargs.get("full_feature_names", args[0] if args else False)
+        _expire_past_ttl(self, features, entity_rows, response.proto, bool(full))
+        return response
 
     def get_historical_features(self, entity_df=None, features=None, *args, **kwargs):
-        """Feast's training set; entity rows without `request_timestamp` are asked at their own
-        event time (what the windows at the moment asked are computed at offline)."""
+        """Feast's training set; entity rows (pandas or Spark) without `request_timestamp` are
+        asked at their own event time (the time windows and the request's calendar are of)."""
+        columns = list(getattr(entity_df, "columns", []))  # pandas or Spark rows
         if (
-            isinstance(entity_df, pd.DataFrame)
-            and features is not None
-            and {"event_timestamp"} <= set(entity_df) - {REQUEST_TIME}
-            and REQUEST_TIME not in entity_df
+            features is not None
+            and "event_timestamp" in columns
+            and REQUEST_TIME not in columns
             and _needs_request_time(self, features)
         ):
-            entity_df = entity_df.assign(**{REQUEST_TIME: entity_df["event_timestamp"]})
+            if isinstance(entity_df, pd.DataFrame):
+                entity_df = entity_df.assign(**{REQUEST_TIME: entity_df["event_timestamp"]})
+            else:
+                entity_df = entity_df.withColumn(REQUEST_TIME, entity_df["event_timestamp"])
         return super().get_historical_features(entity_df, features, *args, **kwargs)
 
 
@@ -151,6 +157,79 @@ def _needs_request_time(store: FeatureStore, features) -> bool:
         return False
 
     return store.kept(key, find)
+
+
+def _expire_past_ttl(store: FeatureStore, features, entity_rows, answer, full: bool) -> None:
+    """Nulls (status OUTSIDE_MAX_AGE) the values of a view with a ttl whose row is older than
+    the request time minus the ttl, as a training set at that time gets nulls: Feast's online
+    read ignores the ttl. The request time is the row's `request_timestamp`, else now."""
+    key = ("ttls", features.name) if isinstance(features, FeatureService) else ("ttls", *features)
+    ttls = store.kept(key, lambda: _view_ttls(store, features))
+    if not ttls:
+        return
+    names = list(answer.metadata.feature_names.val)
+    columns = {}
+    for view, (ttl, view_features) in ttls.items():
+        for feature in view_features:
+            name = f"{view}__{feature}" if full else feature
+            if name in names:
+                columns[names.index(name)] = ttl
+    if not columns:
+        return
+    times = _request_times(entity_rows)
+    from feast.protos.feast.serving.ServingService_pb2 import FieldStatus
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    for index, ttl in columns.items():
+        vector = answer.results[index]
+        for row, stamp in enumerate(vector.event_timestamps):
+            if not (stamp.seconds or stamp.nanos) or row >= len(times):
+                continue
+            written = dt.datetime.fromtimestamp(stamp.seconds + stamp.nanos / 1e9, dt.UTC)
+            if written < times[row] - ttl:
+                vector.values[row].CopyFrom(Value())
+                vector.statuses[row] = FieldStatus.OUTSIDE_MAX_AGE
+
+
+def _view_ttls(store: FeatureStore, features) -> dict[str, tuple[dt.timedelta, list[str]]]:
+    """Stored views of the request with a ttl: name as answered -> (ttl, features asked)."""
+    if isinstance(features, FeatureService):
+        asked = [
+            (p.name, p.name_to_use(), [f.name for f in p.features])
+            for p in features.feature_view_projections
+        ]
+    else:
+        by_view: dict[str, list[str]] = {}
+        for ref in features:
+            view, _, feature = ref.partition(":")
+            by_view.setdefault(view, []).append(feature)
+        asked = [(view, view, names) for view, names in by_view.items()]
+    found = {}
+    for name, shown, names in asked:
+        try:
+            view = store.registry.get_feature_view(name, store.project, allow_cache=True)
+        except Exception:  # an on-demand view, computed at request time: no ttl
+            continue
+        if view.ttl and view.ttl > dt.timedelta(0):
+            found[shown] = (view.ttl, names or [f.name for f in view.features])
+    return found
+
+
+def _request_times(entity_rows) -> list[dt.datetime]:
+    """Each row's request time (aware UTC): its request_timestamp, else now."""
+    from definitions.on_demand_views import _request_time
+
+    now = dt.datetime.now(dt.UTC)
+    if isinstance(entity_rows, dict):
+        count = len(next(iter(entity_rows.values()), []))
+        given = entity_rows.get(REQUEST_TIME, [None] * count)
+    else:
+        given = [row.get(REQUEST_TIME) for row in entity_rows]
+    times = []
+    for value in given:
+        moment = now if value is None else _request_time(value)
+        times.append(moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment)
+    return times
 
 
 def _with_request_time(entity_rows):

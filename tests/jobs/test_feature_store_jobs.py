@@ -205,44 +205,63 @@ def test_a_failing_entity_query_keeps_its_reason(spark, feast_conf, tmp_path):
         training_set.run(spark, conf, query, "driver_activity_v1", str(tmp_path / "ts"))
 
 
-def test_online_windows_equal_the_training_set_at_the_same_moment(spark, feast_conf, tmp_path):
-    """For every driver, at moments between trips, long after the last and before the first:
-    the lookup equals the training set at that time, and both equal the oracle; the per-trip
-    view still serves each driver's latest row."""
+def test_online_equals_the_training_set_at_the_same_moment(spark, feast_conf, tmp_path):
+    """As a model server runs: materialized up to a moment, asked at it. At moments between
+    trips, at night, and a day after many drivers' last trip (past the 1-day ttl of the per-trip
+    statistics, inside the 7-day window): for every driver, the lookup equals the training set
+    at that moment, and the windows equal the oracle."""
+    from runtime.config import apply_override
+
     conf, tmp = feast_conf
-    materialize.run(conf, start="2026-01-01", end="2026-01-12")
+    conf = apply_override(conf, f"paths.registry={tmp_path / 'registry.db'}")
+    conf = apply_override(conf, f"paths.online_store={tmp_path / 'online.db'}")
+    register.run(conf)
     activity = pd.read_parquet(tmp / "features" / "driver_activity")
     drivers = sorted(activity["driver_id"].unique().tolist())
-    moments = ["2026-01-07T12:34:56Z", "2026-01-09T03:00:00Z", "2026-01-11T23:59:59Z"]
-    for moment in moments:
+    snapshot = ["day_of_week", "hour_of_day", "percentile_dist_rolling_3h"]
+    expired = 0
+    for moment in ["2026-01-07T12:34:56Z", "2026-01-09T03:00:00Z", "2026-01-12T18:00:00Z"]:
         at = pd.Timestamp(moment)
-        online = materialize.lookup(conf, drivers, at=at.to_pydatetime()).set_index("driver_id")
+        materialize.run(conf, start="2026-01-01", end=moment)
+        served = materialize.lookup(conf, drivers, "driver_trips_v1", at.to_pydatetime())
+        served = served.set_index("driver_id").loc[drivers]
         entities = pd.DataFrame({"driver_id": drivers, "event_timestamp": at})
         entities.to_parquet(tmp_path / "at.parquet", coerce_timestamps="us")
-        training_set.run(
-            spark, conf, str(tmp_path / "at.parquet"), "driver_activity_v1", str(tmp_path / "ts")
-        )
-        offline = pd.read_parquet(tmp_path / "ts").set_index("driver_id")
+        out = str(tmp_path / f"ts_{at.value}")
+        training_set.run(spark, conf, str(tmp_path / "at.parquet"), "driver_trips_v1", out)
+        trained = pd.read_parquet(out).set_index("driver_id").loc[drivers]
         expected = windows_at(activity, drivers, at)
+        for name in [*ACTIVITY, *snapshot]:
+            np.testing.assert_allclose(
+                served[name].astype(float),
+                trained[name].astype(float),
+                err_msg=f"{name} at {moment}",
+            )
         for name in ACTIVITY:
-            for got in (online[name], offline[name]):
-                np.testing.assert_allclose(
-                    got.loc[drivers].astype(float),
-                    expected[name].astype(float),
-                    err_msg=f"{name} at {moment}",
-                )
+            np.testing.assert_allclose(
+                served[name].astype(float),
+                expected[name].astype(float),
+                err_msg=f"{name} at {moment}",
+            )
+        expired += int(served["percentile_dist_rolling_3h"].isna().sum())
+    assert expired > 0  # the ttl was reached
+    # The per-trip view serves each driver's latest row, null once it is older than its ttl.
     latest = latest_per_driver(activity)
-    store = feature_store(conf)
+    at = (activity["event_timestamp"].max() + pd.Timedelta("23h")).floor("s")  # some expired
     per_trip = (
-        store.get_online_features(
+        feature_store(conf)
+        .get_online_features(
             features=[f"driver_activity:{name}" for name in ACTIVITY],
-            entity_rows=[{"driver_id": d} for d in latest.index],
+            entity_rows=[{"driver_id": d, "request_timestamp": at} for d in latest.index],
         )
         .to_df()
         .set_index("driver_id")
     )
+    fresh = latest["event_timestamp"] >= at - pd.Timedelta("1d")
+    assert 0 < fresh.sum() < len(fresh)
     for name in ACTIVITY:
-        np.testing.assert_allclose(per_trip[name].astype(float), latest[name].astype(float))
+        wanted = latest[name].astype(float).where(fresh)
+        np.testing.assert_allclose(per_trip[name].astype(float), wanted, err_msg=name)
 
 
 @pytest.mark.slow
