@@ -113,11 +113,14 @@ class ProjectFeatureStore(FeatureStore):
     def get_online_features(self, features, entity_rows, *args, **kwargs):
         """Feast's lookup; a request without `request_timestamp` for features that need it (the
         windows at the moment asked, the request's calendar) is asked now, by this clock."""
+        times = _request_times(entity_rows)  # also the moment a snapshot's ttl counts from
         if _needs_request_time(self, features):
-            entity_rows = _with_request_time(entity_rows)
+            entity_rows = _with_request_time(entity_rows, times)
+        else:
+            entity_rows = _without_request_time(entity_rows)  # no view reads it
         response = super().get_online_features(features, entity_rows, *args, **kwargs)
         full = kwargs.get("full_feature_names", args[0] if args else False)
-        _expire_past_ttl(self, features, entity_rows, response.proto, bool(full))
+        _expire_past_ttl(self, features, times, response.proto, bool(full))
         return response
 
     def get_historical_features(self, entity_df=None, features=None, *args, **kwargs):
@@ -159,7 +162,7 @@ def _needs_request_time(store: FeatureStore, features) -> bool:
     return store.kept(key, find)
 
 
-def _expire_past_ttl(store: FeatureStore, features, entity_rows, answer, full: bool) -> None:
+def _expire_past_ttl(store: FeatureStore, features, times, answer, full: bool) -> None:
     """Nulls (status OUTSIDE_MAX_AGE) the values of a view with a ttl whose row is older than
     the request time minus the ttl, as a training set at that time gets nulls: Feast's online
     read ignores the ttl. The request time is the row's `request_timestamp`, else now."""
@@ -176,7 +179,6 @@ def _expire_past_ttl(store: FeatureStore, features, entity_rows, answer, full: b
                 columns[names.index(name)] = ttl
     if not columns:
         return
-    times = _request_times(entity_rows)
     from feast.protos.feast.serving.ServingService_pb2 import FieldStatus
     from feast.protos.feast.types.Value_pb2 import Value
 
@@ -232,16 +234,18 @@ def _request_times(entity_rows) -> list[dt.datetime]:
     return times
 
 
-def _with_request_time(entity_rows):
-    """The rows with the request time now where they have none (a list of rows or a mapping of
-    columns, as Feast takes them)."""
-    now = dt.datetime.now(dt.UTC)
+def _with_request_time(entity_rows, times: list[dt.datetime]):
+    """The rows with their request times (a list of rows or a mapping of columns, as Feast
+    takes them)."""
     if isinstance(entity_rows, dict):
-        if REQUEST_TIME in entity_rows:
-            return entity_rows
-        rows = len(next(iter(entity_rows.values()), []))
-        return {**entity_rows, REQUEST_TIME: [now] * rows}
-    return [row if REQUEST_TIME in row else {**row, REQUEST_TIME: now} for row in entity_rows]
+        return {**entity_rows, REQUEST_TIME: times}
+    return [{**row, REQUEST_TIME: moment} for row, moment in zip(entity_rows, times, strict=True)]
+
+
+def _without_request_time(entity_rows):
+    if isinstance(entity_rows, dict):
+        return {k: v for k, v in entity_rows.items() if k != REQUEST_TIME}
+    return [{k: v for k, v in row.items() if k != REQUEST_TIME} for row in entity_rows]
 
 
 def feature_store(conf: dict[str, Any]) -> FeatureStore:

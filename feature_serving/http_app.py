@@ -1,8 +1,9 @@
 """The feature server's routes, as one ASGI app over the project's FeatureStore:
 
-    POST /get-online-features    Feast's lookup API (request and answer as `feast serve`'s)
+    POST /get-online-features    Feast's lookup API (request and answer as `feast serve`'s, with
+                                 metadata.materialized_until: each view's freshness)
     GET  /health                 200 while the registry can be read (no credentials needed)
-    GET  /metrics                Prometheus metrics
+    GET  /metrics                Prometheus metrics, materialization ends included
     POST /write-to-online-store  only with serving.write_routes (and then auth is required)
 
 Every answer is JSON. A client's mistake is a 4xx with `{"error": ..., "field": ...}`, one log
@@ -13,6 +14,7 @@ the log. A view that is not loaded yet, or an online store that does not answer,
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import time
@@ -126,7 +128,24 @@ class FeatureServer:
         lookup = checked_lookup(body, self.store, limit)
         response = await run_in_threadpool(self._read, lookup)
         self.metrics.rows.inc(lookup.rows)
-        return 200, json.dumps(_answer_dict(response)).encode(), JSON
+        answer = _answer_dict(response)
+        # Exact with respect to the rows materialized so far: up to when, per view
+        answer["metadata"]["materialized_until"] = self._watermarks()
+        return 200, json.dumps(answer).encode(), JSON
+
+    def _watermarks(self) -> dict[str, str | None]:
+        """Each online view's materialization end (its freshness), per registry state."""
+
+        def read() -> dict[str, str | None]:
+            views = self.store.registry.list_feature_views(self.store.project, allow_cache=True)
+            ends = {}
+            for view in views:
+                if view.online:
+                    last = max((end for _, end in view.materialization_intervals), default=None)
+                    ends[view.name] = last.isoformat() if last else None
+            return ends
+
+        return self.store.kept(("watermarks",), read)
 
     def _read(self, lookup: Lookup):
         from definitions.online_store import answering
@@ -168,10 +187,17 @@ class FeatureServer:
             )
         except Exception as err:
             raise Unavailable(f"the registry cannot be read: {type(err).__name__}") from None
-        answer = {"status": "ok", "feature_services": sorted(s.name for s in services)}
+        answer = {
+            "status": "ok",
+            "feature_services": sorted(s.name for s in services),
+            "materialized_until": self._watermarks(),
+        }
         return 200, json.dumps(answer).encode(), JSON
 
     async def _metrics(self, headers: Headers, receive):
+        for view, until in self._watermarks().items():
+            seconds = dt.datetime.fromisoformat(until).timestamp() if until else float("nan")
+            self.metrics.materialized_until.labels(view).set(seconds)
         return 200, self.metrics.exposition(), self.metrics.content_type.encode()
 
     async def _body(self, headers: Headers, receive) -> bytes:

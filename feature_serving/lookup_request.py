@@ -164,11 +164,10 @@ def checked_lookup(body: dict[str, Any], store, max_keys: int) -> Lookup:
     if not isinstance(entities, dict) or not entities:
         want = ", ".join(f"{k}: [...]" for k in needs.fields)
         raise Refused(400, "entities", f"send an object of lists: {{{want}}}")
-    extra = sorted(set(entities) - set(needs.fields))
+    taken = {**needs.fields, REQUEST_TIME: "UNIX_TIMESTAMP"}  # the moment asked: any lookup
+    extra = sorted(set(entities) - set(taken))
     if extra:
-        raise Refused(
-            400, extra[0], f"is not taken by this lookup; it takes {sorted(needs.fields)}"
-        )
+        raise Refused(400, extra[0], f"is not taken by this lookup; it takes {sorted(taken)}")
     if REQUEST_TIME in needs.fields and REQUEST_TIME not in entities:  # asked now
         rows = (
             len(next(iter(entities.values())))
@@ -180,7 +179,7 @@ def checked_lookup(body: dict[str, Any], store, max_keys: int) -> Lookup:
     if missing:
         raise Refused(400, missing[0], f"is missing from entities: send {sorted(needs.fields)}")
     rows = _row_count(entities, max_keys)
-    checked = {name: _values(name, values, needs.fields[name]) for name, values in entities.items()}
+    checked = {name: _values(name, values, taken[name]) for name, values in entities.items()}
     return Lookup(features=needs.features, entities=checked, full_feature_names=full, rows=rows)
 
 

@@ -35,6 +35,13 @@ class ServerMetrics:
         self.connections = Gauge(
             "trip_features_http_open_connections", "Open client connections", registry=self.registry
         )
+        self.materialized_until = Gauge(
+            "trip_features_materialized_until_seconds",
+            "Unix time up to which each online view is materialized: answers are exact for the "
+            "rows loaded so far",
+            ["view"],
+            registry=self.registry,
+        )
         self.refused_connections = Counter(
             "trip_features_http_refused_connections",
             "Connections refused or closed by a limit, by reason",

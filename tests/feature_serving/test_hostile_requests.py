@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.feature_serving.conftest import post, running_server
+from tests.feature_serving.conftest import FULL_END, post, running_server
 from tests.jobs.feast_serving import latest_per_driver
 from tests.oracles import windows_at
 
 ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
 AT = 1767225600  # 2026-01-01T00:00:00Z
 ASKED = "2026-01-09T17:45:00Z"  # within the tests' trips
+FULL_END_UTC = f"{FULL_END}T00:00:00+00:00"  # what the tests' stores are materialized up to
 GOOD = {
     "feature_service": "driver_activity_v1",
     "entities": {"driver_id": [1001, 1002], "request_timestamp": [ASKED, ASKED]},
@@ -207,7 +208,7 @@ def test_a_lookup_answers_the_windows_at_its_time_and_a_view_its_latest_row(
     assert status == 200, answer
     _assert_values(answer, windows_at(activity, drivers, pd.Timestamp(ASKED)), drivers)
     per_trip = [f"driver_activity:{f}" for f in ACTIVITY]  # each driver's last trip's windows
-    status, answer = post(connection, {"features": per_trip, "entities": {"driver_id": drivers}})
+    status, answer = post(connection, {"features": per_trip, "entities": at})  # inside its ttl
     assert status == 200, answer
     _assert_values(answer, latest, drivers)
     # Without a request time, the server's clock: months after the tests' trips, no trip in
@@ -273,7 +274,21 @@ def test_health_and_metrics_count_what_was_answered(server):
     connection.request("GET", "/health")
     health = connection.getresponse()
     assert health.status == 200
-    assert "driver_activity_v1" in json.loads(health.read())["feature_services"]
+    body = json.loads(health.read())
+    assert "driver_activity_v1" in body["feature_services"]
+    # Freshness: every online view is materialized up to the tests' end, said in the health
+    # answer, in each lookup's metadata and as a metric
+    until = {
+        view: FULL_END_UTC for view in ("driver_activity", "driver_recent_trips", "trips_stats_3h")
+    }
+    assert body["materialized_until"] == until
+    assert post(connection, GOOD)[1]["metadata"]["materialized_until"] == until
+    connection.request("GET", "/metrics")
+    text = connection.getresponse().read().decode()
+    found = re.search(
+        r'trip_features_materialized_until_seconds\{view="driver_recent_trips"\} (\S+)', text
+    )
+    assert float(found.group(1)) == pd.Timestamp(FULL_END_UTC).timestamp()
 
 
 @pytest.mark.parametrize(
