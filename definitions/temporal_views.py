@@ -27,7 +27,7 @@ import numpy as np
 from feast import Entity, FeatureView, Field, OnDemandFeatureView, RequestSource
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 from feast.transformation.python_transformation import PythonTransformation
-from feast.types import Array, Float64, Int64
+from feast.types import Bytes, Float64, Int64
 from hamilton.function_modifiers import tag
 
 from definitions.sources import _table_source
@@ -83,10 +83,12 @@ def driver_recent_trips_view(
         entities=[driver_entity],
         ttl=None,  # the windows, computed at request time, say what is recent
         schema=[
-            Field(name=TIMES, dtype=Array(Int64), description="Event times (us), ascending."),
+            Field(name=TIMES, dtype=Bytes, description="Event times (us), ascending: int64 LE."),
             *[
                 Field(
-                    name=_recent_column(m), dtype=Array(Float64), description=f"{m}, NaN if null."
+                    name=_recent_column(m),
+                    dtype=Bytes,
+                    description=f"{m}: float64 LE, NaN if null.",
                 )
                 for m in catalogue.carried(TABLE)
             ],
@@ -166,25 +168,26 @@ def _windows_at_request(inputs: dict[str, list], plan: dict[str, list]) -> dict[
     out: dict[str, list] = {name: [] for name in plan}
     for row, when in enumerate(asked):
         t = _micros(when)
-        trips = np.asarray(
-            times[row] if row < len(times) and times[row] is not None else [], np.int64
-        )
+        trips = _unpacked(times, row, "<i8")
         for name, (how, window, measure) in plan.items():
             lo = int(np.searchsorted(trips, t - window, side="right"))
             hi = int(np.searchsorted(trips, t, side="right"))
             if how == "count":
                 out[name].append(hi - lo)
                 continue
-            values = np.asarray(
-                (inputs.get(_recent_column(measure)) or [None] * len(asked))[row] or [], float
-            )
-            chosen = values[lo:hi]
+            chosen = _unpacked(inputs.get(_recent_column(measure)) or [], row, "<f8")[lo:hi]
             chosen = chosen[~np.isnan(chosen)]
             if not len(chosen):
                 out[name].append(None)
             else:
                 out[name].append(float(chosen.mean() if how == "mean" else chosen.max()))
     return out
+
+
+def _unpacked(column: list, row: int, dtype: str) -> np.ndarray:
+    """A row's packed array (bytes, none when the driver has no row), without a copy."""
+    packed = column[row] if row < len(column) else None
+    return np.frombuffer(packed, dtype=dtype) if packed else np.empty(0, dtype=dtype)
 
 
 def _micros(when) -> int:

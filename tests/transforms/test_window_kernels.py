@@ -148,3 +148,19 @@ def test_windows_at_arbitrary_moments_equal_brute_force(trips):
     counts = expected["trips_1h"]
     assert (counts == 0).sum() > 50 and (counts > 1).sum() > 50  # idle moments and busy ones
     assert expected["mean_dist_15m"].isna().sum() > 50
+
+
+def test_the_documented_example_of_windows_at_the_moment_asked():
+    """docs/feast.md: a driver with trips at 10:00 and 10:05, asked at four moments."""
+    day = pd.Timestamp("2026-01-05", tz="UTC")
+    trips = [day + pd.Timedelta(t) for t in ("10h", "10h5min")]
+    asked = [day + pd.Timedelta(t) for t in ("10h5min", "10h30min", "11h2min", "11h30min")]
+    ts = to_micros(pd.Series(trips + asked))
+    got = windows_at_queries(
+        np.zeros(len(ts), dtype=np.int64),
+        ts,
+        np.r_[np.zeros(2), np.ones(4)].astype(np.int8),
+        np.ones(len(ts)),
+        {"trips_1h": ("count", window_micros("1h"))},
+    )
+    assert got["trips_1h"][2:].tolist() == [2, 2, 1, 0]
