@@ -12,11 +12,12 @@ import pytest
 from storage.sample_trips import generate_trips, write_trips
 from tests.connect_clients import run_client
 from tests.databricks.notebook_runner import as_rows, cells, run_notebook
-from tests.jobs.feast_serving import latest_per_driver
+from tests.oracles import windows_at
 
 PROJECT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((PROJECT / "notebooks").glob("*.py"))
 DRIVERS = [1000, 1001, 1002]
+ASKED = "2026-01-09T18:30:00"  # the moment the notebook asks at, inside the trips' days
 
 
 def test_every_notebook_is_a_databricks_source_notebook_that_compiles():
@@ -59,6 +60,7 @@ def _widgets(root: Path, trips: Path) -> dict[str, dict[str, str]]:
             "start": "2026-01-01",
             "end": "2026-02-01",
             "drivers": ",".join(map(str, DRIVERS)),
+            "at": ASKED,
         },
         "04_quality_and_lineage.py": common,
     }
@@ -78,9 +80,9 @@ def _check(shown: dict[str, list[list[dict]]], root: Path, read: int) -> None:
     assert len(shown["02_training_set.py"][0]) == 20
 
     activity = pd.read_parquet(root / "features" / "driver_activity")
-    latest = latest_per_driver(activity).loc[DRIVERS]
+    expected = windows_at(activity, DRIVERS, pd.Timestamp(ASKED, tz="UTC"))
     online = pd.DataFrame(shown["03_materialize_and_look_up.py"][0]).set_index("driver_id")
-    assert online.loc[DRIVERS, "trips_24h"].tolist() == latest["trips_24h"].tolist()
+    assert online.loc[DRIVERS, "trips_24h"].tolist() == expected["trips_24h"].tolist()
 
     reasons, columns, lineage = shown["04_quality_and_lineage.py"]
     assert reasons == [{"rule": "negative_distance", "trips": counts["trips quarantined"]}]
