@@ -58,7 +58,7 @@ def _widgets(root: Path, trips: Path) -> dict[str, dict[str, str]]:
         "03_materialize_and_look_up.py": {
             **common,
             "start": "2026-01-01",
-            "end": "2026-02-01",
+            "end": ASKED,  # materialized up to the moment it asks at, as a model server runs
             "drivers": ",".join(map(str, DRIVERS)),
             "at": ASKED,
         },

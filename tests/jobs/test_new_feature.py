@@ -8,7 +8,7 @@ from definitions.feature_store import feature_store
 from jobs import compute_features, materialize, register
 from runtime.config import apply_override
 from storage.sample_trips import generate_trips, write_trips
-from tests.oracles import driver_window_oracle
+from tests.oracles import driver_window_oracle, windows_at_times_oracle
 
 DECLARATION = (
     "features.tables.driver_activity.features.trips_30m="
@@ -34,16 +34,16 @@ def test_a_declared_window_is_computed_checked_registered_and_served(spark, conf
     register.run(conf)
     view = feature_store(conf).get_feature_view("driver_activity")
     field = next(f for f in view.features if f.name == "trips_30m")
-    assert field.description == "Trips of the driver in the last 30 minutes, this one included."
-
-    materialize.run(conf, start="2026-01-01", end="2026-01-12")
-    latest = (
-        activity.reset_index()
-        .sort_values(["driver_id", "event_timestamp", "created"])
-        .groupby("driver_id")
-        .tail(1)
-        .set_index("driver_id")
-        .sort_index()
+    assert field.description == (
+        "Trips of the driver in the 30 minutes up to the moment asked (a trip then included)."
     )
-    online = materialize.lookup(conf, latest.index.tolist()).set_index("driver_id").sort_index()
-    np.testing.assert_array_equal(online["trips_30m"].astype(int), latest["trips_30m"])
+
+    # Served at the moment asked, by the same one declaration: the on-demand view's windows
+    materialize.run(conf, start="2026-01-01", end="2026-01-12")
+    drivers = sorted(activity["driver_id"].unique().tolist())
+    at = pd.Timestamp("2026-01-06T13:17:00Z")
+    online = materialize.lookup(conf, drivers, at=at.to_pydatetime()).set_index("driver_id")
+    asked = pd.DataFrame({"driver_id": drivers, "event_timestamp": at})
+    expected = windows_at_times_oracle(trips, asked, {"trips_30m": ("count", "30min")})
+    np.testing.assert_array_equal(online.loc[drivers, "trips_30m"], expected["trips_30m"])
+    assert (expected["trips_30m"] > 0).any() and (expected["trips_30m"] == 0).any()
