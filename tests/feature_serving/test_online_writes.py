@@ -39,7 +39,9 @@ def writer(request, served_stores):
 
 
 def _served_trips(connection) -> int | None:
-    body = {"features": ["driver_activity:trips_1h"], "entities": {"driver_id": [DRIVER]}}
+    # asked soon after the rows written (the view's 1-day ttl counts from the moment asked)
+    entities = {"driver_id": [DRIVER], "request_timestamp": ["2026-02-01T14:00:00Z"]}
+    body = {"features": ["driver_activity:trips_1h"], "entities": entities}
     status, answer = post(connection, body, headers=AUTH)
     assert status == 200, answer
     return answer["results"][1]["values"][0]

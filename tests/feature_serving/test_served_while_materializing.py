@@ -25,6 +25,7 @@ EARLY_END = "2026-01-07"
 # Each driver's latest per-trip row: the store's mechanics (old row or new, whole) are tested on
 # it; the windows at request time are computed from rows written the same way.
 PER_TRIP = [f"driver_activity:{name}" for name in ACTIVITY]
+ASKED = "2026-01-07T00:00:00Z"  # the lookups' moment (the per-trip view's ttl counts from it)
 
 pytestmark = pytest.mark.slow
 
@@ -77,9 +78,12 @@ def _rows(answer: dict) -> list[tuple]:
 
 
 def _as_rows(table: pd.DataFrame, drivers: list[int]) -> list[tuple]:
+    """What the per-trip view serves asked at ASKED: each driver's latest row, null past the
+    view's 1-day ttl."""
+    fresh = table["event_timestamp"] >= pd.Timestamp(ASKED) - pd.Timedelta("1d")
     return [
         tuple(None if pd.isna(v) else float(v) for v in table.loc[d, ACTIVITY])
-        if d in table.index
+        if d in table.index and fresh[d]
         else (None,) * len(ACTIVITY)
         for d in drivers
     ]
@@ -97,7 +101,10 @@ def test_every_lookup_during_a_materialization_is_answered_old_or_new_per_driver
     old = _as_rows(latest_per_driver(activity[activity["event_timestamp"] < early_cut]), drivers)
     new = _as_rows(latest_per_driver(activity), drivers)
     assert sum(o != n for o, n in zip(old, new, strict=True)) > len(drivers) // 2  # a real change
-    body = {"features": PER_TRIP, "entities": {"driver_id": drivers}}
+    body = {
+        "features": PER_TRIP,
+        "entities": {"driver_id": drivers, "request_timestamp": [ASKED] * len(drivers)},
+    }
     with running_server(conf, "serving.registry_ttl_seconds=1") as (port, _):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         job = _job(conf)
@@ -129,7 +136,10 @@ def test_a_materialization_killed_inside_a_view_leaves_it_served_until_completed
     early_cut = pd.Timestamp(EARLY_END, tz="UTC")
     old = _as_rows(latest_per_driver(activity[activity["event_timestamp"] < early_cut]), drivers)
     new = _as_rows(latest_per_driver(activity), drivers)
-    body = {"features": PER_TRIP, "entities": {"driver_id": drivers}}
+    body = {
+        "features": PER_TRIP,
+        "entities": {"driver_id": drivers, "request_timestamp": [ASKED] * len(drivers)},
+    }
     killed = _job(conf, kill_at="online_write:driver_activity")
     _, err = killed.communicate(timeout=600)
     assert killed.returncode == -9, err[-3000:]
