@@ -59,6 +59,7 @@ def _state(conf) -> dict:
     stats_file = next((features / "trips_stats_3h").glob("date=*/*.parquet"))
     activity = pd.read_parquet(features / "driver_activity")
     drivers = sorted(activity["driver_id"].unique().tolist())
+    asked = activity["event_timestamp"].max().to_pydatetime()
     return {
         "tags": {name: v.tags[CODE_VERSION_TAG] for name, v in views.items()},
         "intervals": {name: len(v.materialization_intervals) for name, v in views.items()},
@@ -73,7 +74,8 @@ def _state(conf) -> dict:
         .get_online_features(
             features=[f"driver_activity:{f}" for f in ACTIVITY]
             + [f"trips_stats_3h:{f}" for f in ("hour_of_day", "percentile_dist_rolling_3h")],
-            entity_rows=[{"driver_id": d} for d in drivers],
+            # asked at the last trip: inside the views' 1-day ttl, which counts from then
+            entity_rows=[{"driver_id": d, "request_timestamp": asked} for d in drivers],
         )
         .to_df()
         .set_index("driver_id"),
