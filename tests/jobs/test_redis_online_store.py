@@ -29,20 +29,23 @@ def _flush(address: str) -> None:
 
 
 def _assert_serves(conf, table: pd.DataFrame, view: str, features: list[str]) -> None:
-    """The view serves each driver's latest row (the per-trip views, as of their last trip)."""
+    """The view serves each driver's latest row (the per-trip views, as of their last trip),
+    asked at the table's last trip: null where it is older than the view's 1-day ttl then."""
     latest = latest_per_driver(table)
+    asked = table["event_timestamp"].max().to_pydatetime()
     online = (
         feature_store(conf)
         .get_online_features(
             features=[f"{view}:{name}" for name in features],
-            entity_rows=[{"driver_id": d} for d in latest.index],
+            entity_rows=[{"driver_id": d, "request_timestamp": asked} for d in latest.index],
         )
         .to_df()
     )
     online = online.set_index("driver_id").sort_index()
+    fresh = latest["event_timestamp"] >= pd.Timestamp(asked) - pd.Timedelta("1d")
     for name in features:
         np.testing.assert_allclose(
-            online[name].astype(float), latest[name].astype(float), err_msg=name
+            online[name].astype(float), latest[name].astype(float).where(fresh), err_msg=name
         )
 
 
