@@ -23,7 +23,6 @@ import multiprocessing
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.online_lookup import _free_port, _start_redis
+from benchmarks.online_lookup import _serve, _start_redis
 from runtime.config import load_config
 from storage.sample_trips import generate_trips, write_trips
 
@@ -146,27 +145,6 @@ def _phase(port, drivers, args, overrides, materializing: bool) -> dict:
     }
 
 
-def _serve(overrides: list[str]) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
-    sets = [a for o in [*overrides, f"serving.port={port}"] for a in ("--set", o)]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jobs.serve", *sets],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return server, port
-        except OSError:
-            if server.poll() is not None:
-                raise SystemExit(f"jobs.serve exited with {server.returncode}") from None
-            time.sleep(0.3)
-    server.kill()
-    raise SystemExit("jobs.serve did not listen within 120 s")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -212,7 +190,7 @@ def main() -> None:
             conf = load_config("local", overrides)
             register.run(conf)
             materialize.run(conf, start="2020-01-01", end=half)
-            server, port = _serve(overrides)
+            server, port = _serve("jobs.serve", conf, overrides, root / name)
             try:
                 for phase, materializing in (("quiet", False), ("materializing", True)):
                     rows.append(

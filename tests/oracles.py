@@ -34,6 +34,16 @@ def percentile_oracle(trips: pd.DataFrame, window: str) -> pd.Series:
     return pd.Series(out, name="percentile_dist_rolling_3h")
 
 
+def _aggregate(how: str, members: np.ndarray) -> float:
+    """count (every trip) | mean | max (of the non-null values; NaN when there are none)."""
+    if how == "count":
+        return len(members)
+    values = members[~np.isnan(members)]
+    if not len(values):
+        return np.nan
+    return values.mean() if how == "mean" else values.max()
+
+
 def driver_window_oracle(trips: pd.DataFrame, windows: dict[str, tuple[str, str]]) -> pd.DataFrame:
     """trip_id -> each feature of `windows` (name -> (count|mean|max, length)) per driver."""
     ts, ids = _micros(trips["event_timestamp"]), trips["trip_id"].to_numpy()
@@ -47,14 +57,7 @@ def driver_window_oracle(trips: pd.DataFrame, windows: dict[str, tuple[str, str]
         for name, (how, length) in windows.items():
             w = pd.Timedelta(length) // pd.Timedelta(1, "us")
             members = [j for j in earlier if ts[j] > ts[i] - w]
-            values = dist[members]
-            values = values[~np.isnan(values)]
-            if how == "count":
-                row[name] = len(members)
-            elif how == "mean":
-                row[name] = values.mean() if len(values) else np.nan
-            else:
-                row[name] = values.max() if len(values) else np.nan
+            row[name] = _aggregate(how, dist[members])
         rows[ids[i]] = row
     return pd.DataFrame.from_dict(rows, orient="index")
 
@@ -74,14 +77,7 @@ def windows_at_times_oracle(
         for name, (how, length) in windows.items():
             w = pd.Timedelta(length) // pd.Timedelta(1, "us")
             members = np.flatnonzero((drivers == driver) & (ts <= t) & (ts > t - w))
-            values = dist[members]
-            values = values[~np.isnan(values)]
-            if how == "count":
-                row[name] = len(members)
-            elif how == "mean":
-                row[name] = values.mean() if len(values) else np.nan
-            else:
-                row[name] = values.max() if len(values) else np.nan
+            row[name] = _aggregate(how, dist[members])
         out.append(row)
     return pd.DataFrame(out, index=queries.index)
 
