@@ -63,6 +63,22 @@ def _start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("redis-server did not start within 30 s")
 
 
+def store_overrides(name: str, shared: list[str], root: Path) -> list[str]:
+    """conf overrides of a benchmark's own registry and online store: sqlite or redis (the
+    server in TRIP_FEATURES_REDIS)."""
+    overrides = [
+        *shared,
+        f"paths.registry={root / name / 'registry.db'}",
+        f"paths.online_store={root / name / 'online.db'}",
+    ]
+    if name == "redis":
+        overrides += [
+            "feast.online_store.type=redis",
+            "feast.online_store.connection_string=${TRIP_FEATURES_REDIS}",
+        ]
+    return overrides
+
+
 def _latencies(store, service: str, drivers: np.ndarray, requests: int, at) -> np.ndarray:
     feature_service = store.get_feature_service(service)
     rng = np.random.default_rng(7)
@@ -171,16 +187,7 @@ def main() -> None:
         end = (end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")).ceil("s")
         stores, confs = {}, {}
         for name in ("sqlite", "redis"):
-            overrides = [
-                *shared,
-                f"paths.registry={root / name / 'registry.db'}",
-                f"paths.online_store={root / name / 'online.db'}",
-            ]
-            if name == "redis":
-                overrides += [
-                    "feast.online_store.type=redis",
-                    "feast.online_store.connection_string=${TRIP_FEATURES_REDIS}",
-                ]
+            overrides = store_overrides(name, shared, root)
             conf = load_config("local", overrides)
             register.run(conf)
             materialize.run(conf, start="2020-01-01", end=str(end))

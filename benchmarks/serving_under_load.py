@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.online_lookup import _serve, _start_redis
+from benchmarks.online_lookup import _serve, _start_redis, store_overrides
 from runtime.config import load_config
 from storage.sample_trips import generate_trips, write_trips
 
@@ -177,16 +177,7 @@ def main() -> None:
         )
         half = (pd.Timestamp("2026-01-05") + pd.Timedelta(days=args.days // 2)).isoformat()
         for name in args.stores:
-            overrides = [
-                *shared,
-                f"paths.registry={root / name / 'registry.db'}",
-                f"paths.online_store={root / name / 'online.db'}",
-            ]
-            if name == "redis":
-                overrides += [
-                    "feast.online_store.type=redis",
-                    "feast.online_store.connection_string=${TRIP_FEATURES_REDIS}",
-                ]
+            overrides = store_overrides(name, shared, root)
             conf = load_config("local", overrides)
             register.run(conf)
             materialize.run(conf, start="2020-01-01", end=half)
