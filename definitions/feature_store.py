@@ -17,6 +17,7 @@ from feast.repo_config import RepoConfig
 from feast.repo_contents import RepoContents
 
 from definitions.dataflow import build_definitions
+from definitions.online_on_demand import on_demand_read
 from definitions.online_store import online_store_settings
 from offline_store.spark_store import quiet_feast_warnings
 from runtime.errors import JobError
@@ -112,14 +113,19 @@ class ProjectFeatureStore(FeatureStore):
 
     def get_online_features(self, features, entity_rows, *args, **kwargs):
         """Feast's lookup; a request without `request_timestamp` for features that need it (the
-        windows at the moment asked, the request's calendar) is asked now, by this clock."""
+        windows at the moment asked, the request's calendar) is asked now, by this clock. The
+        project's on-demand views are computed here (definitions.online_on_demand)."""
         times = _request_times(entity_rows)  # also the moment a snapshot's ttl counts from
-        if _needs_request_time(self, features):
+        here = on_demand_read(self, features)  # the project's on-demand views, computed here
+        asked = here.refs if here else features
+        if _needs_request_time(self, asked):
             entity_rows = _with_request_time(entity_rows, times)
         else:
             entity_rows = _without_request_time(entity_rows)  # no view reads it
-        response = super().get_online_features(features, entity_rows, *args, **kwargs)
+        response = super().get_online_features(asked, entity_rows, *args, **kwargs)
         full = kwargs.get("full_feature_names", args[0] if args else False)
+        if here:
+            here.complete(response.proto, times, bool(full))
         _expire_past_ttl(self, features, times, response.proto, bool(full))
         return response
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -160,22 +161,36 @@ def driver_activity_now_view(
 
 
 def _windows_at_request(inputs: dict[str, list], plan: dict[str, list]) -> dict[str, list]:
-    """Each row's windows at its request time, over the trips in its arrays (sorted times in
-    microseconds): count, mean and max of the trips in (t - w, t]; a driver without arrays (never
-    materialized, or no trip in the window) has counts of 0 and null means."""
-    times = inputs.get(TIMES) or []
-    asked = inputs["request_timestamp"]
+    """The on-demand view's function: `windows_at` over its inputs (Feast's columns)."""
+    measures = {m for _, _, m in plan.values() if m}
+    return windows_at(
+        [_micros(when) for when in inputs["request_timestamp"]],
+        inputs.get(TIMES) or [],
+        {m: inputs.get(_recent_column(m)) or [] for m in measures},
+        plan,
+    )
+
+
+def windows_at(
+    asked_us: Sequence[int],
+    packed_times: Sequence[bytes | None],
+    packed_measures: dict[str, Sequence[bytes | None]],
+    plan: dict[str, Sequence],
+) -> dict[str, list]:
+    """Each row's windows at its request time (microseconds), over the trips in its arrays
+    (sorted times in microseconds, a measure per trip): count, mean and max of the trips in
+    (t - w, t]; a driver without arrays (never materialized, or no trip in the window) has counts
+    of 0 and null means."""
     out: dict[str, list] = {name: [] for name in plan}
-    for row, when in enumerate(asked):
-        t = _micros(when)
-        trips = _unpacked(times, row, "<i8")
+    for row, t in enumerate(asked_us):
+        trips = _unpacked(packed_times, row, "<i8")
+        ends = int(np.searchsorted(trips, t, side="right"))
         for name, (how, window, measure) in plan.items():
             lo = int(np.searchsorted(trips, t - window, side="right"))
-            hi = int(np.searchsorted(trips, t, side="right"))
             if how == "count":
-                out[name].append(hi - lo)
+                out[name].append(ends - lo)
                 continue
-            chosen = _unpacked(inputs.get(_recent_column(measure)) or [], row, "<f8")[lo:hi]
+            chosen = _unpacked(packed_measures[measure], row, "<f8")[lo:ends]
             chosen = chosen[~np.isnan(chosen)]
             if not len(chosen):
                 out[name].append(None)
@@ -184,7 +199,7 @@ def _windows_at_request(inputs: dict[str, list], plan: dict[str, list]) -> dict[
     return out
 
 
-def _unpacked(column: list, row: int, dtype: str) -> np.ndarray:
+def _unpacked(column: Sequence, row: int, dtype: str) -> np.ndarray:
     """A row's packed array (bytes, none when the driver has no row), without a copy."""
     packed = column[row] if row < len(column) else None
     return np.frombuffer(packed, dtype=dtype) if packed else np.empty(0, dtype=dtype)
