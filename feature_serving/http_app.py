@@ -55,6 +55,11 @@ class FeatureServer:
         if settings.write_routes:
             self.routes["/write-to-online-store"] = ("POST", self._write)
         self._refresher: asyncio.Task | None = None
+        # A lookup in the embedded sqlite store is a read of a local file, quicker than handing
+        # it to a thread and back (0.4 ms of a 0.8 ms answer, measured: docs/benchmarks.md); a
+        # network store's lookup runs in a thread, so a stalled server cannot stop /health or
+        # the other connections.
+        self._local_store = "sqlite" in _store_settings(store)["type"].lower()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -126,7 +131,10 @@ class FeatureServer:
         body = parsed_json(await self._body(headers, receive))
         limit = self.settings.limits.max_keys_per_request
         lookup = checked_lookup(body, self.store, limit)
-        response = await run_in_threadpool(self._read, lookup)
+        if self._local_store:
+            response = self._read(lookup)
+        else:
+            response = await run_in_threadpool(self._read, lookup)
         self.metrics.rows.inc(lookup.rows)
         answer = _answer_dict(response)
         # Exact with respect to the rows materialized so far: up to when, per view

@@ -19,6 +19,7 @@ from feature_lineage import job_datasets
 from feature_lineage.run_events import job_run
 from runtime.errors import JobError
 from runtime.faults import checkpoint
+from runtime.session import get_spark
 
 log = logging.getLogger("jobs.materialize")
 
@@ -58,6 +59,9 @@ def run(
     online = [job_datasets.online_view(conf, store.project, registered[v]) for v in views]
     for view, dataset in zip(views, online, strict=True):
         dataset.columns = {f.name: [(sources[view], f.name)] for f in registered[view].features}
+    # Feast's offline store reads through the active session, and would start its own without
+    # this project's settings (UTC, loopback, this interpreter for Python workers)
+    get_spark(conf)
     with job_run(conf, "materialize", inputs=list(sources.values())) as lineage:
         _materialize(conf, store, views, start, end_time, incremental)
         lineage.outputs = online
@@ -133,7 +137,6 @@ def lookup(
 
 def main(argv: list[str] | None = None) -> int:
     from runtime.cli import answered, base_parser, configure_logging, load_from_args
-    from runtime.session import get_spark
 
     parser = base_parser(__doc__)
     parser.add_argument("--start", help="materialize rows from this time (UTC)")
@@ -157,7 +160,6 @@ def main(argv: list[str] | None = None) -> int:
             return
         if not (args.start or args.incremental):
             raise ValueError("give --start (and --end), or --incremental")
-        get_spark(conf)  # the offline store reads through this session
         run(conf, args.start, args.end, args.incremental)
 
     return answered(body)
