@@ -6,8 +6,8 @@ Python, a dict of columns per request, the function, and each value typed back i
 (Feast keeps the outputs named as the full names, which a function returning its own names never
 has). The project's store asks Feast for the stored views only, then computes here:
 
-- the windows at the moment asked (`driver_activity_now`): `temporal_views.windows_at` over the
-  driver's recent trips as they come from the store;
+- the windows at the moment asked (`driver_activity_now`): `window_kernels.windows_at_times`
+  over the driver's recent trips as they come from the store;
 - views of the request alone (`request_calendar`): their own function on the request times.
 
 The answer has the names, order, statuses and types Feast's path gives (tested equal:
@@ -25,8 +25,9 @@ from feast.protos.feast.types.Value_pb2 import Value
 from feast.type_map import python_values_to_proto_values
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from definitions.temporal_views import TIMES, _recent_column, windows_at
+from definitions.temporal_views import TIMES, _recent_column
 from offline_store.temporal_windows import TEMPORAL_TAG, plan_of_view
+from transforms.kernels.window_kernels import windows_at_times
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _REQUEST_TIME = "request_timestamp"
@@ -47,7 +48,7 @@ class _Windows:
             m: [v.bytes_val for v in columns[_answered(ref, full)].values]
             for m, ref in self.measure_refs.items()
         }
-        computed = windows_at(asked_us, times, measures, self.plan)
+        computed = windows_at_times(asked_us, times, measures, self.plan)
         return {
             name: [_value(how, v) for v in computed[name]]
             for name, (how, _, _) in self.plan.items()

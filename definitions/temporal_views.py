@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from feast import Entity, FeatureView, Field, OnDemandFeatureView, RequestSource
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 from feast.transformation.python_transformation import PythonTransformation
@@ -36,6 +34,7 @@ from feature_lineage.code_versions import CODE_VERSION_TAG, UNKNOWN
 from offline_store.temporal_windows import RECENT_TRIPS_TAG, TEMPORAL_TAG
 from transforms.catalogue import Catalogue
 from transforms.kernels.time_columns import window_micros
+from transforms.kernels.window_kernels import windows_at_times
 
 TABLE = "driver_activity"
 RECENT_VIEW, NOW_VIEW = "driver_recent_trips", "driver_activity_now"
@@ -161,48 +160,15 @@ def driver_activity_now_view(
 
 
 def _windows_at_request(inputs: dict[str, list], plan: dict[str, list]) -> dict[str, list]:
-    """The on-demand view's function: `windows_at` over its inputs (Feast's columns)."""
+    """The on-demand view's function: the windows at each request time over its inputs
+    (Feast's columns)."""
     measures = {m for _, _, m in plan.values() if m}
-    return windows_at(
+    return windows_at_times(
         [_micros(when) for when in inputs["request_timestamp"]],
         inputs.get(TIMES) or [],
         {m: inputs.get(_recent_column(m)) or [] for m in measures},
         plan,
     )
-
-
-def windows_at(
-    asked_us: Sequence[int],
-    packed_times: Sequence[bytes | None],
-    packed_measures: dict[str, Sequence[bytes | None]],
-    plan: dict[str, Sequence],
-) -> dict[str, list]:
-    """Each row's windows at its request time (microseconds), over the trips in its arrays
-    (sorted times in microseconds, a measure per trip): count, mean and max of the trips in
-    (t - w, t]; a driver without arrays (never materialized, or no trip in the window) has counts
-    of 0 and null means."""
-    out: dict[str, list] = {name: [] for name in plan}
-    for row, t in enumerate(asked_us):
-        trips = _unpacked(packed_times, row, "<i8")
-        ends = int(np.searchsorted(trips, t, side="right"))
-        for name, (how, window, measure) in plan.items():
-            lo = int(np.searchsorted(trips, t - window, side="right"))
-            if how == "count":
-                out[name].append(ends - lo)
-                continue
-            chosen = _unpacked(packed_measures[measure], row, "<f8")[lo:ends]
-            chosen = chosen[~np.isnan(chosen)]
-            if not len(chosen):
-                out[name].append(None)
-            else:
-                out[name].append(float(chosen.mean() if how == "mean" else chosen.max()))
-    return out
-
-
-def _unpacked(column: Sequence, row: int, dtype: str) -> np.ndarray:
-    """A row's packed array (bytes, none when the driver has no row), without a copy."""
-    packed = column[row] if row < len(column) else None
-    return np.frombuffer(packed, dtype=dtype) if packed else np.empty(0, dtype=dtype)
 
 
 def _micros(when) -> int:

@@ -115,7 +115,7 @@ def recent_trips(
     """Per key: its trips with time in (end - window, end], sorted by time, as packed arrays
     (times in microseconds, int64; measures float64, null as NaN), stamped with its latest
     trip's event and created times.
-    What `definitions.temporal_views.windows_at_request` computes the online windows from."""
+    What `transforms.kernels.window_kernels.windows_at_times` computes the online windows from."""
     window = int(recipe["window_us"])
     end_us = (end.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(
         microseconds=1

@@ -275,8 +275,8 @@ def _at_training_rows(spark, trips: pd.DataFrame, plan: dict) -> pd.DataFrame:
 
 
 def _online(trips: pd.DataFrame, plan: dict) -> pd.DataFrame:
-    from definitions.temporal_views import windows_at
     from transforms.kernels.time_columns import to_micros
+    from transforms.kernels.window_kernels import windows_at_times
 
     ts = to_micros(trips["event_timestamp"])
     measures = sorted({m for _, _, m in plan.values() if m})
@@ -288,7 +288,7 @@ def _online(trips: pd.DataFrame, plan: dict) -> pd.DataFrame:
             values = trips[m].to_numpy(dtype=np.float64, na_value=np.nan)[order]
             packed[m][driver] = values.astype("<f8").tobytes()
     drivers = trips["driver_id"].to_numpy()
-    values = windows_at(
+    values = windows_at_times(
         ts.tolist(),
         [packed_times[d] for d in drivers],
         {m: [packed[m][d] for d in drivers] for m in measures},

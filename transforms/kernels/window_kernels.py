@@ -6,6 +6,8 @@ in that order whose time is in (t - window, t]. NaN values are missing: skipped,
 The kernels are O(n) or O(n log n); pandas' rolling rank is the reference they are tested against.
 """
 
+from collections.abc import Sequence
+
 import numba
 import numpy as np
 
@@ -228,3 +230,38 @@ def windows_at_queries(
         out[name] = np.empty(len(order), dtype=np.float64)
         out[name][order] = values
     return out
+
+
+def windows_at_times(
+    asked_us: Sequence[int],
+    packed_times: Sequence[bytes | None],
+    packed_measures: dict[str, Sequence[bytes | None]],
+    plan: dict[str, Sequence],
+) -> dict[str, list]:
+    """Each row's windows at its time (microseconds), over the trips in its packed arrays (times
+    in microseconds, sorted, int64 little-endian; a float64 measure per trip, NaN when missing):
+    count, mean and max of the trips in (t - w, t], for a plan of feature -> (aggregation,
+    window in microseconds, measure). A row without arrays has counts of 0 and null means. What
+    the online lookups compute (definitions.temporal_views, definitions.online_on_demand)."""
+    out: dict[str, list] = {name: [] for name in plan}
+    for row, t in enumerate(asked_us):
+        trips = _unpacked(packed_times, row, "<i8")
+        ends = int(np.searchsorted(trips, t, side="right"))
+        for name, (how, window, measure) in plan.items():
+            lo = int(np.searchsorted(trips, t - window, side="right"))
+            if how == "count":
+                out[name].append(ends - lo)
+                continue
+            chosen = _unpacked(packed_measures[measure], row, "<f8")[lo:ends]
+            chosen = chosen[~np.isnan(chosen)]
+            if not len(chosen):
+                out[name].append(None)
+            else:
+                out[name].append(float(chosen.mean() if how == "mean" else chosen.max()))
+    return out
+
+
+def _unpacked(column: Sequence, row: int, dtype: str) -> np.ndarray:
+    """A row's packed array (bytes, none when the driver has no row), without a copy."""
+    packed = column[row] if row < len(column) else None
+    return np.frombuffer(packed, dtype=dtype) if packed else np.empty(0, dtype=dtype)
