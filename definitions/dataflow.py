@@ -19,6 +19,7 @@ from definitions import (
     sources,
     temporal_views,
 )
+from definitions.serving_log import LogSettings
 from feature_lineage.code_versions import published_versions
 from storage.publishers import publication_conf
 from transforms.catalogue import Catalogue
@@ -46,6 +47,7 @@ def definition_inputs(conf: dict[str, Any]) -> dict[str, Any]:
         "driver_activity_conf": feast["views"]["driver_activity"],
         "catalogue": Catalogue.from_conf(conf["features"]),
         "published_code_versions": published_versions(SparkSession.getActiveSession(), conf),
+        "serving_log_settings": LogSettings.from_conf(conf),
     }
 
 

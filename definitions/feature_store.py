@@ -19,6 +19,7 @@ from feast.repo_contents import RepoContents
 from definitions.dataflow import build_definitions
 from definitions.online_on_demand import on_demand_read
 from definitions.online_store import online_store_settings
+from definitions.serving_log import LogSettings, ServingLog, context_of
 from offline_store.spark_store import quiet_feast_warnings
 from runtime.errors import JobError
 
@@ -81,6 +82,7 @@ class ProjectFeatureStore(FeatureStore):
         self._kept_lock = threading.Lock()
         self._kept_of: object = None
         self._kept: dict[tuple, Any] = {}
+        self.serving_log: ServingLog | None = None  # feature_store() sets it from conf
 
     def kept(self, key: tuple, build: Callable[[], Any]) -> Any:
         """`build()`, made once per state of the cached registry (a refresh starts anew): what
@@ -127,6 +129,10 @@ class ProjectFeatureStore(FeatureStore):
         if here:
             here.complete(response.proto, times, bool(full))
         _expire_past_ttl(self, features, times, response.proto, bool(full))
+        if self.serving_log is not None and isinstance(features, FeatureService):
+            service = self.get_feature_service(features.name, allow_cache=True)
+            if service.logging_config is not None:
+                self.serving_log.record(service, response.proto, times, context_of(self))
         return response
 
     def get_historical_features(self, entity_df=None, features=None, *args, **kwargs):
@@ -260,7 +266,11 @@ def feature_store(conf: dict[str, Any]) -> FeatureStore:
     registry = config.registry.path
     if "://" not in registry:
         os.makedirs(os.path.dirname(registry), exist_ok=True)
-    return ProjectFeatureStore(repo_path=str(config.repo_path), config=config)
+    store = ProjectFeatureStore(repo_path=str(config.repo_path), config=config)
+    answers = LogSettings.from_conf(conf)
+    if answers is not None:
+        store.serving_log = ServingLog(store, answers.flush_seconds, answers.max_pending_rows)
+    return store
 
 
 def registered_store(conf: dict[str, Any]) -> FeatureStore:

@@ -206,6 +206,10 @@ class FeatureServer:
         for view, until in self._watermarks().items():
             seconds = dt.datetime.fromisoformat(until).timestamp() if until else float("nan")
             self.metrics.materialized_until.labels(view).set(seconds)
+        answers = getattr(self.store, "serving_log", None)
+        if answers is not None:
+            for state in ("recorded", "written", "dropped"):
+                self.metrics.logged_rows.labels(state).set(getattr(answers, state))
         return 200, self.metrics.exposition(), self.metrics.content_type.encode()
 
     async def _body(self, headers: Headers, receive) -> bytes:
@@ -236,6 +240,9 @@ class FeatureServer:
             elif message["type"] == "lifespan.shutdown":
                 if self._refresher is not None:
                     self._refresher.cancel()
+                answers = getattr(self.store, "serving_log", None)
+                if answers is not None:  # a clean stop writes every logged answer
+                    await run_in_threadpool(answers.close)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

@@ -49,6 +49,14 @@ class ServerMetrics:
             registry=self.registry,
         )
 
+        self.logged_rows = Gauge(
+            "trip_features_serving_log_rows",
+            "Answered entity rows of the serving log (definitions.serving_log): recorded, "
+            "written, or dropped (a full queue or a failed write)",
+            ["state"],
+            registry=self.registry,
+        )
+
     def observe(self, path: str, status: int, seconds: float) -> None:
         route = path if path in ROUTES else "other"  # a hostile client's paths make no series
         self.requests.labels(route, str(status)).inc()

@@ -11,6 +11,7 @@ import tempfile
 from typing import Any
 
 from definitions.feature_store import feature_store, plan_and_apply, repo_contents
+from definitions.serving_log import LogSettings
 from feature_lineage.run_events import job_run, path_dataset, table_dataset
 from runtime.config import apply_override
 from runtime.errors import JobError
@@ -51,7 +52,10 @@ def _plan_only(conf: dict[str, Any]) -> str:
                 f"--plan-only plans against a copy of a local registry; {registry} is remote: "
                 "copy it to a local file and point paths.registry at it"
             )
+        logged = LogSettings.from_conf(conf)  # where the real registry's services log
         planned = apply_override(conf, f"paths.registry={copy}")
+        if logged is not None:
+            planned = apply_override(planned, f"paths.serving_log={logged.path}")
         if not os.path.exists(conf["paths"]["online_store"]):  # opening it would create it
             scratch_store = os.path.join(scratch, "online.db")
             planned = apply_override(planned, f"paths.online_store={scratch_store}")

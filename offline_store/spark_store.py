@@ -311,6 +311,14 @@ class ProjectSparkOfflineStore(SparkOfflineStore):
     def pull_all_from_table_or_query(*args, **kwargs) -> RetrievalJob:
         return _quiet(SparkOfflineStore.pull_all_from_table_or_query(*args, **kwargs))
 
+    @staticmethod
+    def write_logged_features(config, data, source, logging_config, registry) -> None:
+        """Feast's feature logging: parquet files under the service's destination, one folder
+        per day (offline_store.logged_features); written without Spark, from the server."""
+        from offline_store.logged_features import write_logged_features
+
+        write_logged_features(config, data, source, logging_config, registry)
+
 
 def _quiet(job: RetrievalJob) -> RetrievalJob:
     """Feast's job, with the session setting Feast switched on put back as it was."""
