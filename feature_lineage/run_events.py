@@ -48,6 +48,7 @@ class JobRun:
 
     inputs: list[Dataset] = field(default_factory=list)
     outputs: list[Dataset] = field(default_factory=list)
+    facets: dict[str, dict[str, Any]] = field(default_factory=dict)  # run facets of the job's own
 
 
 def path_dataset(path: str, **kwargs) -> Dataset:
@@ -149,7 +150,7 @@ def _event(state, run_id, namespace, job, record: JobRun, parent, error):
         RunEvent,
         RunState,
     )
-    from openlineage.client.facet_v2 import error_message_run, job_type_job, parent_run
+    from openlineage.client.facet_v2 import RunFacet, error_message_run, job_type_job, parent_run
 
     run_facets: dict[str, Any] = {}
     if parent is not None:
@@ -164,6 +165,8 @@ def _event(state, run_id, namespace, job, record: JobRun, parent, error):
             message=str(error).splitlines()[0] if str(error) else repr(error),
             programmingLanguage="python",
         )
+    for name, fields in record.facets.items():  # e.g. the consistency replay's counts
+        run_facets[name] = RunFacet(producer=PRODUCER).with_additional_properties(**fields)
     job_facets = {
         "jobType": job_type_job.JobTypeJobFacet(
             processingType="BATCH", integration="TRIP_FEATURES", jobType="JOB"

@@ -132,7 +132,10 @@ def lookup(
         rows = [{**r, "request_timestamp": at} for r in rows]
     feature_service = store.get_feature_service(service)
     with answering(online_store_settings(conf)):
-        return store.get_online_features(features=feature_service, entity_rows=rows).to_df()
+        answer = store.get_online_features(features=feature_service, entity_rows=rows).to_df()
+    if store.serving_log is not None:  # logged now, not when the process ends
+        store.serving_log.close()
+    return answer
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ online store) and prints rows and seconds per stage, a sample of the training se
 answer for a few drivers.
 """
 
+import datetime as dt
 import logging
 import os
 import sys
@@ -55,7 +56,13 @@ def run(spark: SparkSession, conf: dict[str, Any], regenerate: bool = False) -> 
 
 
 def _stages(spark: SparkSession, conf: dict[str, Any], regenerate: bool) -> dict[str, Any]:
-    from jobs import materialize, register, training_set  # Feast: imported once it is needed
+    from definitions.serving_log import LogSettings
+    from jobs import (  # Feast: imported once it is needed
+        consistency,
+        materialize,
+        register,
+        training_set,
+    )
 
     summary: dict[str, Any] = {}
     data = os.path.dirname(conf["paths"]["features"])
@@ -138,9 +145,17 @@ def _stages(spark: SparkSession, conf: dict[str, Any], regenerate: bool) -> dict
     summary["quality page"] = f"file://{page}"
     summary["feature UI"] = "python -m jobs.ui (same --env and --set as this run)"
     summary["online asked at"] = bounds[1]  # the last trip's time: windows hold trips then
+    asked = dt.datetime.now(dt.UTC)
     summary["online answer"] = stage(
         "online lookup", materialize.lookup, conf, drivers + [-1], SERVICE, bounds[1]
     )
+    if LogSettings.from_conf(conf) is not None:  # what was just served, replayed offline
+        replayed = stage("consistency", consistency.run, spark, conf, [SERVICE], None, asked)
+        causes = ", ".join(f"{c} {n}" for c, n in replayed["causes"].items() if n) or "none"
+        summary["served vs offline"] = (
+            f"{replayed['match_rate']:.2%} of {replayed['compared']} values equal "
+            f"(differences: {causes})"
+        )
     return summary
 
 

@@ -84,6 +84,8 @@ COMMANDS = {
     "ui": "jobs.ui",
     "serve": "jobs.serve",
     "quality-report": "jobs.quality_report",
+    "consistency": "jobs.consistency",
+    "audit-leakage": "jobs.audit_leakage",
     "class-archive": "jobs.class_archive",
 }
 
@@ -128,3 +130,4 @@ compute = _entry_point("compute")
 register = _entry_point("register")
 training_set = _entry_point("training-set")
 materialize = _entry_point("materialize")
+consistency = _entry_point("consistency")

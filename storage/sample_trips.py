@@ -96,11 +96,13 @@ def write_trips(trips: pd.DataFrame, out: str | os.PathLike, overwrite: bool = F
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} is not empty: pass --overwrite to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if not trips["event_timestamp"].is_monotonic_increasing:  # one folder per day needs order
+        trips = trips.sort_values(["event_timestamp", "trip_id"], kind="stable", ignore_index=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     table = pa.Table.from_pandas(trips, schema=TRIPS_SCHEMA, preserve_index=False)
     micros = trips["event_timestamp"].to_numpy(dtype="datetime64[us]").astype(np.int64)
     days = micros // 86_400_000_000
-    bounds = np.flatnonzero(days[1:] != days[:-1]) + 1  # trips are sorted by time
+    bounds = np.flatnonzero(days[1:] != days[:-1]) + 1  # trips are in time order
     written = 0
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(trips)], strict=True):
         part = staging / f"date={np.datetime64(int(days[lo]), 'D')}"
