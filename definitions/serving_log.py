@@ -226,9 +226,9 @@ def logged_rows(items: list[_Answer], schema: pa.Schema) -> pa.Table:
         data.setdefault(REQUEST_ID_FIELD, []).extend([uuid.uuid4().hex] * rows)
     total = sum(len(item.request_times) for item in items)
     fields = [pa.field(k, pa.int64()) for k in keys if k not in schema.names]
-    fields += list(schema)
-    if REQUEST_TIME not in schema.names:
-        fields.append(pa.field(REQUEST_TIME, pa.timestamp("us", tz="UTC")))
+    # the request time as an instant (Feast's schema leaves it without a zone)
+    fields += [f for f in schema if f.name != REQUEST_TIME]
+    fields.append(pa.field(REQUEST_TIME, pa.timestamp("us", tz="UTC")))
     fields += [
         pa.field(n, pa.string()) for n in (REGISTRY_VERSION, CODE_VERSIONS, MATERIALIZED_UNTIL)
     ]
