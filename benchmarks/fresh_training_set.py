@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -75,17 +76,20 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="fresh-training-set-"))
     checkouts = {"before": args.before.resolve(), "now": PROJECT}
-    settings = {name: _prepare(path, root / name, args.trips) for name, path in checkouts.items()}
-    entities = root / "entities.parquet"
-    _entities(root / "now" / "features", args.rows, entities)
     times: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for service in SERVICES:
-        for name, path in checkouts.items():  # one untimed run each: the OS caches warm alike
-            _fresh(path, settings[name], entities, service, root / f"out-{name}")
-        for _ in range(args.repeats):
-            for name, path in checkouts.items():
-                took = _fresh(path, settings[name], entities, service, root / f"out-{name}")
-                times.setdefault((service, name), []).append(took)
+    try:
+        settings = {n: _prepare(path, root / n, args.trips) for n, path in checkouts.items()}
+        entities = root / "entities.parquet"
+        _entities(root / "now" / "features", args.rows, entities)
+        for service in SERVICES:
+            for name, path in checkouts.items():  # one untimed run each: caches warm alike
+                _fresh(path, settings[name], entities, service, root / f"out-{name}")
+            for _ in range(args.repeats):
+                for name, path in checkouts.items():
+                    took = _fresh(path, settings[name], entities, service, root / f"out-{name}")
+                    times.setdefault((service, name), []).append(took)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     print(f"\n{args.rows:,} entity rows in a fresh process, medians of {args.repeats} alternated")
     print(f"{'service':<20} {'before s (job s)':>17} {'now s (job s)':>15} {'now / before':>13}")
     for service in SERVICES:
