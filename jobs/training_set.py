@@ -95,8 +95,9 @@ def _run(spark, conf, store, feature_service, entities, out, full_feature_names,
         entity_df=entity_rows, features=feature_service, full_feature_names=full_feature_names
     )
     counted = Observation("training_set")
-    frame = with_on_demand_features(job, ON_SPARK).observe(counted, F.count(F.lit(1)).alias("rows"))
-    try:
+    try:  # small inputs are read as the frame is built (windows computed in the driver)
+        frame = with_on_demand_features(job, ON_SPARK)
+        frame = frame.observe(counted, F.count(F.lit(1)).alias("rows"))
         frame.write.mode("overwrite").parquet(out)
     except PySparkException as err:  # a query's own failure, raised as its rows are read
         raise TrainingSetError(

@@ -30,6 +30,13 @@ def plan_of_view(view) -> dict[str, tuple[str, int, str | None]]:
     return {name: tuple(spec) for name, spec in json.loads(view.tags[TEMPORAL_TAG])["plan"].items()}
 
 
+# Up to this many entity rows, over a source of local files under SMALL_SOURCE_BYTES, the windows
+# are computed in the driver (the rows and trips collected as Arrow, the online path's own
+# windows_at_times): a fresh process then starts no Python worker, which costs it about 2 s
+# (docs/benchmarks.md). Larger inputs run in Spark (the Arrow UDF below).
+IN_DRIVER_ROWS = 20_000
+
+
 def with_windows_at_rows(
     rows: DataFrame,
     row_id: str,
@@ -43,6 +50,96 @@ def with_windows_at_rows(
 ) -> DataFrame:
     """`rows` (each with a unique `row_id`) with each feature of `plan` at the row's time, over
     `trips` of the same key, named by `outputs` (feature -> column)."""
+    if in_driver(rows, trips):
+        collected = rows.limit(IN_DRIVER_ROWS + 1).toArrow()  # all of them, if few enough
+        if collected.num_rows <= IN_DRIVER_ROWS:
+            return _in_driver(
+                rows, collected, key, timestamp, trips, trip_key, trip_timestamp, plan, outputs
+            )
+    return _in_spark(rows, row_id, key, timestamp, trips, trip_key, trip_timestamp, plan, outputs)
+
+
+def in_driver(rows: DataFrame, trips: DataFrame) -> bool:
+    """Whether the windows may be computed in the driver: a classic session, trips from local
+    files under SMALL_SOURCE_BYTES, and rows from such files or from memory (then at most
+    IN_DRIVER_ROWS + 1 of them are collected to see)."""
+    from offline_store.spark_store import known_small
+
+    if type(rows.sparkSession).__module__.startswith("pyspark.sql.connect"):
+        return False  # collecting brings the rows to the client, not to a driver next to them
+    return IN_DRIVER_ROWS > 0 and known_small(trips) and _small_or_in_memory(rows)
+
+
+def _small_or_in_memory(rows: DataFrame) -> bool:
+    from offline_store.spark_store import SMALL_SOURCE_BYTES
+    from runtime.input_size import local_and_under
+
+    try:
+        files = rows.inputFiles()
+    except Exception:
+        return False
+    return not files or local_and_under(files, SMALL_SOURCE_BYTES)
+
+
+def _in_driver(rows, collected, key, timestamp, trips, trip_key, trip_timestamp, plan, outputs):
+    """The windows of the collected rows, by the online path's own function over each key's
+    trips (sorted, packed as the online store keeps them), back as a DataFrame."""
+    import pyarrow.compute as pc
+
+    from transforms.kernels.window_kernels import windows_at_times
+
+    measures = sorted({m for _, _, m in plan.values() if m})
+    keys = pc.unique(collected[key]).drop_null()
+    ts_us = F.unix_micros(F.col(trip_timestamp).cast("timestamp"))
+    picked = trips.where(F.col(trip_key).isin(keys.to_pylist()) & ts_us.isNotNull()).select(
+        F.col(trip_key).cast("bigint").alias("k"),
+        ts_us.alias("t"),
+        *[F.col(m).cast("double").alias(f"m{i}") for i, m in enumerate(measures)],
+    )
+    frame = picked.toArrow().to_pandas()
+    frame = frame.sort_values(["k", "t"], kind="stable")
+    packed_times, packed = {}, {m: {} for m in measures}
+    for k, group in frame.groupby("k", sort=False):
+        packed_times[k] = group["t"].to_numpy(np.int64).astype("<i8").tobytes()
+        for i, m in enumerate(measures):
+            values = group[f"m{i}"].to_numpy(np.float64, na_value=np.nan)
+            packed[m][k] = values.astype("<f8").tobytes()
+    key_values = collected[key].to_pylist()
+    times = pc.cast(pc.cast(collected[timestamp], pa.timestamp("us", tz="UTC")), pa.int64())
+    asked = [
+        i
+        for i, (k, t) in enumerate(zip(key_values, times.to_pylist(), strict=True))
+        if k is not None and t is not None
+    ]  # a row without a key or time is no query
+    at = times.to_pylist()
+    values = windows_at_times(
+        [at[i] for i in asked],
+        [packed_times.get(key_values[i]) for i in asked],
+        {m: [packed[m].get(key_values[i]) for i in asked] for m in measures},
+        plan,
+    )
+    table = collected
+    for name, (how, _, _) in plan.items():
+        column = [None] * collected.num_rows
+        for i, value in zip(asked, values[name], strict=True):
+            column[i] = value
+        kind = pa.int64() if how == "count" else pa.float64()
+        table = table.append_column(outputs[name], pa.array(column, type=kind))
+    return rows.sparkSession.createDataFrame(table)
+
+
+def _in_spark(
+    rows: DataFrame,
+    row_id: str,
+    key: str,
+    timestamp: str,
+    trips: DataFrame,
+    trip_key: str,
+    trip_timestamp: str,
+    plan: dict[str, tuple[str, int, str | None]],
+    outputs: dict[str, str],
+) -> DataFrame:
+    """The windows in Spark: entity rows and trips unioned, sorted per key, an Arrow UDF."""
     from pyspark.sql.functions import arrow_udf
 
     from transforms.kernels.arrow_columns import by_whole_runs, nan_as_null
