@@ -299,4 +299,5 @@ def test_report_is_written_and_adds_up(spark, conf, tmp_path):
     assert stats["rows"] == ROWS - 1
     assert stats["columns"]["is_weekend"]["min"] >= 0 and stats["columns"]["is_weekend"]["max"] <= 1
     assert all(c["passed"] for c in stats["checks"])
-    assert dt.datetime.strptime(report.run_id, "%Y%m%dT%H%M%S%fZ")
+    started = dt.datetime.strptime(report.run_id, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=dt.UTC)
+    assert dt.timedelta(0) <= dt.datetime.now(dt.UTC) - started < dt.timedelta(minutes=10)

@@ -35,7 +35,8 @@ def adversarial():
     entity_rows = []
     for a, b in keys + [(99, 99), (2, 3)]:  # unknown keys
         for minute in list(rng.integers(-60, 700, size=25)) + [0, 300, 600]:
-            entity_rows.append((a, b, _ts(int(minute) // 5 * 5 + int(rng.integers(0, 2)) * 0)))
+            # on the 5-minute grid, or a minute past it
+            entity_rows.append((a, b, _ts(int(minute) // 5 * 5 + int(rng.integers(0, 2)))))
     # rows exactly one ttl (60 min) after a feature row, and one microsecond more
     first = features.iloc[0]
     ttl_edge = first["event_timestamp"] + pd.Timedelta(minutes=60)

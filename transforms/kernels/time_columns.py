@@ -21,12 +21,6 @@ def to_micros(ts: pd.Series) -> np.ndarray:
     return ts.to_numpy(dtype="datetime64[us]").view(np.int64)
 
 
-def from_micros(micros: np.ndarray | pd.Series) -> pd.Series:
-    """UTC-aware microsecond timestamps from microseconds since the epoch."""
-    values = np.asarray(micros, dtype=np.int64).view("datetime64[us]")
-    return pd.Series(pd.DatetimeIndex(values).tz_localize("UTC"))
-
-
 def window_micros(window: str | pd.Timedelta) -> int:
     """A positive window length such as '3h' or '7d' in microseconds, or a clear error."""
     try:
