@@ -15,26 +15,16 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from benchmarks.temporal_windows import _best
 from runtime.config import load_config
 from storage.sample_trips import generate_trips, write_trips
 
 SERVICE = "driver_trips_v1"
-
-
-def _best(run, repeats: int) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - began)
-    return min(times)
 
 
 def main() -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import tempfile
 from pathlib import Path
 
@@ -27,8 +26,8 @@ import pandas as pd
 from benchmarks.online_lookup import (
     _http_latencies,
     _latencies,
-    _serve,
-    _start_redis,
+    redis_on_loopback,
+    serving,
     store_overrides,
 )
 from runtime.config import load_config
@@ -69,10 +68,9 @@ def main() -> None:
     ordinary = int(counts.drop([BUSY, HOT]).sort_values().index[len(counts) // 2])
     drivers = {name: driver or ordinary for name, driver in DRIVERS.items()}
     end = pd.Timestamp(trips["event_timestamp"].max()).tz_convert("UTC").ceil("s")
-    server, address = _start_redis(root)
-    os.environ["TRIP_FEATURES_REDIS"] = address
     rows = []
-    try:
+    with redis_on_loopback(root) as address:
+        os.environ["TRIP_FEATURES_REDIS"] = address
         from definitions.feature_store import feature_store
         from jobs import compute_features, materialize, register
         from runtime.session import get_spark
@@ -91,17 +89,10 @@ def main() -> None:
                 ms = _latencies(store, SERVICE, np.array([driver]), args.requests, end)
                 size = _stored_bytes(store, driver, end)
                 rows.append((name, label, "in-process", ms, size, int(counts[driver])))
-            serving, port = _serve("jobs.serve", conf, overrides, root / name / "repo")
-            try:
+            with serving("jobs.serve", conf, overrides, root / name / "repo") as port:
                 for label, driver in drivers.items():
                     ms, _ = _http_latencies(port, SERVICE, np.array([driver]), args.requests, end)
                     rows.append((name, label, "HTTP jobs.serve", ms, 0, int(counts[driver])))
-            finally:
-                serving.terminate()
-                serving.wait(30)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(15)
     print(f"\n{SERVICE} lookups of one driver, asked at its last trip, {args.requests} requests")
     print(
         f"{'store':<7} {'driver':<18} {'trips/7d':>8} {'path':<16} {'p50 ms':>7} {'p99 ms':>7}"

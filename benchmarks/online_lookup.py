@@ -18,6 +18,7 @@ of the same service.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +65,28 @@ def _start_redis(folder: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
     server.kill()
     raise SystemExit("redis-server did not start within 30 s")
+
+
+@contextlib.contextmanager
+def redis_on_loopback(folder: Path) -> Iterator[str]:
+    """A redis-server of the benchmark's own (its address), stopped by its pid at the end."""
+    server, address = _start_redis(folder)
+    try:
+        yield address
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(15)
+
+
+@contextlib.contextmanager
+def serving(kind: str, conf: dict, overrides: list[str], folder: Path) -> Iterator[int]:
+    """`feast serve` or `jobs.serve` (its port), stopped by its pid at the end."""
+    server, port = _serve(kind, conf, overrides, folder)
+    try:
+        yield port
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 def store_overrides(name: str, shared: list[str], root: Path) -> list[str]:
@@ -172,9 +196,8 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="online-bench-"))
     write_trips(generate_trips(rows=args.rows, days=args.days, seed=42), root / "trips")
-    server, address = _start_redis(root)
-    os.environ["TRIP_FEATURES_REDIS"] = address
-    try:
+    with redis_on_loopback(root) as address:
+        os.environ["TRIP_FEATURES_REDIS"] = address
         from definitions.feature_store import feature_store
         from jobs import compute_features, materialize, register
         from runtime.session import get_spark
@@ -207,18 +230,11 @@ def main() -> None:
         spark.stop()
         for name, (conf, overrides) in confs.items():
             for kind in ("feast serve", "jobs.serve"):
-                serving, port = _serve(kind, conf, overrides, root / name / "repo")
-                try:
+                with serving(kind, conf, overrides, root / name / "repo") as port:
                     for service in SERVICES:
                         ms, closed = _http_latencies(port, service, drivers, args.requests, end)
                         row = (f"HTTP {kind}", *np.percentile(ms, [50, 99]), ms.max(), closed)
                         rows.append((service, name, *row))
-                finally:
-                    serving.terminate()
-                    serving.wait(30)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(15)
     print(f"\nonline lookups, one driver per request, {args.requests} requests after warm-up")
     print(
         f"{'service':<20} {'store':<7} {'path':<18} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"

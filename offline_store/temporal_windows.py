@@ -56,7 +56,66 @@ def with_windows_at_rows(
             return _in_driver(
                 rows, collected, key, timestamp, trips, trip_key, trip_timestamp, plan, outputs
             )
-    return _in_spark(rows, row_id, key, timestamp, trips, trip_key, trip_timestamp, plan, outputs)
+    # larger inputs: entity rows and trips unioned, sorted per key, an Arrow UDF
+    from pyspark.sql.functions import arrow_udf
+
+    from transforms.kernels.arrow_columns import by_whole_runs, nan_as_null
+    from transforms.kernels.window_kernels import windows_at_queries
+
+    measures = sorted({m for _, _, m in plan.values() if m})
+    x = {m: f"__x{i}" for i, m in enumerate(measures)}
+    queries = rows.where(F.col(key).isNotNull() & F.col(timestamp).isNotNull()).select(
+        F.col(key).cast("bigint").alias(_KEY),
+        F.unix_micros(F.col(timestamp).cast("timestamp")).alias(_TS),
+        F.lit(1).cast("tinyint").alias(_QUERY),
+        F.col(row_id).cast("bigint").alias(_ROW),
+        *[F.lit(None).cast("double").alias(c) for c in x.values()],
+    )
+    events = trips.where(F.col(trip_key).isNotNull() & F.col(trip_timestamp).isNotNull()).select(
+        F.col(trip_key).cast("bigint").alias(_KEY),
+        F.unix_micros(F.col(trip_timestamp).cast("timestamp")).alias(_TS),
+        F.lit(0).cast("tinyint").alias(_QUERY),
+        F.lit(None).cast("bigint").alias(_ROW),
+        *[F.col(m).cast("double").alias(c) for m, c in x.items()],
+    )
+    names = list(plan)
+    kinds = {name: pa.int64() if plan[name][0] == "count" else pa.float64() for name in names}
+    struct = pa.struct([(f"f{i}", kinds[n]) for i, n in enumerate(names)])
+    ddl = ", ".join(
+        f"f{i}: {'bigint' if kinds[n] == pa.int64() else 'double'}" for i, n in enumerate(names)
+    )
+
+    def windows(group, ts_us, is_query, *measured) -> pa.Array:
+        values = dict(zip(measures, measured, strict=True))
+        got: dict[str, np.ndarray] = {}
+        for measure in {m for _, _, m in plan.values()}:  # one sort per measure
+            sub = {n: (h, w) for n, (h, w, m) in plan.items() if m == measure}
+            x_values = values[measure] if measure else np.zeros(len(group))
+            got |= windows_at_queries(group, ts_us, is_query, x_values, sub)
+        columns = [
+            pa.array(got[n].astype(np.int64)) if plan[n][0] == "count" else nan_as_null(got[n])
+            for n in names
+        ]
+        return pa.StructArray.from_arrays(columns, fields=list(struct))
+
+    @arrow_udf(f"struct<{ddl}>")
+    def windowed(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
+        yield from by_whole_runs(batches, windows)
+
+    partitions = int(rows.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    laid_out = queries.unionByName(events).repartition(partitions, _KEY).sortWithinPartitions(_KEY)
+    # Not deterministic for Spark: a row's values depend on its neighbours (no filter below it).
+    computed = windowed.asNondeterministic()(_KEY, _TS, _QUERY, *x.values())
+    at_rows = (
+        laid_out.withColumn("__w", computed)
+        .where(F.col(_QUERY) == 1)
+        .select(
+            F.col(_ROW), *[F.col("__w")[f"f{i}"].alias(outputs[n]) for i, n in enumerate(names)]
+        )
+    )
+    joined = rows.join(at_rows, rows[row_id] == at_rows[_ROW], "left").drop(_ROW)
+    # Rows whose key or time is null were no query: their windows stay null, not 0.
+    return joined
 
 
 def in_driver(rows: DataFrame, trips: DataFrame) -> bool:
@@ -126,79 +185,6 @@ def _in_driver(rows, collected, key, timestamp, trips, trip_key, trip_timestamp,
         kind = pa.int64() if how == "count" else pa.float64()
         table = table.append_column(outputs[name], pa.array(column, type=kind))
     return rows.sparkSession.createDataFrame(table)
-
-
-def _in_spark(
-    rows: DataFrame,
-    row_id: str,
-    key: str,
-    timestamp: str,
-    trips: DataFrame,
-    trip_key: str,
-    trip_timestamp: str,
-    plan: dict[str, tuple[str, int, str | None]],
-    outputs: dict[str, str],
-) -> DataFrame:
-    """The windows in Spark: entity rows and trips unioned, sorted per key, an Arrow UDF."""
-    from pyspark.sql.functions import arrow_udf
-
-    from transforms.kernels.arrow_columns import by_whole_runs, nan_as_null
-    from transforms.kernels.window_kernels import windows_at_queries
-
-    measures = sorted({m for _, _, m in plan.values() if m})
-    x = {m: f"__x{i}" for i, m in enumerate(measures)}
-    queries = rows.where(F.col(key).isNotNull() & F.col(timestamp).isNotNull()).select(
-        F.col(key).cast("bigint").alias(_KEY),
-        F.unix_micros(F.col(timestamp).cast("timestamp")).alias(_TS),
-        F.lit(1).cast("tinyint").alias(_QUERY),
-        F.col(row_id).cast("bigint").alias(_ROW),
-        *[F.lit(None).cast("double").alias(c) for c in x.values()],
-    )
-    events = trips.where(F.col(trip_key).isNotNull() & F.col(trip_timestamp).isNotNull()).select(
-        F.col(trip_key).cast("bigint").alias(_KEY),
-        F.unix_micros(F.col(trip_timestamp).cast("timestamp")).alias(_TS),
-        F.lit(0).cast("tinyint").alias(_QUERY),
-        F.lit(None).cast("bigint").alias(_ROW),
-        *[F.col(m).cast("double").alias(c) for m, c in x.items()],
-    )
-    names = list(plan)
-    kinds = {name: pa.int64() if plan[name][0] == "count" else pa.float64() for name in names}
-    struct = pa.struct([(f"f{i}", kinds[n]) for i, n in enumerate(names)])
-    ddl = ", ".join(
-        f"f{i}: {'bigint' if kinds[n] == pa.int64() else 'double'}" for i, n in enumerate(names)
-    )
-
-    def windows(group, ts_us, is_query, *measured) -> pa.Array:
-        values = dict(zip(measures, measured, strict=True))
-        got: dict[str, np.ndarray] = {}
-        for measure in {m for _, _, m in plan.values()}:  # one sort per measure
-            sub = {n: (h, w) for n, (h, w, m) in plan.items() if m == measure}
-            x_values = values[measure] if measure else np.zeros(len(group))
-            got |= windows_at_queries(group, ts_us, is_query, x_values, sub)
-        columns = [
-            pa.array(got[n].astype(np.int64)) if plan[n][0] == "count" else nan_as_null(got[n])
-            for n in names
-        ]
-        return pa.StructArray.from_arrays(columns, fields=list(struct))
-
-    @arrow_udf(f"struct<{ddl}>")
-    def windowed(batches: Iterator[tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
-        yield from by_whole_runs(batches, windows)
-
-    partitions = int(rows.sparkSession.conf.get("spark.sql.shuffle.partitions"))
-    laid_out = queries.unionByName(events).repartition(partitions, _KEY).sortWithinPartitions(_KEY)
-    # Not deterministic for Spark: a row's values depend on its neighbours (no filter below it).
-    computed = windowed.asNondeterministic()(_KEY, _TS, _QUERY, *x.values())
-    at_rows = (
-        laid_out.withColumn("__w", computed)
-        .where(F.col(_QUERY) == 1)
-        .select(
-            F.col(_ROW), *[F.col("__w")[f"f{i}"].alias(outputs[n]) for i, n in enumerate(names)]
-        )
-    )
-    joined = rows.join(at_rows, rows[row_id] == at_rows[_ROW], "left").drop(_ROW)
-    # Rows whose key or time is null were no query: their windows stay null, not 0.
-    return joined
 
 
 def recent_trips(

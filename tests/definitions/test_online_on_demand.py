@@ -10,8 +10,7 @@ from feast import FeatureStore
 
 from definitions.feature_store import _expire_past_ttl, _request_times, feature_store, repo_config
 from definitions.online_on_demand import _refs
-from jobs import materialize, register
-from runtime.config import apply_override
+from tests.jobs.feast_serving import own_materialized
 from tests.oracles import windows_at
 
 NOW = "driver_activity_now"
@@ -30,10 +29,7 @@ REQUESTS = [
 def served_conf(feast_conf, tmp_path_factory):
     conf, tmp = feast_conf
     own = tmp_path_factory.mktemp("online_windows")
-    conf = apply_override(conf, f"paths.registry={own / 'registry.db'}")
-    conf = apply_override(conf, f"paths.online_store={own / 'online.db'}")
-    register.run(conf)
-    materialize.run(conf, start="2026-01-01", end="2026-01-08T06:00:00Z")
+    conf = own_materialized(conf, own, "2026-01-08T06:00:00Z")
     return conf, pd.read_parquet(tmp / "features" / "driver_activity")
 
 

@@ -13,9 +13,7 @@ import pytest
 
 from definitions.feature_store import feature_store
 from definitions.serving_log import LogSettings, ServingLog
-from jobs import materialize, register
-from runtime.config import apply_override
-from tests.jobs.feast_serving import start_project_serve
+from tests.jobs.feast_serving import own_materialized, start_project_serve
 
 END = "2026-01-08T06:00:00Z"
 
@@ -24,10 +22,7 @@ END = "2026-01-08T06:00:00Z"
 def logged_conf(feast_conf, tmp_path_factory):
     conf, tmp = feast_conf
     own = tmp_path_factory.mktemp("serving_log")
-    conf = apply_override(conf, f"paths.registry={own / 'registry.db'}")
-    conf = apply_override(conf, f"paths.online_store={own / 'online.db'}")
-    register.run(conf)
-    materialize.run(conf, start="2026-01-01", end=END)
+    conf = own_materialized(conf, own, END)
     drivers = sorted(pd.read_parquet(tmp / "features" / "driver_activity")["driver_id"].unique())
     return conf, own / "serving_log", [int(d) for d in drivers]
 

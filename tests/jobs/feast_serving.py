@@ -122,3 +122,16 @@ def served(answer: dict, feature: str) -> list:
     """The values `feast serve` answered for one feature, in entity order."""
     names = answer["metadata"]["feature_names"]
     return answer["results"][names.index(feature)]["values"]
+
+
+def own_materialized(conf: dict, folder: Path, end: str) -> dict:
+    """`conf` with a registry and sqlite online store of its own under `folder`, registered and
+    materialized up to `end`."""
+    from jobs import materialize, register
+    from runtime.config import apply_override
+
+    conf = apply_override(conf, f"paths.registry={folder / 'registry.db'}")
+    conf = apply_override(conf, f"paths.online_store={folder / 'online.db'}")
+    register.run(conf)
+    materialize.run(conf, start="2026-01-01", end=end)
+    return conf
