@@ -138,3 +138,6 @@ def test_an_edited_transform_recomputes_and_refreshes_only_what_it_reaches(tmp_p
     assert "every feature table was made by this code: none recomputed" in third_log
     assert _summary_line(third_log, "online refreshed") == "none (every view is current)"
     assert json.dumps(_state(conf)["tags"]) == json.dumps(after["tags"])
+    # Each run replays what it served (jobs.consistency): all equal, before and after the change
+    for log in (first_log, second_log, third_log):
+        assert _summary_line(log, "served vs offline").startswith("100.00% of "), log[-2000:]
