@@ -260,23 +260,28 @@ def _qualified(fn) -> str:
 def _name_feast_objects(conf: dict[str, Any], nodes: dict[str, Node]) -> None:
     """The Feast name of each definitions node, from the objects the DAG builds for `conf`."""
     from definitions.dataflow import build_definitions
+    from definitions.serving_log import LogSettings
     from offline_store.spark_store import quiet_feast_warnings
 
     quiet_feast_warnings()
-    features_path = conf["paths"]["features"]
+    places = {conf["paths"]["features"]: "<paths.features>"}
+    logged = LogSettings.from_conf(conf)
+    if logged is not None:
+        places[logged.path] = "<paths.serving_log>"
     for name, obj in build_definitions(conf).items():
         if name in nodes:
             nodes[name].feast_name = obj.name
-            nodes[name].definition = definition_hash(obj, features_path)
+            nodes[name].definition = definition_hash(obj, places)
 
 
 _VOLATILE = {"meta", "createdTimestamp", "lastUpdatedTimestamp", "body"}
 
 
-def definition_hash(obj, features_path: str) -> str:
+def definition_hash(obj, places: dict[str, str]) -> str:
     """A Feast object's definition, hashed: its spec without registration times, the pickled
     bytes of an on-demand function (its source text stays), the code version tag (that is the
-    table's, see feature_lineage.code_versions) and the machine's features folder."""
+    table's, see feature_lineage.code_versions) and the machine's folders (`places`: a path ->
+    the name it is hashed as: the features folder, the serving log)."""
     import json
 
     from google.protobuf.json_format import MessageToDict
@@ -285,7 +290,9 @@ def definition_hash(obj, features_path: str) -> str:
     spec = MessageToDict(proto.spec if hasattr(proto, "spec") else proto)
     spec.get("tags", {}).pop(CODE_VERSION_TAG, None)
     text = json.dumps(_without_volatile(spec), sort_keys=True)
-    return digest(text.replace(features_path.rstrip("/"), "<paths.features>"))
+    for path, name in places.items():
+        text = text.replace(path.rstrip("/"), name)
+    return digest(text)
 
 
 def _without_volatile(value):
