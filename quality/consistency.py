@@ -29,7 +29,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 CODE_CHANGED, BEFORE_ONLINE, LATE_TRIP, NOT_MATERIALIZED, TTL_EDGE, UNEXPLAINED = (
@@ -104,35 +103,70 @@ def replay(spark, store, service, logged) -> tuple[dict[str, FeatureReport], pd.
         *[F.col(n).cast("double").alias(f"s::{n}") for n in names],
     )
     rebuilt = offline.select(_ROW, *[F.col(n).cast("double").alias(f"o::{n}") for n in names])
-    both = served.join(rebuilt, _ROW).toPandas()
-    if len(both) != logged.count():
-        raise RuntimeError(f"{len(both)} answers rebuilt of {logged.count()} logged")
-    sources = _sources(store, service)
-    reports, differences = {}, []
+    both = served.join(rebuilt, _ROW).cache()
+    # Counted in Spark; only the answers with a difference come to the driver, to be explained
+    valued, same = {}, {}
     for name in names:
-        report = reports[name] = FeatureReport(compared=len(both))
-        a, b = both[f"s::{name}"].to_numpy(float), both[f"o::{name}"].to_numpy(float)
-        null_a, null_b = np.isnan(a), np.isnan(b)
-        same = (null_a & null_b) | np.isclose(a, b, rtol=1e-9, atol=1e-12)
-        report.equal = int(same.sum())
-        report.missing = int((null_a & ~null_b).sum())
-        report.extra = int((~null_a & null_b).sum())
-        report.different = int((~same & ~null_a & ~null_b).sum())
-        valued = ~null_a & ~null_b
-        if valued.any():
-            report.mean_abs_difference = float(np.abs(a[valued] - b[valued]).mean())
-        for i in np.flatnonzero(~same):
+        a, b = F.col(f"s::{name}"), F.col(f"o::{name}")
+        null_a, null_b = _null(f"s::{name}"), _null(f"o::{name}")
+        valued[name] = ~null_a & ~null_b
+        same[name] = (null_a & null_b) | (valued[name] & (F.abs(a - b) <= 1e-12 + 1e-9 * F.abs(b)))
+        both = both.withColumn(f"m::{name}", ~same[name])
+    counts = both.agg(
+        F.count(F.lit(1)).alias("compared"),
+        *[
+            agg
+            for name in names
+            for agg in (
+                F.sum(same[name].cast("long")).alias(f"equal::{name}"),
+                F.sum((_null(f"s::{name}") & ~_null(f"o::{name}")).cast("long")).alias(
+                    f"missing::{name}"
+                ),
+                F.sum((~_null(f"s::{name}") & _null(f"o::{name}")).cast("long")).alias(
+                    f"extra::{name}"
+                ),
+                F.sum((~same[name] & valued[name]).cast("long")).alias(f"different::{name}"),
+                F.avg(F.when(valued[name], F.abs(F.col(f"s::{name}") - F.col(f"o::{name}")))).alias(
+                    f"mad::{name}"
+                ),
+            )
+        ],
+    ).first()
+    logged_rows = rows.count()  # cached: the log is read once
+    if counts["compared"] != logged_rows:
+        raise RuntimeError(f"{counts['compared']} answers rebuilt of {logged_rows} logged")
+    reports = {}
+    for name in names:
+        reports[name] = FeatureReport(
+            compared=counts["compared"],
+            equal=counts[f"equal::{name}"] or 0,
+            missing=counts[f"missing::{name}"] or 0,
+            extra=counts[f"extra::{name}"] or 0,
+            different=counts[f"different::{name}"] or 0,
+            mean_abs_difference=counts[f"mad::{name}"],
+        )
+    any_difference = F.lit(False)
+    for name in names:
+        any_difference = any_difference | F.col(f"m::{name}")
+    differing = both.where(any_difference).toPandas()
+    sources = _sources(store, service)
+    differences = []
+    for name in names:
+        for _, row in differing[differing[f"m::{name}"]].iterrows():
+            served, offline = row[f"s::{name}"], row[f"o::{name}"]
             differences.append(
                 {
                     "feature": name,
-                    "driver_id": int(both["driver_id"].iat[i]),
-                    "request_timestamp": pd.Timestamp(both["request_timestamp"].iat[i]),
-                    "served": None if null_a[i] else float(a[i]),
-                    "offline": None if null_b[i] else float(b[i]),
-                    "code_versions": both["__code_versions"].iat[i],
-                    "materialized_until": both["__materialized_until"].iat[i],
+                    "driver_id": int(row["driver_id"]),
+                    "request_timestamp": pd.Timestamp(row["request_timestamp"]),
+                    "served": None if pd.isna(served) else float(served),
+                    "offline": None if pd.isna(offline) else float(offline),
+                    "code_versions": row["__code_versions"],
+                    "materialized_until": row["__materialized_until"],
                 }
             )
+    both.unpersist()
+    rows.unpersist()
     found = pd.DataFrame(differences)
     if len(found):
         trips = _trips_of(spark, store, found["driver_id"].unique().tolist())
@@ -154,6 +188,13 @@ def replay(spark, store, service, logged) -> tuple[dict[str, FeatureReport], pd.
                     }
                 )
     return reports, found
+
+
+def _null(column: str):
+    """A value that is missing: null, or NaN."""
+    from pyspark.sql import functions as F
+
+    return F.col(column).isNull() | F.isnan(F.col(column))
 
 
 def _cause(row, source: _Source, trips: pd.DataFrame, current: dict[str, str]) -> str:
