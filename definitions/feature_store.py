@@ -102,6 +102,20 @@ class ProjectFeatureStore(FeatureStore):
                 self._kept[key] = value
         return value
 
+    def materialized_until(self) -> dict[str, str | None]:
+        """Each online view's materialization end (ISO-8601, None if never): its answers are
+        exact for the rows loaded so far, up to then. Kept per registry state."""
+
+        def read() -> dict[str, str | None]:
+            ends = {}
+            for view in self.registry.list_feature_views(self.project, allow_cache=True):
+                if view.online:
+                    last = max((end for _, end in view.materialization_intervals), default=None)
+                    ends[view.name] = last.isoformat() if last else None
+            return ends
+
+        return self.kept(("materialized_until",), read)
+
     def get_feature_service(self, name: str, allow_cache: bool = False) -> FeatureService:
         if not allow_cache or getattr(self.registry, "_get_registry_proto", None) is None:
             return super().get_feature_service(name, allow_cache)

@@ -261,11 +261,7 @@ def context_of(store) -> tuple[str, str, str]:
         version = proto.version_id or proto.last_updated.ToJsonString()
         views = store.registry.list_feature_views(store.project, allow_cache=True)
         code = {v.name: v.tags.get(CODE_VERSION_TAG) for v in views}
-        ends = {}
-        for view in views:
-            if view.online:
-                last = max((end for _, end in view.materialization_intervals), default=None)
-                ends[view.name] = last.isoformat() if last else None
+        ends = store.materialized_until()
         return version, json.dumps(code, sort_keys=True), json.dumps(ends, sort_keys=True)
 
     return store.kept(("serving_log_context",), read)

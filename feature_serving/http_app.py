@@ -138,22 +138,8 @@ class FeatureServer:
         self.metrics.rows.inc(lookup.rows)
         answer = _answer_dict(response)
         # Exact with respect to the rows materialized so far: up to when, per view
-        answer["metadata"]["materialized_until"] = self._watermarks()
+        answer["metadata"]["materialized_until"] = self.store.materialized_until()
         return 200, json.dumps(answer).encode(), JSON
-
-    def _watermarks(self) -> dict[str, str | None]:
-        """Each online view's materialization end (its freshness), per registry state."""
-
-        def read() -> dict[str, str | None]:
-            views = self.store.registry.list_feature_views(self.store.project, allow_cache=True)
-            ends = {}
-            for view in views:
-                if view.online:
-                    last = max((end for _, end in view.materialization_intervals), default=None)
-                    ends[view.name] = last.isoformat() if last else None
-            return ends
-
-        return self.store.kept(("watermarks",), read)
 
     def _read(self, lookup: Lookup):
         from definitions.online_store import answering
@@ -198,12 +184,12 @@ class FeatureServer:
         answer = {
             "status": "ok",
             "feature_services": sorted(s.name for s in services),
-            "materialized_until": self._watermarks(),
+            "materialized_until": self.store.materialized_until(),
         }
         return 200, json.dumps(answer).encode(), JSON
 
     async def _metrics(self, headers: Headers, receive):
-        for view, until in self._watermarks().items():
+        for view, until in self.store.materialized_until().items():
             seconds = dt.datetime.fromisoformat(until).timestamp() if until else float("nan")
             self.metrics.materialized_until.labels(view).set(seconds)
         answers = getattr(self.store, "serving_log", None)
