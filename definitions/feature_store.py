@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 from feast import FeatureService, FeatureStore, Project
 from feast.infra.registry import proto_registry_utils
+from feast.online_response import OnlineResponse
 from feast.repo_config import RepoConfig
 from feast.repo_contents import RepoContents
 
@@ -138,10 +139,13 @@ class ProjectFeatureStore(FeatureStore):
             entity_rows = _with_request_time(entity_rows, times)
         else:
             entity_rows = _without_request_time(entity_rows)  # no view reads it
-        response = super().get_online_features(asked, entity_rows, *args, **kwargs)
         full = kwargs.get("full_feature_names", args[0] if args else False)
+        if here and not here.refs:  # on-demand views computed here alone: nothing for Feast
+            response = OnlineResponse(here.keys_only(entity_rows))
+        else:
+            response = super().get_online_features(asked, entity_rows, *args, **kwargs)
         if here:
-            here.complete(response.proto, times, bool(full))
+            here.complete(self, response.proto, entity_rows, times, bool(full))
         _expire_past_ttl(self, features, times, response.proto, bool(full))
         if self.serving_log is not None and isinstance(features, FeatureService):
             service = self.get_feature_service(features.name, allow_cache=True)

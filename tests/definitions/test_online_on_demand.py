@@ -87,3 +87,11 @@ def test_the_windows_are_the_oracles_at_each_moment(served_conf):
         np.testing.assert_allclose(
             served[name].astype(float), expected[name].astype(float), err_msg=name
         )
+
+
+def test_rows_without_the_drivers_key_are_refused_with_what_to_send(served_conf):
+    conf, _ = served_conf
+    store = feature_store(conf)
+    rows = [{"request_timestamp": pd.Timestamp("2026-01-08T05:00:00Z")}]
+    with pytest.raises(ValueError, match="send driver_id in each row"):
+        store.get_online_features(store.get_feature_service("driver_activity_v1"), rows)
