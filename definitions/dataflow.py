@@ -9,7 +9,6 @@ from feast.base_feature_view import BaseFeatureView
 from feast.data_source import DataSource
 from hamilton import driver
 from hamilton.base import DictResult
-from pyspark.sql import SparkSession
 
 from definitions import (
     entities,
@@ -20,7 +19,6 @@ from definitions import (
     temporal_views,
 )
 from definitions.serving_log import LogSettings
-from feature_lineage.code_versions import published_versions
 from storage.publishers import publication_conf
 from transforms.catalogue import Catalogue
 
@@ -35,7 +33,7 @@ DEFINITION_MODULES = [
 FEAST_OBJECT_TYPES = (Entity, DataSource, BaseFeatureView, FeatureService)
 
 
-def definition_inputs(conf: dict[str, Any]) -> dict[str, Any]:
+def definition_inputs(conf: dict[str, Any], code_versions: dict[str, str]) -> dict[str, Any]:
     feast = conf["feast"]
     publication = publication_conf(conf)
     return {
@@ -46,7 +44,7 @@ def definition_inputs(conf: dict[str, Any]) -> dict[str, Any]:
         "trips_stats_conf": feast["views"]["trips_stats_3h"],
         "driver_activity_conf": feast["views"]["driver_activity"],
         "catalogue": Catalogue.from_conf(conf["features"]),
-        "published_code_versions": published_versions(SparkSession.getActiveSession(), conf),
+        "published_code_versions": code_versions,
         "serving_log_settings": LogSettings.from_conf(conf),
     }
 
@@ -69,7 +67,14 @@ def feast_object_nodes(dr: driver.Driver) -> list[str]:
     )
 
 
-def build_definitions(conf: dict[str, Any], modules: list | None = None) -> dict[str, Any]:
-    """Node name -> Feast object, for every Feast object the definitions DAG makes."""
+def build_definitions(
+    conf: dict[str, Any],
+    modules: list | None = None,
+    code_versions: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Node name -> Feast object, for every Feast object the definitions DAG makes; each view
+    tagged with its table's published code version from `code_versions` (table -> version,
+    feature_lineage.code_versions.published_versions), "unknown" for a table not in it."""
     dr = definitions_driver(modules)
-    return dr.execute(feast_object_nodes(dr), inputs=definition_inputs(conf))
+    inputs = definition_inputs(conf, code_versions or {})
+    return dr.execute(feast_object_nodes(dr), inputs=inputs)

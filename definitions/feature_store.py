@@ -302,12 +302,13 @@ def registered_store(conf: dict[str, Any]) -> FeatureStore:
     return feature_store(conf)
 
 
-def repo_contents(conf: dict[str, Any]) -> RepoContents:
-    """The definitions DAG's objects, sorted into what Feast registers."""
+def repo_contents(conf: dict[str, Any], code_versions: dict[str, str]) -> RepoContents:
+    """The definitions DAG's objects, sorted into what Feast registers; `code_versions` are the
+    published tables' (feature_lineage.code_versions.published_versions)."""
     from feast import Entity, FeatureService, FeatureView, OnDemandFeatureView
     from feast.data_source import DataSource
 
-    objects = list(build_definitions(conf).values())
+    objects = list(build_definitions(conf, code_versions=code_versions).values())
 
     def of(kind):
         return [o for o in objects if isinstance(o, kind)]

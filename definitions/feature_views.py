@@ -6,7 +6,7 @@ from feast import Entity, FeatureView, Field
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 from feast.types import Float64, Int32, Int64
 
-from feature_lineage.code_versions import CODE_VERSION_TAG, UNKNOWN
+from definitions.code_version_tag import CODE_VERSION_TAG, UNKNOWN
 from transforms.catalogue import Catalogue
 
 FEAST_TYPES = {"int": Int32, "bigint": Int64, "double": Float64}

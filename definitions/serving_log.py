@@ -254,7 +254,7 @@ def _python(value):
 def context_of(store) -> tuple[str, str, str]:
     """What a replay needs of the registry's state: its version, each view's code version and
     each online view's materialization end (JSON texts)."""
-    from feature_lineage.code_versions import CODE_VERSION_TAG
+    from definitions.code_version_tag import CODE_VERSION_TAG
 
     def read() -> tuple[str, str, str]:
         proto = store.registry._get_registry_proto(project=store.project, allow_cache=True)

@@ -29,8 +29,8 @@ from feast.transformation.python_transformation import PythonTransformation
 from feast.types import Bytes, Float64, Int64
 from hamilton.function_modifiers import tag
 
+from definitions.code_version_tag import CODE_VERSION_TAG, UNKNOWN
 from definitions.sources import _table_source
-from feature_lineage.code_versions import CODE_VERSION_TAG, UNKNOWN
 from offline_store.temporal_windows import RECENT_TRIPS_TAG, TEMPORAL_TAG
 from transforms.catalogue import Catalogue
 from transforms.kernels.time_columns import window_micros

@@ -16,11 +16,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from definitions.code_version_tag import CODE_VERSION_TAG, UNKNOWN
 from feature_lineage.fingerprints import digest
 
+__all__ = ["CODE_VERSION_TAG", "UNKNOWN", "published_versions", "table_code_versions"]
 SIDECAR = "_code_version"
-CODE_VERSION_TAG = "code_version"  # the feature view's tag: its table's code version
-UNKNOWN = "unknown"  # no recorded version (never published, or published before versions)
 MIXED = "mixed"  # dates of the table were made by different code
 
 _cache: dict[str, dict[str, str]] = {}

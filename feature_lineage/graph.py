@@ -18,7 +18,7 @@ from typing import Any
 from hamilton import driver
 from hamilton.base import DictResult
 
-from feature_lineage.code_versions import CODE_VERSION_TAG
+from definitions.code_version_tag import CODE_VERSION_TAG
 from feature_lineage.fingerprints import digest, fingerprint
 from storage import trips_reader
 from transforms import calendar_features

@@ -45,7 +45,7 @@ def _shown(window) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import answered, base_parser, configure_logging, load_from_args
+    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
 
     parser = base_parser(__doc__)
     parser.add_argument("--engine", choices=["all", *ENGINES], default="all")

@@ -92,7 +92,7 @@ def _record(work: str, rows: int, dump: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import answered, configure_logging
+    from runtime.command_line import answered, configure_logging
 
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--force", action="store_true", help="make it again even if it exists")

@@ -32,6 +32,7 @@ from pyspark.sql.types import DateType, StringType, StructField, StructType
 from feature_lineage import code_versions, job_datasets
 from feature_lineage.run_events import job_run
 from quality.checks import profile_from, table_checks
+from quality.footer_profile import profile_staged
 from quality.gate import (
     QUARANTINE_TABLE,
     FeatureRun,
@@ -47,7 +48,6 @@ from runtime.errors import JobError
 from runtime.faults import checkpoint
 from runtime.session import hamilton_adapters, own_session
 from storage import trips_reader
-from storage.footer_profile import profile_staged
 from storage.publication import StagedTable
 from storage.publishers import publisher_for
 from storage.read_errors import explain_read_error, read_error_cause
@@ -384,7 +384,7 @@ def missing_worker_module(err: Exception) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     from runtime import input_size
-    from runtime.cli import answered, base_parser, configure_logging, load_from_args
+    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
     from runtime.session import get_spark
 
     parser: argparse.ArgumentParser = base_parser(__doc__)

@@ -97,7 +97,7 @@ def unexplained_fraction(report: dict) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import answered, base_parser, configure_logging, load_from_args
+    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
     from runtime.session import get_spark
 
     parser = base_parser(__doc__)

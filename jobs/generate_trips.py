@@ -50,7 +50,7 @@ def _generate(conf: dict[str, Any], out: str, overwrite: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import answered, base_parser, configure_logging, load_from_args
+    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
 
     parser = base_parser(__doc__)
     parser.add_argument("--rows", type=int, help="number of trips (default: conf generate.rows)")

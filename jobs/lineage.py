@@ -90,7 +90,7 @@ def check_or_update(conf, update: bool) -> tuple[int, str]:
 
 def main(argv: list[str] | None = None) -> int:
     from feature_lineage.render import FORMATS
-    from runtime.cli import answered, base_parser, load_from_args
+    from runtime.command_line import answered, base_parser, load_from_args
 
     parser = base_parser(__doc__)
     parser.add_argument("command", choices=COMMANDS)

@@ -139,7 +139,7 @@ def lookup(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import answered, base_parser, configure_logging, load_from_args
+    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
 
     parser = base_parser(__doc__)
     parser.add_argument("--start", help="materialize rows from this time (UTC)")

@@ -95,7 +95,7 @@ def _stages(spark: SparkSession, conf: dict[str, Any], regenerate: bool) -> dict
     else:
         log.info("every feature table was made by this code: none recomputed")
     registered = registered_views(conf)
-    stage("register", register.run, conf)
+    stage("register", register.run, conf, spark=spark)
     tables = [t for t in TABLES if t in stale or needs_refresh(registered.get(t), versions[t])]
     # every view of a refreshed table: its per-trip view and, for a temporal one, its recent trips
     refresh = sorted(
@@ -193,7 +193,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from runtime import input_size
-    from runtime.cli import answered, base_parser, configure_logging, load_from_args
+    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
     from runtime.session import get_spark
 
     parser = base_parser(__doc__)

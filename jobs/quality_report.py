@@ -32,7 +32,7 @@ def run(out: str, run_id: str | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import answered, base_parser, configure_logging, load_from_args
+    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
 
     parser = base_parser(__doc__)
     parser.add_argument("--out", help="the feature folder (default: conf paths.features)")

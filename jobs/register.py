@@ -12,6 +12,7 @@ from typing import Any
 
 from definitions.feature_store import feature_store, plan_and_apply, repo_contents
 from definitions.serving_log import LogSettings
+from feature_lineage.code_versions import published_versions
 from feature_lineage.run_events import job_run, path_dataset, table_dataset
 from runtime.config import apply_override
 from runtime.errors import JobError
@@ -19,14 +20,17 @@ from runtime.errors import JobError
 log = logging.getLogger("jobs.register")
 
 
-def run(conf: dict[str, Any], apply: bool = True) -> str:
-    """Plans (and applies) the definitions; returns the printed diff. A plan alone writes
-    nothing: Feast creates the registry and online store files even to plan, so it plans
-    against a throw-away copy of the registry, and emits no run event."""
+def run(conf: dict[str, Any], apply: bool = True, spark=None) -> str:
+    """Plans (and applies) the definitions; returns the printed diff. Each view is tagged with
+    its table's published code version, read with `spark` (catalog tables need it; published
+    folders do not). A plan alone writes nothing: Feast creates the registry and online store
+    files even to plan, so it plans against a throw-away copy of the registry, and emits no run
+    event."""
+    code_versions = published_versions(spark, conf)
     if not apply:
-        return _plan_only(conf)
+        return _plan_only(conf, code_versions)
     store = feature_store(conf)
-    contents = repo_contents(conf)
+    contents = repo_contents(conf, code_versions)
     sources = [
         table_dataset(conf, s.table) if s.table else path_dataset(s.path)
         for s in contents.data_sources
@@ -41,7 +45,7 @@ def run(conf: dict[str, Any], apply: bool = True) -> str:
     return diff
 
 
-def _plan_only(conf: dict[str, Any]) -> str:
+def _plan_only(conf: dict[str, Any], code_versions: dict[str, str]) -> str:
     registry = conf["paths"]["registry"]
     with tempfile.TemporaryDirectory(prefix="trip-features-plan-") as scratch:
         copy = os.path.join(scratch, "registry.db")
@@ -59,14 +63,16 @@ def _plan_only(conf: dict[str, Any]) -> str:
         if not os.path.exists(conf["paths"]["online_store"]):  # opening it would create it
             scratch_store = os.path.join(scratch, "online.db")
             planned = apply_override(planned, f"paths.online_store={scratch_store}")
-        diff = plan_and_apply(feature_store(planned), repo_contents(planned), apply=False)
+        diff = plan_and_apply(
+            feature_store(planned), repo_contents(planned, code_versions), apply=False
+        )
     print(diff or "no changes")
     log.info("planned (nothing written)")
     return diff
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import answered, base_parser, configure_logging, load_from_args
+    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
 
     parser = base_parser(__doc__)
     parser.add_argument("--plan-only", action="store_true", help="print the plan, change nothing")

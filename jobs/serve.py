@@ -66,7 +66,7 @@ def _banner(settings: ServingSettings, port: int, services: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import answered, base_parser, configure_logging, load_from_args
+    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
 
     parser = base_parser(__doc__)
     parser.add_argument("--host", help="address to listen on (default: serving.host)")

@@ -177,7 +177,7 @@ def training_set_lineage(conf, store, service, entities, entity_columns, out, fr
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import answered, base_parser, configure_logging, load_from_args
+    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
     from runtime.session import get_spark_while
 
     parser = base_parser(__doc__)

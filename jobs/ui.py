@@ -154,7 +154,7 @@ def serve(conf: dict[str, Any], port: int | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.cli import answered, base_parser, configure_logging, load_from_args
+    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
 
     parser = base_parser(__doc__)
     parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")

@@ -38,6 +38,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from offline_store.asof_join import ROW_ID, ViewJoin, latest_rows, point_in_time_join
+from offline_store.source_size import known_small
 from offline_store.temporal_windows import (
     RECENT_TRIPS_TAG,
     TEMPORAL_TAG,
@@ -45,7 +46,6 @@ from offline_store.temporal_windows import (
     recent_trips,
     with_windows_at_rows,
 )
-from runtime.input_size import local_and_under
 
 _REGEX_NAMES = "spark.sql.parser.quotedRegexColumnNames"
 # An on-demand view's features as Spark columns: (frame, {feature: result column}) -> the frame
@@ -349,22 +349,6 @@ def _source_frame(spark: SparkSession, source) -> DataFrame:
     if source.query:
         return spark.sql(source.query)
     return source._load_dataframe_from_path(spark)
-
-
-# Below this many bytes of files, a view's keys are sorted whole (ViewJoin.whole_timelines): a
-# warm training set of 5,000 entity rows on two 200,000-row views took 3.5 s that way, 6.8 s in
-# hourly buckets (docs/benchmarks.md), and a key of a source this small cannot unbalance a task.
-SMALL_SOURCE_BYTES = 64 * 2**20
-
-
-def known_small(frame: DataFrame) -> bool:
-    """Whether `frame` reads local files only, together under SMALL_SOURCE_BYTES. Files elsewhere
-    (object stores, a Connect server's disk) and sources without files count as large."""
-    try:
-        files = frame.inputFiles()
-    except Exception:  # a source Spark cannot list files of
-        return False
-    return local_and_under(files, SMALL_SOURCE_BYTES)
 
 
 def _view_join(spark: SparkSession, view: FeatureView, features, full_feature_names) -> ViewJoin:

@@ -19,6 +19,9 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from offline_store.source_size import SMALL_SOURCE_BYTES, known_small
+from runtime.input_size import local_and_under
+
 # What the project's definitions tag, and this store reads (definitions.temporal_views).
 RECENT_TRIPS_TAG = "recent_trips"  # on a source: build each driver's recent trips as arrays
 TEMPORAL_TAG = "temporal_windows"  # on an on-demand view: computed here at each training row
@@ -122,17 +125,12 @@ def in_driver(rows: DataFrame, trips: DataFrame) -> bool:
     """Whether the windows may be computed in the driver: a classic session, trips from local
     files under SMALL_SOURCE_BYTES, and rows from such files or from memory (then at most
     IN_DRIVER_ROWS + 1 of them are collected to see)."""
-    from offline_store.spark_store import known_small
-
     if type(rows.sparkSession).__module__.startswith("pyspark.sql.connect"):
         return False  # collecting brings the rows to the client, not to a driver next to them
     return IN_DRIVER_ROWS > 0 and known_small(trips) and _small_or_in_memory(rows)
 
 
 def _small_or_in_memory(rows: DataFrame) -> bool:
-    from offline_store.spark_store import SMALL_SOURCE_BYTES
-    from runtime.input_size import local_and_under
-
     try:
         files = rows.inputFiles()
     except Exception:

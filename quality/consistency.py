@@ -256,7 +256,7 @@ def _sources(store, service) -> dict[str, _Source]:
 
 
 def _code_versions(store) -> dict[str, str]:
-    from feature_lineage.code_versions import CODE_VERSION_TAG
+    from definitions.code_version_tag import CODE_VERSION_TAG
 
     views = store.registry.list_feature_views(store.project, allow_cache=True)
     return {v.name: v.tags.get(CODE_VERSION_TAG) for v in views}

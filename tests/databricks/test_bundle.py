@@ -15,7 +15,8 @@ import pytest
 import yaml
 from databricks.bundles.jobs import Job
 
-from runtime.cli import COMMANDS, base_parser
+from jobs.cli import COMMANDS
+from runtime.command_line import base_parser
 from runtime.config import load_config
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -106,7 +107,7 @@ def _options_of(entry_point: str, monkeypatch) -> set[str]:
         return parser
 
     with monkeypatch.context() as patched:
-        patched.setattr("runtime.cli.base_parser", capture)
+        patched.setattr("runtime.command_line.base_parser", capture)
         with pytest.raises(_Parsed):
             module.main([])
     return {option for action in parsers[0]._actions for option in action.option_strings}

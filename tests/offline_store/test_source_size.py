@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from offline_store import spark_store
+from offline_store import source_size
 
 
 def test_only_local_files_under_the_limit_count_as_small(spark, tmp_path, monkeypatch):
@@ -10,10 +10,10 @@ def test_only_local_files_under_the_limit_count_as_small(spark, tmp_path, monkey
     frame.to_parquet(tmp_path / "part-0.parquet")
     frame.to_parquet(tmp_path / "part-1.parquet")
     files = spark.read.parquet(str(tmp_path))
-    assert spark_store.known_small(files)
+    assert source_size.known_small(files)
     size = sum(p.stat().st_size for p in tmp_path.glob("*.parquet"))
-    monkeypatch.setattr(spark_store, "SMALL_SOURCE_BYTES", size)
-    assert not spark_store.known_small(files)  # the limit is exclusive: together they reach it
-    monkeypatch.setattr(spark_store, "SMALL_SOURCE_BYTES", size + 1)
-    assert spark_store.known_small(files)
-    assert not spark_store.known_small(spark.range(10))  # no files: size unknown
+    monkeypatch.setattr(source_size, "SMALL_SOURCE_BYTES", size)
+    assert not source_size.known_small(files)  # the limit is exclusive: together they reach it
+    monkeypatch.setattr(source_size, "SMALL_SOURCE_BYTES", size + 1)
+    assert source_size.known_small(files)
+    assert not source_size.known_small(spark.range(10))  # no files: size unknown

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from quality.checks import Check, evaluate, profile
-from storage.footer_profile import profile_staged
+from quality.footer_profile import profile_staged
 from storage.table_layout import PART_FILE
 
 
