@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterable
 
 # The packages whose code makes the features and their definitions; code elsewhere (pandas,
 # pyspark, numba, feast) is pinned by the lock file, not fingerprinted.
-PROJECT_PACKAGES = ("transforms", "definitions", "storage", "quality", "offline_store", "runtime")
+FINGERPRINTED_PACKAGES = (
+    "transforms",
+    "definitions",
+    "storage",
+    "quality",
+    "offline_store",
+    "runtime",
+)
 _CONSTANT_TYPES = (int, float, str, bytes, bool, type(None))
 
 
@@ -31,7 +38,7 @@ def digest(*parts: str) -> str:
     return sha.hexdigest()[:12]
 
 
-def fingerprint(functions: Iterable[Callable], packages: tuple = PROJECT_PACKAGES) -> str:
+def fingerprint(functions: Iterable[Callable], packages: tuple = FINGERPRINTED_PACKAGES) -> str:
     """One hash of the given functions and of the code (of `packages`) and constants they reach."""
     seen: dict[str, str] = {}
     for fn in functions:

@@ -21,7 +21,9 @@ from pyspark.sql import functions as F
 
 from feature_lineage import code_versions
 from feature_lineage.run_events import job_run
-from jobs import compute_features, generate_trips
+from feature_runs.feature_run import run as run_features
+from feature_runs.request import FeatureRequest
+from jobs import generate_trips
 from quality.report import REPORTS
 from transforms.feature_tables import TABLES
 
@@ -87,7 +89,7 @@ def _stages(spark: SparkSession, conf: dict[str, Any], regenerate: bool) -> dict
     for table in TABLES:
         summary[f"{table} code"] = versions[table] + ("" if table in stale else " (up to date)")
     if stale:
-        report = stage("features", compute_features.run, spark, conf, tables=stale)
+        report = stage("features", run_features, spark, conf, tables=stale)
         summary["trips read"] = report.trips_read
         summary["trips accepted"] = report.trips_accepted
         summary["trips quarantined"] = report.trips_quarantined
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body():
         conf = load_from_args(args)
-        compute_features.FeatureRequest.of(conf)  # configuration checked before Spark starts
+        FeatureRequest.of(conf)  # configuration checked before Spark starts
         # Trips yet to be generated are of unknown size here: the driver starts as for any job.
         small = not args.regenerate and input_size.small_inputs(conf, [conf["paths"]["trips"]])
         print_summary(run(get_spark(conf, small), conf, regenerate=args.regenerate))

@@ -21,6 +21,7 @@ from pyspark.sql import SparkSession
 
 from runtime import class_archive
 from runtime.errors import JobError
+from runtime.project_packages import PROJECT_PACKAGES
 
 T = TypeVar("T")
 
@@ -250,17 +251,6 @@ def _connect(remote: str, conf: dict[str, Any]) -> SparkSession:
     return spark
 
 
-PROJECT_PACKAGES = (
-    "conf",
-    "definitions",
-    "feature_repo",
-    "jobs",
-    "offline_store",
-    "quality",
-    "runtime",
-    "storage",
-    "transforms",
-)
 _shipped_zip: Path | None = None
 
 

@@ -39,3 +39,16 @@ def test_the_layers_name_every_package_of_the_project():
     top_level = sorted({p.split(".")[0] for p in installed})
     assert sorted(linted) == top_level
     assert layered == set(top_level)
+
+
+def test_the_wheel_installs_the_project_packages_each_part_of_the_project_names():
+    import configparser
+
+    from runtime.project_packages import PROJECT_PACKAGES
+
+    settings = configparser.ConfigParser()
+    settings.read(ROOT / "setup.cfg")
+    installed = settings["options.packages.find"]["include"].split()
+    assert sorted({p.split(".")[0] for p in installed}) == sorted(PROJECT_PACKAGES)
+    on_disk = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "benchmarks"}
+    assert on_disk == set(PROJECT_PACKAGES)

@@ -13,11 +13,10 @@ import pandas as pd
 import pytest
 
 from feature_lineage.code_versions import CODE_VERSION_TAG, SIDECAR
+from runtime.project_packages import PROJECT_PACKAGES
 from tests.jobs.feast_serving import latest_per_driver
 
 PROJECT = Path(__file__).resolve().parents[2]
-CODE = ("conf", "jobs", "transforms", "definitions", "feature_repo", "offline_store", "runtime")
-CODE += ("storage", "quality", "feature_lineage")
 ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
 # The edit: the Spark body of the per-driver windows adds 1000 to trips_1h.
 ORIGINAL = '*[F.col("__windows")[name].alias(name) for name in plan],'
@@ -85,7 +84,7 @@ def _state(conf) -> dict:
 @pytest.mark.slow
 def test_an_edited_transform_recomputes_and_refreshes_only_what_it_reaches(tmp_path, monkeypatch):
     copy, workspace = tmp_path / "project", tmp_path / "workspace"
-    for folder in CODE:
+    for folder in PROJECT_PACKAGES:
         shutil.copytree(
             PROJECT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__")
         )

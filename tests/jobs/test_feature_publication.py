@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from feature_runs.table_families import TableFamilies
 from jobs import compute_features
 from runtime.config import apply_override
 from runtime.errors import JobError
@@ -63,13 +64,13 @@ def test_a_row_count_mismatch_in_the_second_table_publishes_nothing(
     spark, conf, trips, published, monkeypatch
 ):
     out, before = published
-    compute = compute_features.TableFamilies._compute
+    compute = TableFamilies._compute
 
     def one_row_too_many(self, node):
         frame = compute(self, node)
         return frame.unionByName(frame.limit(1)) if node == "driver_activity" else frame
 
-    monkeypatch.setattr(compute_features.TableFamilies, "_compute", one_row_too_many)
+    monkeypatch.setattr(TableFamilies, "_compute", one_row_too_many)
     with pytest.raises(JobError, match="driver_activity: (\\d+) rows written for"):
         compute_features.run(spark, conf, trips=trips["new"], out=str(out))
     _assert_unchanged(out, before)
@@ -129,7 +130,7 @@ def test_counts_inflated_by_retried_tasks_are_recounted_not_published_wrong(
 ):
     """Observed counts are accumulators: a task Spark re-runs (an executor lost) counts twice.
     The job then counts the input directly and publishes with the exact numbers."""
-    observed = compute_features.TableFamilies._input_counts
+    observed = TableFamilies._input_counts
 
     def as_if_tasks_ran_twice(self, observation):
         metrics = dict(observed(self, observation))
@@ -138,7 +139,7 @@ def test_counts_inflated_by_retried_tasks_are_recounted_not_published_wrong(
         metrics["accepted" if inflated == "accepted" else "negative_distance"] += 5
         return metrics
 
-    monkeypatch.setattr(compute_features.TableFamilies, "_input_counts", as_if_tasks_ran_twice)
+    monkeypatch.setattr(TableFamilies, "_input_counts", as_if_tasks_ran_twice)
     caplog.set_level("WARNING")
     report = compute_features.run(spark, conf, trips=trips["old"], out=str(tmp_path))
     quarantined = pd.read_parquet(tmp_path / "quarantine")

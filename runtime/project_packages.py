@@ -1,0 +1,17 @@
+"""The project's top-level packages: what its wheel installs (setup.cfg's packages, tested equal),
+what a Spark Connect session ships to its workers, and what a copy of the project holds."""
+
+PROJECT_PACKAGES = (
+    "conf",
+    "definitions",
+    "feature_lineage",
+    "feature_repo",
+    "feature_runs",
+    "feature_serving",
+    "jobs",
+    "offline_store",
+    "quality",
+    "runtime",
+    "storage",
+    "transforms",
+)
