@@ -17,7 +17,7 @@ from feast.online_response import OnlineResponse
 from feast.repo_config import RepoConfig
 from feast.repo_contents import RepoContents
 
-from definitions.dataflow import build_definitions
+from definitions.feast_dataflow import build_definitions
 from definitions.online_on_demand import on_demand_read
 from definitions.online_store import online_store_settings
 from definitions.serving_log import LogSettings, ServingLog, context_of

@@ -7,7 +7,7 @@ from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import 
 from feast.types import Float64, Int32, Int64
 
 from definitions.code_version_tag import CODE_VERSION_TAG, UNKNOWN
-from transforms.catalogue import Catalogue
+from transforms.feature_catalogue import Catalogue
 
 FEAST_TYPES = {"int": Int32, "bigint": Int64, "double": Float64}
 

@@ -8,7 +8,7 @@ from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Int32, UnixTimestamp
 from hamilton.function_modifiers import tag
 
-from transforms.dataflow import CALENDAR_NODES, with_calendar_of
+from transforms.feature_dataflow import CALENDAR_NODES, with_calendar_of
 
 _REQUEST_TIME = "request_timestamp"
 
@@ -65,7 +65,7 @@ def request_calendar_view(
         import numpy as np
 
         from definitions.on_demand_views import _request_time
-        from transforms.dataflow import calendar_of_times
+        from transforms.feature_dataflow import calendar_of_times
 
         calendar = calendar_of_times([_request_time(v) for v in inputs["request_timestamp"]])
         # numpy int32: Feast infers a Python-mode view's field types from its values (Int32)

@@ -32,7 +32,7 @@ from hamilton.function_modifiers import tag
 from definitions.code_version_tag import CODE_VERSION_TAG, UNKNOWN
 from definitions.sources import _table_source
 from offline_store.temporal_windows import RECENT_TRIPS_TAG, TEMPORAL_TAG
-from transforms.catalogue import Catalogue
+from transforms.feature_catalogue import Catalogue
 from transforms.kernels.time_columns import window_micros
 from transforms.kernels.window_kernels import windows_at_times
 

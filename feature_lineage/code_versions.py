@@ -28,7 +28,7 @@ _cache: dict[str, dict[str, str]] = {}
 
 def table_code_versions(conf: dict[str, Any]) -> dict[str, str]:
     """Table -> the code version the code here would publish it with, for conf."""
-    from transforms.catalogue import Catalogue
+    from transforms.feature_catalogue import Catalogue
     from transforms.feature_tables import TABLES
 
     key = json.dumps([conf["features"], conf["quality"]], sort_keys=True, default=str)

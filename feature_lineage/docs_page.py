@@ -7,7 +7,7 @@ from pathlib import Path
 from feature_lineage.graph import LineageGraph, column_lineage
 from feature_lineage.render import mermaid, tree
 from feature_lineage.snapshot import UPDATE_COMMAND, compare, explain, snapshot_of
-from transforms.catalogue import Catalogue
+from transforms.feature_catalogue import Catalogue
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "lineage.md"
 

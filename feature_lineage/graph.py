@@ -22,10 +22,10 @@ from definitions.code_version_tag import CODE_VERSION_TAG
 from feature_lineage.fingerprints import digest, fingerprint
 from storage import trips_reader
 from transforms import calendar_features
-from transforms.catalogue import KEY_COLUMNS
-from transforms.dataflow import FEATURE_MODULES, TOP_LEVEL_ON
+from transforms.feature_catalogue import KEY_COLUMNS
+from transforms.feature_dataflow import FEATURE_MODULES, TOP_LEVEL_ON
 from transforms.feature_tables import TABLES
-from transforms.trips_schema import TRIPS_COLUMNS
+from transforms.trips_contract import TRIPS_COLUMNS
 
 # What the project publishes: a node reaching none of these is unused. A registered view is asked
 # for by reference too (driver_activity:trips_1h, each trip's own windows), not only in services.
@@ -142,7 +142,7 @@ class LineageGraph:
 
 
 def _transform_drivers(features_conf: dict[str, Any], modules: list) -> dict:
-    from transforms.catalogue import Catalogue
+    from transforms.feature_catalogue import Catalogue
 
     config = Catalogue.from_conf(features_conf).hamilton_config()
     extra = {"spark": [trips_reader], "pandas": []}
@@ -200,7 +200,7 @@ def build_graph(
     without the definitions (and Feast) when only the transforms matter."""
     modules = list(extra_modules)
     if with_definitions:
-        from definitions.dataflow import DEFINITION_MODULES
+        from definitions.feast_dataflow import DEFINITION_MODULES
 
         modules += DEFINITION_MODULES
     nodes: dict[str, Node] = {}
@@ -259,7 +259,7 @@ def _qualified(fn) -> str:
 
 def _name_feast_objects(conf: dict[str, Any], nodes: dict[str, Node]) -> None:
     """The Feast name of each definitions node, from the objects the DAG builds for `conf`."""
-    from definitions.dataflow import build_definitions
+    from definitions.feast_dataflow import build_definitions
     from definitions.serving_log import LogSettings
     from offline_store.spark_store import quiet_feast_warnings
 

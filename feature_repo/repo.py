@@ -12,7 +12,7 @@ from pathlib import Path
 
 os.environ.setdefault("TRIP_FEATURES_HOME", str(Path(__file__).resolve().parent.parent))
 
-from definitions.dataflow import build_definitions
+from definitions.feast_dataflow import build_definitions
 from feature_lineage.code_versions import published_versions
 from runtime.config import load_config
 

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from runtime.errors import JobError
 from storage.table_layout import PARTITION_COLUMN
-from transforms.catalogue import Catalogue
+from transforms.feature_catalogue import Catalogue
 from transforms.feature_tables import TABLES
 from transforms.quality_rules import checked_rules
 

@@ -33,11 +33,11 @@ from quality.quarantine_counts import reasons_by_date
 from runtime.faults import checkpoint
 from runtime.session import hamilton_adapters
 from storage import trips_reader
-from storage.publication import StagedTable
+from storage.file_publication import StagedTable
 from storage.read_errors import explain_read_error, read_error_cause
 from storage.table_layout import PARTITION_COLUMN, write_by_date
-from transforms.catalogue import Catalogue
-from transforms.dataflow import build_driver, quality_inputs
+from transforms.feature_catalogue import Catalogue
+from transforms.feature_dataflow import build_driver, quality_inputs
 from transforms.quality_rules import duplicate_rules_active
 
 log = logging.getLogger("feature_runs")

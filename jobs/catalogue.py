@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from transforms.catalogue import Catalogue
+from transforms.feature_catalogue import Catalogue
 
 START, END = "<!-- catalogue:start -->", "<!-- catalogue:end -->"
 

@@ -1,4 +1,4 @@
-"""Makes the JVM class archive of this Java and Spark installation (runtime/class_archive.py).
+"""Makes the JVM class archive of this Java and Spark installation (runtime/class_data_sharing.py).
 
     python -m jobs.class_archive [--force] [--rows 20000]
 
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from runtime import class_archive
+from runtime import class_data_sharing
 from runtime.errors import JobError
 
 log = logging.getLogger("jobs.class_archive")
@@ -28,7 +28,7 @@ def build(force: bool = False, rows: int = 20_000) -> Path:
     """The archive's path, made now unless it exists (or `force`)."""
     from runtime.session import check_java
 
-    path = class_archive.archive_path(check_java())
+    path = class_data_sharing.archive_path(check_java())
     if path is None:
         raise JobError("no java or Spark jars folder found: install Java 17 and pyspark first")
     if path.is_file() and not force:
@@ -48,7 +48,7 @@ def build(force: bool = False, rows: int = 20_000) -> Path:
             f"ends:\n{done.stderr[-3000:]}"
         )
     os.replace(part, path)  # whole archives only: a job never maps one half written
-    for old in class_archive.superseded(path):
+    for old in class_data_sharing.superseded(path):
         old.unlink(missing_ok=True)
         log.info("removed the archive of jars since replaced: %s", old)
     log.info(

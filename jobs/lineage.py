@@ -72,7 +72,7 @@ def check_or_update(conf, update: bool) -> tuple[int, str]:
     from feature_lineage.docs_page import PAGE, lineage_page
     from feature_lineage.graph import build_graph
     from feature_lineage.snapshot import SNAPSHOT, compare, explain, read_snapshot, snapshot_text
-    from transforms.catalogue import Catalogue
+    from transforms.feature_catalogue import Catalogue
 
     graph = build_graph(conf)
     page = lineage_page(graph, Catalogue.from_conf(conf["features"]))

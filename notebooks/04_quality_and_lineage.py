@@ -46,7 +46,7 @@ display(
 
 from feature_lineage.graph import build_graph
 from feature_lineage.render import tree
-from transforms.catalogue import Catalogue
+from transforms.feature_catalogue import Catalogue
 
 print(Catalogue.from_conf(conf["features"]).markdown())
 feature = dbutils.widgets.get("feature")

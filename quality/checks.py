@@ -11,7 +11,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from transforms.catalogue import Catalogue
+from transforms.feature_catalogue import Catalogue
 
 
 @dataclass(frozen=True)

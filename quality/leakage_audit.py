@@ -195,8 +195,8 @@ def catalogue_features(
     """The declared features of `features_conf` (conf's `features:`) on `engine` as a function
     of the trips, and each one's window. `modules` and `outputs` (node -> window) audit further
     Hamilton nodes, each giving a frame with `trip_id` and a column of its own name."""
-    from transforms.catalogue import Catalogue
-    from transforms.dataflow import build_driver
+    from transforms.feature_catalogue import Catalogue
+    from transforms.feature_dataflow import build_driver
     from transforms.feature_tables import TABLES
 
     if engine == "spark" and spark is None:
@@ -231,7 +231,7 @@ def moment_asked_features(
     of the trips: computed as training sets compute them (`where` = AT_TRAINING_ROWS, the
     offline store on Spark) or as online lookups do, from each driver's packed arrays
     (`where` = ONLINE; the arrays hold every trip of the driver, later ones included)."""
-    from transforms.catalogue import Catalogue
+    from transforms.feature_catalogue import Catalogue
     from transforms.kernels.time_columns import window_micros
 
     temporal = Catalogue.from_conf(features_conf).temporal()

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 
-from runtime import class_archive
+from runtime import class_data_sharing
 from runtime.errors import JobError
 from runtime.project_packages import PROJECT_PACKAGES
 
@@ -53,7 +53,7 @@ def use_utc_process_time_zone() -> None:
 
 def check_java() -> str:
     """Returns the Java version line, or raises with what to install."""
-    java = class_archive.java_binary()
+    java = class_data_sharing.java_binary()
     if java is None:
         raise JavaMissingError(
             "Spark needs Java 17: install it (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`)"
@@ -92,9 +92,9 @@ def driver_jvm_options(
     conf: dict[str, Any], java_version: str | None = None, small_input: bool = False
 ) -> str:
     """The driver JVM's flags: `jvm_options`, this installation's class archive when one was
-    made (runtime.class_archive; executors of a cluster run elsewhere, where it is not), and for
+    made (runtime.class_data_sharing; executors of a cluster run elsewhere, where it is not), and for
     a job of small inputs (runtime.input_size) conf's `spark.small_input_java_options`."""
-    archive = class_archive.driver_flag(conf, java_version or check_java())
+    archive = class_data_sharing.driver_flag(conf, java_version or check_java())
     small = conf.get("spark", {}).get("small_input_java_options") if small_input else None
     return " ".join(part for part in (jvm_options(conf), archive, small or "") if part)
 

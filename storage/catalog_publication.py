@@ -41,7 +41,7 @@ from pyspark.sql.types import StructType
 
 from runtime.errors import JobError
 from runtime.faults import checkpoint
-from storage.publication import StagedTable, alive
+from storage.file_publication import StagedTable, alive
 from storage.table_layout import PARTITION_COLUMN
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Chooses how a run's tables are published, from conf's `publication:` section.
 
-    files    a symlink swap on a local disk or NFS (storage.publication)
+    files    a symlink swap on a local disk or NFS (storage.file_publication)
     catalog  versioned tables behind views in a metastore, for object stores and Databricks
              (storage.catalog_publication)
 
@@ -18,7 +18,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from runtime.errors import JobError
-from storage.publication import FilePublisher
+from storage.file_publication import FilePublisher
 
 KINDS = ("files", "catalog")
 

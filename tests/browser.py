@@ -3,21 +3,16 @@ screenshot. Debian's `chromium` package; `.ci/run` installs it (scripts/setup.sh
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.required_programs import required_program
 
 NAMES = ("chromium", "chromium-browser", "google-chrome")
 
 
 def chromium() -> str:
-    for name in NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("chromium is not installed: apt-get install chromium (.ci/run does)")
+    return required_program(*NAMES, package="chromium")
 
 
 def _run(args: list[str], timeout: int = 90) -> subprocess.CompletedProcess:

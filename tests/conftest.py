@@ -105,15 +105,14 @@ def conf_at(conf):
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A real redis-server on a free loopback port, stopped by its pid (.ci/run installs it)."""
-    import shutil
     import signal
     import socket
     import subprocess
     import time
 
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed: apt-get install redis-server (.ci/run does)")
+    from tests.required_programs import required_program
+
+    binary = required_program("redis-server", package="redis-server")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -8,7 +8,7 @@ from hamilton.plugins import h_spark
 from pyspark.sql import DataFrame
 
 from transforms import calendar_features
-from transforms.catalogue import CALENDAR, KEY_COLUMNS, TABLE_KINDS
+from transforms.feature_catalogue import CALENDAR, KEY_COLUMNS, TABLE_KINDS
 from transforms.kernels.time_columns import PARTITION_COLUMN
 from transforms.trips_contract import TRIPS_COLUMNS
 

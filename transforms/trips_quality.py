@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from transforms.quality_rules import FLAGS, REASONS, RULES, checked_rules, reasons_of, rule_bit
-from transforms.trips_schema import TRIPS_COLUMNS
+from transforms.trips_contract import TRIPS_COLUMNS
 
 AS_GIVEN = "_as_given"  # suffix of the columns holding timestamps as the input gave them
 
@@ -72,7 +72,7 @@ def _duplicates(
 def trips_typed(trips_raw: DataFrame) -> DataFrame:
     """The contract's columns in the contract's types (text times parsed, NaN distances null);
     text timestamps are also kept as given, for the unparsable rule and the quarantine table."""
-    from transforms.trips_schema import check_trips_schema
+    from transforms.trips_contract import check_trips_schema
 
     check_trips_schema(trips_raw.schema)
     columns = []

@@ -24,7 +24,7 @@ TIMES = [
 
 @pytest.fixture(scope="module")
 def request_view(conf):
-    from definitions.dataflow import build_definitions
+    from definitions.feast_dataflow import build_definitions
 
     return build_definitions(conf)["request_calendar_view"]
 

@@ -40,7 +40,7 @@ def test_the_view_rebuilt_from_its_source_text_computes_the_calendar(conf):
     namespace of its own (dill only if that fails): the function must need nothing else."""
     from feast.transformation.udf_rehydrate import rehydrate_udf_from_source
 
-    from definitions.dataflow import build_definitions
+    from definitions.feast_dataflow import build_definitions
 
     view = build_definitions(conf)["request_calendar_view"]
     udf = view.to_proto().spec.feature_transformation.user_defined_function

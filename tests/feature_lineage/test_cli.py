@@ -1,10 +1,7 @@
 """`python -m jobs.lineage`: trees, paths, pictures, and clear errors."""
 
-import shutil
-
-import pytest
-
 from jobs.lineage import main
+from tests.required_programs import required_program
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -56,8 +53,8 @@ def test_pictures_without_graphviz_say_what_to_install(capsys, caplog, monkeypat
     assert not (tmp_path / "g.svg").exists()
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 def test_svg_of_the_whole_graph(capsys, tmp_path):
+    required_program("dot", package="graphviz")
     target = tmp_path / "lineage.svg"
     code, out, _ = run(capsys, "graph", "--format", "svg", "--output", str(target))
     assert code == 0 and str(target) in out

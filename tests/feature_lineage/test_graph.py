@@ -5,12 +5,12 @@ import importlib
 import sys
 import textwrap
 
-from definitions.dataflow import build_definitions
+from definitions.feast_dataflow import build_definitions
 from feature_lineage.fingerprints import fingerprint
 from feature_lineage.graph import build_graph, column_lineage
 from runtime.config import load_config
-from transforms.catalogue import KEY_COLUMNS, Catalogue
-from transforms.trips_schema import TRIPS_COLUMNS
+from transforms.feature_catalogue import KEY_COLUMNS, Catalogue
+from transforms.trips_contract import TRIPS_COLUMNS
 
 
 def test_each_service_is_made_of_the_views_feast_says(graph):

@@ -13,7 +13,7 @@ import pandas as pd
 
 from runtime.config import load_config
 from storage.sample_trips import generate_trips
-from transforms.dataflow import build_driver
+from transforms.feature_dataflow import build_driver
 from transforms.feature_tables import TABLES
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ CHILD = textwrap.dedent(
     import jobs.compute_features  # a job's imports, in the order `python -m jobs...` makes them
     from runtime.config import load_config
     from storage.sample_trips import generate_trips
-    from transforms.dataflow import build_driver
+    from transforms.feature_dataflow import build_driver
     from transforms.feature_tables import TABLES
 
     trips = generate_trips(rows=400, days=2, seed=11, drivers=7)

@@ -9,7 +9,7 @@ import pytest
 
 from jobs import compute_features, materialize, training_set
 from transforms import driver_windows, rolling_windows
-from transforms.trips_schema import TRIPS_COLUMNS
+from transforms.trips_contract import TRIPS_COLUMNS
 
 
 def _events(conf) -> list[dict]:

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from jobs import training_set
-from runtime import class_archive
+from runtime import class_data_sharing
 from runtime.input_size import local_bytes, parse_bytes, small_inputs
 from runtime.session import driver_jvm_options, jvm_options
 
@@ -60,7 +60,7 @@ def test_only_a_small_input_job_adds_the_small_input_flags_and_only_to_its_drive
     tmp_path, monkeypatch, conf
 ):
     monkeypatch.setenv("TRIP_FEATURES_CLASS_ARCHIVES", str(tmp_path / "archives"))
-    monkeypatch.setattr(class_archive, "spark_jars", lambda: _files(tmp_path / "jars", a=1))
+    monkeypatch.setattr(class_data_sharing, "spark_jars", lambda: _files(tmp_path / "jars", a=1))
     quick = _with(conf, small_input_java_options="-XX:TieredStopAtLevel=1")
     assert driver_jvm_options(quick, JAVA) == jvm_options(quick)
     assert driver_jvm_options(quick, JAVA, small_input=True) == (

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from runtime.config import load_config
-from transforms.dataflow import build_driver
+from transforms.feature_dataflow import build_driver
 
 FEATURES = load_config("local")["features"]  # the shipped feature catalogue
 
@@ -87,7 +87,7 @@ def test_spark_calendar_equals_pandas(spark, session_zone):
 
 def test_python_bodies_equal_the_expected_calendar_in_any_zone():
     """The on-demand request path: one datetime at a time, naive times taken as UTC."""
-    from transforms.dataflow import calendar_of_times
+    from transforms.feature_dataflow import calendar_of_times
 
     for times in (EDGES, EDGES.dt.tz_convert("Asia/Kolkata"), EDGES.dt.tz_localize(None)):
         got = calendar_of_times([t.to_pydatetime() for t in times])
@@ -97,7 +97,7 @@ def test_python_bodies_equal_the_expected_calendar_in_any_zone():
 
 
 def test_python_bodies_give_no_features_for_a_missing_time():
-    from transforms.dataflow import calendar_of_times
+    from transforms.feature_dataflow import calendar_of_times
 
     got = calendar_of_times([None, pd.NaT, EDGES[1].to_pydatetime()])
     assert got == {

@@ -7,8 +7,8 @@ import pytest
 from runtime.config import apply_override
 from storage.sample_trips import generate_trips
 from tests.oracles import adversarial_trips, driver_window_oracle, percentile_oracle
-from transforms.catalogue import Catalogue
-from transforms.dataflow import build_driver
+from transforms.feature_catalogue import Catalogue
+from transforms.feature_dataflow import build_driver
 from transforms.feature_tables import TABLES
 from transforms.kernels.time_columns import PARTITION_COLUMN
 

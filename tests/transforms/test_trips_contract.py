@@ -7,8 +7,8 @@ from pyspark.sql import functions as F
 
 from runtime.config import load_config
 from tests.oracles import adversarial_trips
-from transforms.dataflow import build_driver
-from transforms.trips_schema import TripsSchemaError
+from transforms.feature_dataflow import build_driver
+from transforms.trips_contract import TripsSchemaError
 
 FEATURES = load_config("local")["features"]  # the shipped feature catalogue
 

@@ -11,16 +11,16 @@ from hamilton.execution.graph_functions import topologically_sort_nodes
 from hamilton.lifecycle.base import BaseDoCheckEdgeTypesMatch
 
 from transforms import (
+    accepted_trips,
     calendar_features,
     driver_windows,
     feature_tables,
     rolling_windows,
-    trips_contract,
     trips_quality,
 )
-from transforms.catalogue import Catalogue
+from transforms.feature_catalogue import Catalogue
 
-FEATURE_MODULES = [trips_contract, rolling_windows, driver_windows, feature_tables]
+FEATURE_MODULES = [accepted_trips, rolling_windows, driver_windows, feature_tables]
 # On Spark, calendar features run inside `feature_tables`' `with_columns`; on pandas, as nodes.
 TOP_LEVEL_ON = {"spark": [trips_quality], "pandas": [calendar_features]}
 ENGINES = tuple(TOP_LEVEL_ON)

@@ -2,7 +2,7 @@
 
 import importlib
 
-from definitions.dataflow import DEFINITION_MODULES, build_definitions
+from definitions.feast_dataflow import DEFINITION_MODULES, build_definitions
 
 
 def test_every_feast_object_of_the_dag_is_collected(conf):

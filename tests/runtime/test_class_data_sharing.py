@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from runtime import class_archive
+from runtime import class_data_sharing
 from runtime.session import check_java, driver_jvm_options, jvm_options
 
 JAVA = 'openjdk version "17.0.15" 2025-04-15'
@@ -21,15 +21,15 @@ def _jars(folder, *names):
 def test_an_archive_belongs_to_one_java_and_one_set_of_spark_jars(tmp_path, monkeypatch):
     monkeypatch.setenv("TRIP_FEATURES_CLASS_ARCHIVES", str(tmp_path / "archives"))
     jars = _jars(tmp_path / "jars", "spark-core.jar", "spark-sql.jar")
-    monkeypatch.setattr(class_archive, "spark_jars", lambda: jars)
-    first = class_archive.archive_path(JAVA)
+    monkeypatch.setattr(class_data_sharing, "spark_jars", lambda: jars)
+    first = class_data_sharing.archive_path(JAVA)
     assert first.parent == tmp_path / "archives"
-    assert class_archive.archive_path(JAVA) == first
-    assert class_archive.archive_path(JAVA.replace("17.0.15", "17.0.16")) != first
+    assert class_data_sharing.archive_path(JAVA) == first
+    assert class_data_sharing.archive_path(JAVA.replace("17.0.15", "17.0.16")) != first
     (jars / "spark-sql.jar").write_bytes(b"another build of the jar")
-    assert class_archive.archive_path(JAVA) != first
+    assert class_data_sharing.archive_path(JAVA) != first
     _jars(jars, "spark-connect.jar")
-    assert class_archive.archive_path(JAVA) not in {first, None}
+    assert class_data_sharing.archive_path(JAVA) not in {first, None}
 
 
 def test_reinstalled_jars_of_the_same_size_name_a_new_archive_and_retire_the_old(
@@ -37,28 +37,26 @@ def test_reinstalled_jars_of_the_same_size_name_a_new_archive_and_retire_the_old
 ):
     monkeypatch.setenv("TRIP_FEATURES_CLASS_ARCHIVES", str(tmp_path / "archives"))
     jars = _jars(tmp_path / "jars", "spark-core.jar")
-    monkeypatch.setattr(class_archive, "spark_jars", lambda: jars)
-    first = class_archive.archive_path(JAVA)
+    monkeypatch.setattr(class_data_sharing, "spark_jars", lambda: jars)
+    first = class_data_sharing.archive_path(JAVA)
     first.parent.mkdir()
     first.write_bytes(b"an archive")
-    other_java = class_archive.archive_path(JAVA.replace("17.0.15", "17.0.16"))
+    other_java = class_data_sharing.archive_path(JAVA.replace("17.0.15", "17.0.16"))
     other_java.write_bytes(b"another Java's archive")
-    unversioned = first.parent / "spark-0123456789abcdef0123.jsa"
-    unversioned.write_bytes(b"an archive named the old way")
     # Same bytes, new modification time: the JVM refuses an archive made from the old file.
     stat = (jars / "spark-core.jar").stat()
     os.utime(jars / "spark-core.jar", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    second = class_archive.archive_path(JAVA)
+    second = class_data_sharing.archive_path(JAVA)
     assert second != first
-    assert sorted(class_archive.superseded(second)) == sorted([first, unversioned])
+    assert sorted(class_data_sharing.superseded(second)) == [first]
 
 
 def test_the_driver_maps_the_archive_only_when_made_and_allowed(tmp_path, monkeypatch, conf):
     monkeypatch.setenv("TRIP_FEATURES_CLASS_ARCHIVES", str(tmp_path / "archives"))
     jars = _jars(tmp_path / "jars", "a.jar")
-    monkeypatch.setattr(class_archive, "spark_jars", lambda: jars)
+    monkeypatch.setattr(class_data_sharing, "spark_jars", lambda: jars)
     assert driver_jvm_options(conf, JAVA) == jvm_options(conf)  # none made yet
-    path = class_archive.archive_path(JAVA)
+    path = class_data_sharing.archive_path(JAVA)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"an archive")
     assert driver_jvm_options(conf, JAVA) == f"{jvm_options(conf)} -XX:SharedArchiveFile={path}"
@@ -87,7 +85,7 @@ def test_a_fresh_driver_maps_spark_from_the_archive_the_builder_made(tmp_path):
     from jobs.class_archive import build
 
     path = build()  # scripts/setup.sh made it already: then this only finds it
-    assert path == class_archive.archive_path(check_java()) and path.is_file()
+    assert path == class_data_sharing.archive_path(check_java()) and path.is_file()
     loads = tmp_path / "class-load.txt"
     subprocess.run([sys.executable, "-c", _FRESH_DRIVER, str(loads)], check=True)
     sources = {}

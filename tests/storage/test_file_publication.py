@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.publication import current_table, publish, remove_dead_staging, run_staging
+from storage.file_publication import current_table, publish, remove_dead_staging, run_staging
 
 
 def _staged(out: Path, run: str, tables: dict[str, list[str]]) -> dict[str, Path]:
@@ -58,20 +58,6 @@ def test_replaced_dates_without_rows_disappear(tmp_path):
     assert list(_content(tmp_path, "t")) == ["date=2026-01-01"]
 
 
-def test_old_layouts_are_taken_over_without_loss(tmp_path):
-    """A folder (the first layout) and a per-table link (the second) become links into .current."""
-    (tmp_path / "plain" / "date=2026-01-01").mkdir(parents=True)
-    (tmp_path / "plain" / "date=2026-01-01" / "part-00000.parquet").write_text("plain")
-    linked = tmp_path / ".versions" / "linked" / "r0" / "date=2026-01-01"
-    linked.mkdir(parents=True)
-    (linked / "part-00000.parquet").write_text("linked")
-    os.symlink(os.path.join(".versions", "linked", "r0"), tmp_path / "linked")
-    publish(tmp_path, _staged(tmp_path, "a", {"new": ["2026-01-01"]}), "a")
-    assert _content(tmp_path, "plain") == {"date=2026-01-01": "plain"}
-    assert _content(tmp_path, "linked") == {"date=2026-01-01": "linked"}
-    assert all(os.readlink(tmp_path / t).startswith(".current") for t in ("plain", "linked", "new"))
-
-
 def _publish_many(out: str, worker: int, rounds: int) -> None:
     for i in range(rounds):
         run = f"w{worker}r{i}"
@@ -109,7 +95,7 @@ def test_staging_of_dead_runs_is_removed_and_of_live_runs_kept(tmp_path):
 def test_a_publication_killed_before_its_swap_changes_nothing(tmp_path, point):
     publish(tmp_path, _staged(tmp_path, "a", {"t": ["2026-01-01"], "u": ["2026-01-01"]}), "a")
     code = (
-        "import sys; from pathlib import Path; from storage.publication import publish\n"
+        "import sys; from pathlib import Path; from storage.file_publication import publish\n"
         "out = Path(sys.argv[1]); staged = {}\n"
         "for t in ('t', 'u'):\n"
         "    d = out / '.staging' / 'b-1' / t / 'date=2026-01-01'; d.mkdir(parents=True)\n"
@@ -122,3 +108,19 @@ def test_a_publication_killed_before_its_swap_changes_nothing(tmp_path, point):
     assert (tmp_path / ".versions" / "b").exists()  # it got as far as assembling
     for table in ("t", "u"):
         assert _content(tmp_path, table) == {"date=2026-01-01": f"a {table} 2026-01-01"}
+
+
+def test_a_folder_another_tool_wrote_under_a_tables_name_stops_the_run_untouched(tmp_path):
+    from runtime.errors import JobError
+
+    publish(tmp_path, _staged(tmp_path, "a", {"t": ["2026-01-01"]}), "a")
+    foreign = tmp_path / "u" / "date=2026-01-01"
+    foreign.mkdir(parents=True)
+    (foreign / "theirs.parquet").write_text("not ours")
+    before = os.readlink(tmp_path / ".current")
+    staged = _staged(tmp_path, "b", {"t": ["2026-01-02"], "u": ["2026-01-01"]})
+    with pytest.raises(JobError, match=r"u exist\(s\) but were not published here: move them"):
+        publish(tmp_path, staged, "b")
+    assert (foreign / "theirs.parquet").read_text() == "not ours"
+    assert os.readlink(tmp_path / ".current") == before
+    assert _content(tmp_path, "t") == {"date=2026-01-01": "a t 2026-01-01"}

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,6 @@ from typing import Any
 from runtime.config import cache_folder
 
 log = logging.getLogger(__name__)
-
-_UNVERSIONED = re.compile(r"spark-[0-9a-f]{20}\.jsa")
 
 
 def java_binary() -> str | None:
@@ -65,11 +62,7 @@ def superseded(path: Path) -> list[Path]:
     """The other archives of `path`'s Java and jars folder: made from jars since replaced, which
     the JVM would refuse (some 200 MB each)."""
     place = path.name.rsplit("-", 1)[0]
-    olds = [old for old in path.parent.glob(f"{place}-*.jsa") if old != path]
-    # Before the jars' times named them, archives were spark-<20 hex digits>.jsa: never mapped now.
-    return olds + [
-        old for old in path.parent.glob("spark-*.jsa") if _UNVERSIONED.fullmatch(old.name)
-    ]
+    return [old for old in path.parent.glob(f"{place}-*.jsa") if old != path]
 
 
 def driver_flag(conf: dict[str, Any], java_version: str) -> str:

@@ -20,7 +20,7 @@ from definitions import (
 )
 from definitions.serving_log import LogSettings
 from storage.publishers import publication_conf
-from transforms.catalogue import Catalogue
+from transforms.feature_catalogue import Catalogue
 
 DEFINITION_MODULES = [
     entities,

@@ -7,7 +7,7 @@ import pytest
 from jobs.catalogue import readme_with_catalogue
 from quality.checks import table_checks
 from runtime.config import apply_override, load_config
-from transforms.catalogue import Catalogue, CatalogueError
+from transforms.feature_catalogue import Catalogue, CatalogueError
 
 PROJECT = Path(__file__).resolve().parents[2]
 DRIVER = "features.tables.driver_activity.features"

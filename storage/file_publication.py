@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pyspark.sql.types import StructType
 
+from runtime.errors import JobError
 from runtime.faults import checkpoint
 
 CURRENT = ".current"
@@ -103,6 +104,7 @@ def publish(
     Tables the run did not stage stay as they are."""
     out = Path(out)
     with _lock(out):
+        _refuse_foreign(out, staged)
         version = out / ".versions" / run_id
         if version.exists():
             shutil.rmtree(version)
@@ -126,12 +128,28 @@ def _table_link(name: str) -> str:
 
 
 def _published_tables(out: Path) -> list[str]:
-    """Tables readers can open: links into .current, or folders and links of older layouts."""
-    return [
-        p.name
-        for p in out.iterdir()
-        if not p.name.startswith((".", "_")) and p.exists() and (p.is_symlink() or p.is_dir())
+    """Tables readers can open: the links into .current."""
+    return [p.name for p in out.iterdir() if _is_published(p)]
+
+
+def _is_published(path: Path) -> bool:
+    return path.is_symlink() and os.readlink(path) == _table_link(path.name)
+
+
+def _refuse_foreign(out: Path, staged: dict[str, Path]) -> None:
+    """A table's name in `out` taken by something this publication did not make (a folder
+    written by another tool) is never replaced: the run stops, saying so."""
+    taken = [
+        name
+        for name in sorted(staged)
+        if (out / name).exists() or (out / name).is_symlink()
+        if not _is_published(out / name)
     ]
+    if taken:
+        raise JobError(
+            f"{', '.join(str(out / n) for n in taken)} exist(s) but were not published here: "
+            f"move them out of {out}, or publish to another folder (--out, paths.features)"
+        )
 
 
 def _assemble(
@@ -154,10 +172,7 @@ def _assemble(
 
 
 def _swap_link(link: Path, target: Path, relative_to: str | None = None) -> None:
-    """Points `link` at `target` in one rename; a real folder there (the oldest layout) is moved
-    into .versions first, so nothing is ever deleted before the swap."""
-    if link.is_dir() and not link.is_symlink():
-        link.rename(link.parent / ".versions" / f"legacy-{link.name}-{os.getpid()}")
+    """Points `link` at `target` in one rename."""
     temporary = link.with_name(f".{link.name}.{os.getpid()}.link")
     if temporary.is_symlink():
         temporary.unlink()
