@@ -21,26 +21,51 @@ from transforms.kernels.time_columns import to_micros, window_micros
 from transforms.kernels.window_kernels import windows_by_group
 
 
-def _columns(event_timestamp, trip_id, driver_id, trip_dist) -> dict[str, np.ndarray]:
-    return {
-        "ts_us": to_micros(event_timestamp),
-        "trip_id": trip_id.to_numpy(np.int64),
-        "group": driver_id.to_numpy(np.int64),
-        "x": trip_dist.to_numpy(np.float64, na_value=np.nan),
-    }
+def _of_kind(counts: bool):
+    """One node per window feature of the catalogue, counts or measures (a count reads no
+    distance: its lineage says so)."""
+
+    def decorate(driver_windows: dict[str, tuple[str, str]]):
+        return parameterize(
+            **{
+                name: {"aggregation": value(how), "window": value(window), "feature": value(name)}
+                for name, (how, window) in driver_windows.items()
+                if (how == "count") == counts
+            }
+        )
+
+    return decorate
 
 
-@resolve(
-    when=ResolveAt.CONFIG_AVAILABLE,
-    decorate_with=lambda driver_windows: parameterize(
-        **{
-            name: {"aggregation": value(how), "window": value(window), "feature": value(name)}
-            for name, (how, window) in driver_windows.items()
-        }
-    ),
-)
+def _window(event_timestamp, trip_id, driver_id, dist, aggregation, window, feature) -> pd.Series:
+    values = windows_by_group(
+        group=driver_id.to_numpy(np.int64),
+        ts_us=to_micros(event_timestamp),
+        trip_id=trip_id.to_numpy(np.int64),
+        x=dist,
+        plan={feature: (aggregation, window_micros(window))},
+    )
+    dtype = "int64" if aggregation == "count" else "float64"
+    return pd.Series(values[feature], index=trip_id.index, name=feature).astype(dtype)
+
+
+@resolve(when=ResolveAt.CONFIG_AVAILABLE, decorate_with=_of_kind(counts=True))
 @config.when(engine="pandas")
-def driver_window__pandas(
+def driver_count__pandas(
+    event_timestamp: pd.Series,
+    trip_id: pd.Series,
+    driver_id: pd.Series,
+    aggregation: str,
+    window: str,
+    feature: str,
+) -> pd.Series:
+    """The {aggregation} of the driver's trips in (t - {window}, t], t this trip's time."""
+    return _window(event_timestamp, trip_id, driver_id, None, aggregation, window, feature)
+
+
+@resolve(when=ResolveAt.CONFIG_AVAILABLE, decorate_with=_of_kind(counts=False))
+@config.when(engine="pandas")
+def driver_measure__pandas(
     event_timestamp: pd.Series,
     trip_id: pd.Series,
     driver_id: pd.Series,
@@ -49,11 +74,9 @@ def driver_window__pandas(
     window: str,
     feature: str,
 ) -> pd.Series:
-    """The {aggregation} over the driver's trips in (t - {window}, t], t this trip's time."""
-    columns = _columns(event_timestamp, trip_id, driver_id, trip_dist)
-    values = windows_by_group(**columns, plan={feature: (aggregation, window_micros(window))})
-    dtype = "int64" if aggregation == "count" else "float64"
-    return pd.Series(values[feature], index=trip_id.index, name=feature).astype(dtype)
+    """The {aggregation} distance of the driver's trips in (t - {window}, t], t this trip's time."""
+    dist = trip_dist.to_numpy(np.float64, na_value=np.nan)
+    return _window(event_timestamp, trip_id, driver_id, dist, aggregation, window, feature)
 
 
 @config.when(engine="spark")

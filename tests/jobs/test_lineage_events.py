@@ -43,8 +43,8 @@ def test_the_feature_run_names_its_input_outputs_and_column_lineage(feast_conf):
     assert schema["trips_1h"] == "bigint" and schema["mean_dist_24h"] == "double"
     lineage = activity["facets"]["columnLineage"]["fields"]
     for feature, fn in (
-        ("trips_1h", driver_windows.driver_window__pandas),
-        ("mean_dist_24h", driver_windows.driver_window__pandas),
+        ("trips_1h", driver_windows.driver_count__pandas),
+        ("mean_dist_24h", driver_windows.driver_measure__pandas),
     ):
         inputs = lineage[feature]["inputFields"]
         assert {i["name"] for i in inputs} == {conf["paths"]["trips"]}
