@@ -74,7 +74,7 @@ class ProjectFeatureStore(FeatureStore):
 
     Feast's feature server asks for the request's service by name (`allow_cache=True`) on every
     request, and Feast rebuilds it from its protobuf each time: a third of the server's time per
-    lookup, measured (docs/benchmarks.md). Feast caches feature views so, not services. The kept
+    lookup, measured (docs/benchmark-log.md). Feast caches feature views so, not services. The kept
     services go as soon as the registry is refreshed (another protobuf object).
     """
 

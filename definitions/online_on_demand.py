@@ -2,7 +2,7 @@
 
 Through Feast's on-demand path a view costs about half of a lookup: the stored values turned into
 Python, a dict of columns per request, the function, and each value typed back into protobuf
-(docs/benchmarks.md); and with `full_feature_names` a Python-mode view answers nothing at all
+(docs/benchmark-log.md); and with `full_feature_names` a Python-mode view answers nothing at all
 (Feast keeps the outputs named as the full names, which a function returning its own names never
 has). The project's store asks Feast for the stored views only, then computes here:
 

@@ -56,7 +56,7 @@ class FeatureServer:
             self.routes["/write-to-online-store"] = ("POST", self._write)
         self._refresher: asyncio.Task | None = None
         # A lookup in the embedded sqlite store is a read of a local file, quicker than handing
-        # it to a thread and back (0.4 ms of a 0.8 ms answer, measured: docs/benchmarks.md); a
+        # it to a thread and back (0.4 ms of a 0.8 ms answer, measured: docs/benchmark-log.md); a
         # network store's lookup runs in a thread, so a stalled server cannot stop /health or
         # the other connections.
         self._local_store = "sqlite" in _store_settings(store)["type"].lower()

@@ -7,7 +7,7 @@ from runtime.input_size import local_and_under
 
 # Below this many bytes of files, a view's keys are sorted whole (ViewJoin.whole_timelines): a
 # warm training set of 5,000 entity rows on two 200,000-row views took 3.5 s that way, 6.8 s in
-# hourly buckets (docs/benchmarks.md), and a key of a source this small cannot unbalance a task.
+# hourly buckets (docs/benchmark-log.md), and a key of a source this small cannot unbalance a task.
 SMALL_SOURCE_BYTES = 64 * 2**20
 
 

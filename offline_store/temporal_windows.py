@@ -36,7 +36,7 @@ def plan_of_view(view) -> dict[str, tuple[str, int, str | None]]:
 # Up to this many entity rows, over a source of local files under SMALL_SOURCE_BYTES, the windows
 # are computed in the driver (the rows and trips collected as Arrow, the online path's own
 # windows_at_times): a fresh process then starts no Python worker, which costs it about 2 s
-# (docs/benchmarks.md). Larger inputs run in Spark (the Arrow UDF below).
+# (docs/benchmark-log.md). Larger inputs run in Spark (the Arrow UDF below).
 IN_DRIVER_ROWS = 20_000
 
 

@@ -2,7 +2,7 @@
 
 A fresh driver JVM loads and verifies some sixteen thousand Spark classes from jars before its
 first query runs. Java's class-data sharing (CDS) maps them ready-made from one archive instead:
-fresh jobs start 3-5 s sooner here (docs/benchmarks.md, benchmarks/fresh_start.py). The archive is made once
+fresh jobs start 3-5 s sooner here (docs/benchmark-log.md, benchmarks/fresh_start.py). The archive is made once
 per Java and Spark installation by `python -m jobs.class_archive` (scripts/setup.sh runs it),
 which runs the main pipeline on a small sample in a JVM that writes the classes it loaded.
 

@@ -2,7 +2,7 @@
 
 A job of small inputs spends most of its time warming the JVM up (loading, interpreting and
 compiling Spark's code), not on its data: such a job starts its driver with conf
-`spark.small_input_java_options` too. Measured with C1-only JIT compilation (docs/benchmarks.md):
+`spark.small_input_java_options` too. Measured with C1-only JIT compilation (docs/benchmark-log.md):
 a fresh training set of 5,000 entity rows 12.1 s instead of 18.8 s, the feature job on 200k trips
 21.9 s instead of 26.8 s; the 1e7-trip feature job 1.7x slower: a long job needs the optimising
 compiler, hence the size limit."""

@@ -7,7 +7,7 @@ A session the project builds in-process gets conf's `spark.conf` (the heap, `spa
 among them) when its JVM starts; a JVM that spark-submit starts only has what its command line
 says, so it gets the same settings there, with the driver's and executors' JVM flags. Without
 them a Connect server ran every session on Spark's default 1 GiB heap, its sorts spilling to disk
-(docs/benchmarks.md).
+(docs/benchmark-log.md).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ import by parsing and compiling its whole module again: 4-5 s of the 6-7 s `impo
 here, in every process that imports it (a training set, `feast serve`, a Connect client). The
 instrumented code depends only on the module's source, so it is kept on disk, keyed by that
 source, typeguard's version and the interpreter's bytecode version, and reused: the same checks
-run, at a tenth of the import time (docs/benchmarks.md). Installed by the packages that import
+run, at a tenth of the import time (docs/benchmark-log.md). Installed by the packages that import
 Feast (definitions, offline_store) before their first `import feast`; a process that imported
 Feast earlier just pays the full import.
 

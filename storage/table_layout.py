@@ -36,7 +36,7 @@ def with_date_partition(table: DataFrame, undated: str | None = None) -> DataFra
 
 
 # Columns whose values are nearly all distinct: a dictionary saves no space there and costs ~1 s
-# of writing per 1e7 rows and table (docs/benchmarks.md).
+# of writing per 1e7 rows and table (docs/benchmark-log.md).
 _DISTINCT_TYPES = (T.DoubleType, T.FloatType, T.TimestampType, T.TimestampNTZType)
 _DISTINCT_COLUMNS = ("trip_id",)
 

@@ -117,7 +117,7 @@ def driver_windowed__spark(
     # Each driver's trips together in one partition: four columns cross into Python and the
     # features come back, while the rest of each row stays in the JVM. Spark sorts by driver
     # alone (one long key: a radix sort, cheaper than sorting by driver, time and id; see
-    # docs/benchmarks.md); each driver's trips are put in (time, trip id) order in Python.
+    # docs/benchmark-log.md); each driver's trips are put in (time, trip id) order in Python.
     partitions = int(trips.sparkSession.conf.get("spark.sql.shuffle.partitions"))
     laid_out = rows.repartition(partitions, "driver_id").sortWithinPartitions("driver_id")
     # Not deterministic for Spark: a row's values depend on its neighbours, so no filter may

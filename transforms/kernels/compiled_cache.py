@@ -4,7 +4,7 @@ Numba caches compiled code beside a source file, or, for a module inside a zip, 
 named after the zip's path. The project reaches Python workers inside an archive whose path
 changes with every application or session (spark-submit's --py-files wheel, a Spark Connect
 session's artifacts), so each worker would compile the kernels again (~3.6 s each, measured in
-docs/benchmarks.md). Here a module inside an archive is cached under a folder named after the hash
+docs/benchmark-log.md). Here a module inside an archive is cached under a folder named after the hash
 of its source instead: the same code finds the same compiled kernels.
 """
 
