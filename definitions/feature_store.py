@@ -23,6 +23,7 @@ from definitions.online_store import online_store_settings
 from definitions.serving_log import LogSettings, ServingLog, context_of
 from offline_store.spark_store import quiet_feast_warnings
 from runtime.errors import JobError
+from runtime.locations import is_local
 
 quiet_feast_warnings()
 # Feast warns that the flag "typically has no effect" on a file registry; it has: a view being
@@ -47,7 +48,7 @@ def _repo_settings(conf: dict[str, Any], expand: bool = True) -> dict[str, Any]:
     raw = shipped_repo_settings(expand)
     registry = conf["paths"]["registry"]
     raw["registry"] = {**raw["registry"], "path": registry}
-    if "://" not in registry:  # a local file: replaced whole, never rewritten in place
+    if is_local(registry):  # a local file: replaced whole, never rewritten in place
         raw["registry"]["registry_store_type"] = ATOMIC_REGISTRY_STORE
     raw["online_store"] = online_store_settings(conf, expand)
     return raw
@@ -282,7 +283,7 @@ def feature_store(conf: dict[str, Any]) -> FeatureStore:
     """The project's FeatureStore, with the registry folder created."""
     config = repo_config(conf)
     registry = config.registry.path
-    if "://" not in registry:
+    if is_local(registry):
         os.makedirs(os.path.dirname(registry), exist_ok=True)
     store = ProjectFeatureStore(repo_path=str(config.repo_path), config=config)
     answers = LogSettings.from_conf(conf)
@@ -294,7 +295,7 @@ def feature_store(conf: dict[str, Any]) -> FeatureStore:
 def registered_store(conf: dict[str, Any]) -> FeatureStore:
     """The project's FeatureStore, once its registry exists (a server or reader's start)."""
     registry = conf["paths"]["registry"]
-    if "://" not in registry and not Path(registry).exists():
+    if is_local(registry) and not Path(registry).exists():
         raise JobError(
             f"no Feast registry at {registry}: register the definitions first "
             "(python -m jobs.register, or python -m jobs.pipeline for everything)"

@@ -1,12 +1,12 @@
 """Feature views: one per feature table, with the fields, types and descriptions the catalogue
 declares, and ttl and owner from conf."""
 
-import pandas as pd
 from feast import Entity, FeatureView, Field
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 from feast.types import Float64, Int32, Int64
 
 from definitions.code_version_tag import CODE_VERSION_TAG, UNKNOWN
+from runtime.durations import parse_duration
 from transforms.feature_catalogue import Catalogue
 
 FEAST_TYPES = {"int": Int32, "bigint": Int64, "double": Float64}
@@ -23,7 +23,9 @@ def _table_view(
     return FeatureView(
         name=table,
         entities=[entity],
-        ttl=pd.Timedelta(view_conf["ttl"]).to_pytimedelta() if view_conf.get("ttl") else None,
+        ttl=parse_duration(view_conf["ttl"], f"feast.views.{table}.ttl").to_pytimedelta()
+        if view_conf.get("ttl")
+        else None,
         schema=[
             Field(name=f.name, dtype=FEAST_TYPES[f.dtype], description=f.description)
             for f in catalogue.features(table)

@@ -39,6 +39,8 @@ from feast.feature_logging import (
     FeatureServiceLoggingSource,
 )
 
+from runtime.locations import is_uri
+
 log = logging.getLogger(__name__)
 
 REQUEST_TIME = "request_timestamp"
@@ -68,7 +70,7 @@ class LogSettings:
         path = paths.get("serving_log")
         if not path:
             registry = str(paths.get("registry", ""))
-            if not registry or "://" in registry:
+            if not registry or is_uri(registry):
                 raise ValueError(
                     "serving_log is enabled but paths.serving_log is not set (and the registry "
                     "is not a local file to log beside): set paths.serving_log, or "

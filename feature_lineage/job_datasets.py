@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from feature_lineage.run_events import Dataset, path_dataset, table_dataset
+from runtime.locations import is_table_name
 
 
 def location_dataset(conf: dict[str, Any], location: str, **kwargs) -> Dataset:
     """A parquet folder (or URI) or, for a name without a path, a Spark table."""
-    looks_like_table = "/" not in location and not location.endswith(".parquet")
-    if looks_like_table:
+    if is_table_name(location):
         return table_dataset(conf, location, **kwargs)
     return path_dataset(location, **kwargs)
 

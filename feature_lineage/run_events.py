@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.errors import JobError
+from runtime.locations import is_local, is_uri
 
 log = logging.getLogger(__name__)
 PRODUCER = "https://github.com/trip-features/trip-features"
@@ -53,7 +54,7 @@ class JobRun:
 
 def path_dataset(path: str, **kwargs) -> Dataset:
     """A dataset at a filesystem path or URI (OpenLineage naming: scheme as namespace)."""
-    if "://" in path:
+    if is_uri(path):
         scheme, rest = path.split("://", 1)
         authority, _, name = rest.partition("/")
         return Dataset(f"{scheme}://{authority}", f"/{name}", **kwargs)
@@ -82,7 +83,7 @@ def client_for(conf: dict[str, Any]):
         import os
 
         path = conf["paths"]["lineage_events"]
-        if "://" not in path:
+        if is_local(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
         transport = {"type": "file", "log_file_path": path, "append": True}
     elif kind == "console":

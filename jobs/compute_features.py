@@ -18,6 +18,7 @@ from pathlib import Path
 
 from feature_runs.feature_run import run
 from feature_runs.request import FeatureRequest
+from runtime.locations import is_local, is_table_name
 from transforms.feature_tables import TABLES
 
 __all__ = ["main", "run"]  # run: the feature run itself (feature_runs), for notebooks
@@ -39,11 +40,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def body():
         conf = load_from_args(args)
-        trips = (
-            str(Path(args.trips).resolve())
-            if args.trips and Path(args.trips).exists()
-            else args.trips
-        )
+        trips = args.trips
+        if trips and is_local(trips) and not is_table_name(trips):
+            trips = str(Path(trips).resolve())
         out = str(Path(args.out).resolve()) if args.out else None
         # Everything that can be checked without Spark is checked before the JVM starts.
         # An empty date (a scheduler's unset parameter) means the whole range.

@@ -16,6 +16,7 @@ from feature_lineage.code_versions import published_versions
 from feature_lineage.run_events import job_run, path_dataset, table_dataset
 from runtime.config import apply_override
 from runtime.errors import JobError
+from runtime.locations import is_local, is_uri
 
 log = logging.getLogger("jobs.register")
 
@@ -49,9 +50,9 @@ def _plan_only(conf: dict[str, Any], code_versions: dict[str, str]) -> str:
     registry = conf["paths"]["registry"]
     with tempfile.TemporaryDirectory(prefix="trip-features-plan-") as scratch:
         copy = os.path.join(scratch, "registry.db")
-        if "://" not in registry and os.path.exists(registry):
+        if is_local(registry) and os.path.exists(registry):
             shutil.copy(registry, copy)
-        elif "://" in registry:
+        elif is_uri(registry):
             raise JobError(
                 f"--plan-only plans against a copy of a local registry; {registry} is remote: "
                 "copy it to a local file and point paths.registry at it"

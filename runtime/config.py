@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from runtime.locations import is_table_name, is_uri
+
 CONF_DIR_VARIABLE = "TRIP_FEATURES_CONF_DIR"
 HOME_VARIABLE = "TRIP_FEATURES_HOME"
 
@@ -183,6 +185,6 @@ def _first(folders: list[Traversable], name: str) -> Traversable | None:
 def resolve_path(location: str, root: Path | None = None) -> str:
     """Relative filesystem paths resolve against the workspace; URIs and tables stay as given."""
     location = str(location)
-    if "://" in location or location.startswith("/") or "." in location and "/" not in location:
+    if is_uri(location) or os.path.isabs(location) or is_table_name(location):
         return location
     return str((root or workspace()) / location)

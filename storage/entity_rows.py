@@ -16,6 +16,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 
 from runtime.errors import JobError
+from runtime.locations import is_local, is_uri
 
 SQL = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 MARKER = "_TRAINING_SET.json"  # in each folder jobs.training_set wrote; Spark skips _ files
@@ -100,11 +101,11 @@ def _as_micros(table, columns: list[str], location: str):
 def check_output(out: str, inputs: list[str], overwrite: bool) -> None:
     """Refuses an output location that is (in, or holds) one of `inputs`, or that is a folder
     jobs.training_set did not write, unless `overwrite`: a typo must not delete data."""
-    if "://" in out:
+    if is_uri(out):
         return  # object stores: the caller names a prefix of its own
     target = Path(out).resolve()
     for given in inputs:
-        if not given or "://" in given or SQL.match(given):
+        if not given or is_uri(given) or SQL.match(given):
             continue
         source = Path(given).resolve()
         if target == source or source.is_relative_to(target) or target.is_relative_to(source):
@@ -124,5 +125,5 @@ def check_output(out: str, inputs: list[str], overwrite: bool) -> None:
 
 def mark_output(out: str, service: str, rows: int) -> None:
     """Marks `out` as a training set, so a later run may replace it."""
-    if "://" not in out:
+    if is_local(out):
         Path(out, MARKER).write_text(json.dumps({"service": service, "rows": rows}) + "\n")

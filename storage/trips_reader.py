@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
+from runtime.locations import is_table_name
 from storage.read_errors import explain_read_error
 
 
@@ -17,10 +18,6 @@ class TripsUnreadableError(ValueError):
     """The trips exist but Spark cannot read them as they are."""
 
 
-def _looks_like_table(location: str) -> bool:
-    return "/" not in location and "\\" not in location and not location.endswith(".parquet")
-
-
 def trips_raw(
     spark: SparkSession,
     trips_location: str,
@@ -29,7 +26,7 @@ def trips_raw(
 ) -> DataFrame:
     """The raw trips with event time in [read_from, read_until), from parquet or a Spark table."""
     try:
-        if _looks_like_table(trips_location):
+        if is_table_name(trips_location):
             frame = spark.read.table(trips_location)
         else:
             frame = spark.read.parquet(trips_location)

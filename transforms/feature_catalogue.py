@@ -21,8 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
+from runtime.durations import parse_duration
 from transforms.kernels.time_columns import DAY_US, window_micros
 
 # table -> the kinds of feature its Hamilton function can assemble (transforms/feature_tables.py)
@@ -256,8 +255,8 @@ def _name_follows(what: str, name: str, windows: set[str]) -> None:
     match = _DURATION_SUFFIX.search(name)
     if match is None:
         return
-    said = pd.Timedelta(match.group(1))
-    if not any(pd.Timedelta(w) == said for w in windows):
+    said = parse_duration(match.group(1), f"{what}'s suffix")
+    if not any(parse_duration(w, "window") == said for w in windows):
         raise CatalogueError(
             f"{what} says {match.group(1)} but its window is {sorted(windows) or 'none'}: rename "
             "it to carry its window, or change the window"

@@ -14,6 +14,8 @@ from tests.connect_clients import run_client
 from tests.databricks.notebook_runner import as_rows, cells, run_notebook
 from tests.oracles import windows_at
 
+pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
+
 PROJECT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((PROJECT / "notebooks").glob("*.py"))
 DRIVERS = [1000, 1001, 1002]

@@ -186,6 +186,7 @@ def make_certificate(folder) -> tuple[str, str]:
     return str(cert_path), str(key_path)
 
 
+@pytest.mark.slow
 def test_tls_serves_lookups_to_a_client_that_trusts_the_certificate(served_stores, tmp_path):
     cert, key = make_certificate(tmp_path)
     overrides = [f"serving.tls.cert_file={cert}", f"serving.tls.key_file={key}"]

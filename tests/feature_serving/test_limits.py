@@ -13,6 +13,8 @@ import pytest
 
 from tests.feature_serving.conftest import post, running_server
 
+pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
+
 GOOD = {"feature_service": "driver_activity_v1", "entities": {"driver_id": [1001]}}
 LIMITS = [
     "serving.limits.max_body_bytes=2k",

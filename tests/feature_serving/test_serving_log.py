@@ -124,6 +124,7 @@ def _answered_after_start(server, port: int, drivers: list[int]) -> None:
         _ask(port, driver)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", ["SIGTERM", "SIGKILL after a flush interval"])
 def test_jobs_serve_loses_no_logged_answer_on_a_stop(logged_conf, stop):
     """A clean stop writes what is queued; a SIGKILL loses what was queued, and a flush

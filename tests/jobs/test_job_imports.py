@@ -10,11 +10,14 @@ import textwrap
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from runtime.config import load_config
 from storage.sample_trips import generate_trips
 from transforms.feature_dataflow import build_driver
 from transforms.feature_tables import TABLES
+
+pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
 
 PROJECT = Path(__file__).resolve().parents[2]
 UNUSED = ("dask", "matplotlib", "plotly", "polars")

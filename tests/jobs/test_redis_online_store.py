@@ -17,6 +17,8 @@ from runtime.config import apply_override
 from tests.jobs.feast_serving import PROJECT, ask_feast_serve, latest_per_driver, served
 from tests.oracles import windows_at
 
+pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
+
 ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
 CALENDAR = ["day_of_week", "is_weekend", "hour_of_day", "percentile_dist_rolling_3h"]
 

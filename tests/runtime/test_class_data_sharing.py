@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from runtime import class_data_sharing
 from runtime.session import check_java, driver_jvm_options, jvm_options
 
@@ -72,6 +74,8 @@ def test_executors_never_get_the_drivers_archive(spark):
 # A fresh job's driver JVM, logging where each class came from.
 _FRESH_DRIVER = """
 import sys
+
+import pytest
 from runtime.config import load_config
 from runtime.session import get_spark
 conf = load_config("local", [f"spark.java_options=-XX:+UseParallelGC -Xlog:class+load:file={sys.argv[1]}"])
@@ -81,6 +85,7 @@ spark.stop()
 """
 
 
+@pytest.mark.slow
 def test_a_fresh_driver_maps_spark_from_the_archive_the_builder_made(tmp_path):
     from jobs.class_archive import build
 

@@ -5,6 +5,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
+
 # Digests of every function of Feast's classes, in a fresh interpreter: typeguard's instrumented
 # code where Feast asked for it. `install` decides whether the cache is used.
 _DIGESTS = """

@@ -18,6 +18,8 @@ from runtime.config import apply_override
 from runtime.errors import JobError
 from storage.catalog_publication import CatalogPublisher
 
+pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
+
 PROJECT = Path(__file__).resolve().parents[2]
 TABLES = ("trips_stats_3h", "driver_activity", "quarantine")
 _schemas = itertools.count()

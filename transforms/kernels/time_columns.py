@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from runtime.durations import parse_duration
+
 DAY_US = 86_400_000_000
 PARTITION_COLUMN = "date"  # every table's partition: the UTC date of its event time
 
@@ -23,11 +25,7 @@ def to_micros(ts: pd.Series) -> np.ndarray:
 
 def window_micros(window: str | pd.Timedelta) -> int:
     """A positive window length such as '3h' or '7d' in microseconds, or a clear error."""
-    try:
-        length = pd.Timedelta(window)
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"window length {window!r} is not a duration like '3h' or '7d'") from err
-    micros = length // pd.Timedelta(1, "us")
-    if micros <= 0:
+    micros = parse_duration(window, "window length") // pd.Timedelta(1, "us")
+    if micros <= 0:  # shorter than a microsecond
         raise ValueError(f"window length {window!r} must be positive")
     return int(micros)
