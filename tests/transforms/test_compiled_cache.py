@@ -8,17 +8,17 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from transforms.kernels.compiled_cache import archived_source
 from transforms.kernels.window_kernels import rolling_percentile_rank
 
 PROJECT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
 
 PROBE = """
 import json, numpy as np
 from transforms.kernels import window_kernels as w
-
-pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
 ranks = w.rolling_percentile_rank(np.arange(6, dtype=np.int64), np.array([3., 1, 2, 5, 4, 0]), 3)
 stats = w.rolling_percentile_rank.stats
 print(json.dumps({"file": w.__file__, "hits": sum(stats.cache_hits.values()),
