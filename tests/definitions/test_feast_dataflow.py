@@ -3,6 +3,7 @@
 import importlib
 
 from definitions.feast_dataflow import DEFINITION_MODULES, build_definitions
+from tests.shipped_catalogue import WINDOWS
 
 
 def test_every_feast_object_of_the_dag_is_collected(conf):
@@ -21,7 +22,7 @@ def test_every_feast_object_of_the_dag_is_collected(conf):
         "driver_activity_v1",
         "driver_trips_v1",
     }
-    windows = {"trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"}
+    windows = set(WINDOWS)
     assert {f.name for f in objects["driver_activity_view"].features} == windows  # per trip
     assert {f.name for f in objects["driver_activity_now_view"].features} == windows  # when asked
     served = {p.name for p in objects["driver_activity_v1"].feature_view_projections}

@@ -12,6 +12,7 @@ from definitions.feature_store import _expire_past_ttl, _request_times, feature_
 from definitions.online_on_demand import _refs
 from tests.jobs.feast_serving import own_materialized
 from tests.oracles import windows_at
+from tests.shipped_catalogue import WINDOWS
 
 NOW = "driver_activity_now"
 RECENT = "driver_recent_trips"
@@ -83,7 +84,7 @@ def test_the_windows_are_the_oracles_at_each_moment(served_conf):
     served = answer.to_df().set_index("driver_id").loc[drivers]
     expected = windows_at(table, drivers, at)
     assert (served["trips_24h"] > 0).any() and (served["trips_1h"] == 0).any()
-    for name in ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]:
+    for name in WINDOWS:
         np.testing.assert_allclose(
             served[name].astype(float), expected[name].astype(float), err_msg=name
         )

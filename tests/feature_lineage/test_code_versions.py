@@ -9,12 +9,13 @@ from feature_lineage.code_versions import (
     versions_of_dates,
 )
 from runtime.config import apply_override, load_config
+from transforms.feature_tables import TABLES
 
 
 def test_a_declaration_changes_only_its_tables_version_and_quality_changes_both():
     conf = load_config("local")
     base = table_code_versions(conf)
-    assert set(base) == {"trips_stats_3h", "driver_activity"}
+    assert set(base) == set(TABLES)
     assert table_code_versions(conf) == base  # stable
     wider = apply_override(
         conf, "features.tables.driver_activity.features.max_dist_24h.aggregation=mean"

@@ -15,9 +15,11 @@ import pytest
 from feature_lineage.code_versions import CODE_VERSION_TAG, SIDECAR
 from runtime.project_packages import PROJECT_PACKAGES
 from tests.jobs.feast_serving import latest_per_driver
+from tests.shipped_catalogue import WINDOWS
+from transforms.feature_tables import TABLES
 
 PROJECT = Path(__file__).resolve().parents[2]
-ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
+ACTIVITY = WINDOWS  # every window the catalogue declares
 # The edit: the Spark body of the per-driver windows adds 1000 to trips_1h.
 ORIGINAL = '*[F.col("__windows")[name].alias(name) for name in plan],'
 EDITED = (
@@ -65,7 +67,7 @@ def _state(conf) -> dict:
         "stats_inode": os.stat(stats_file).st_ino,
         "sidecars": {
             t: {p.read_text().strip() for p in (features / t).glob(f"date=*/{SIDECAR}")}
-            for t in ("trips_stats_3h", "driver_activity")
+            for t in TABLES
         },
         "latest": latest_per_driver(activity),
         # each driver's latest per-trip rows, as the views serve them by reference

@@ -17,8 +17,9 @@ import pytest
 from tests.feature_serving.conftest import FULL_END, post, running_server
 from tests.jobs.feast_serving import latest_per_driver
 from tests.oracles import windows_at
+from tests.shipped_catalogue import WINDOWS
 
-ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
+ACTIVITY = WINDOWS  # every window the catalogue declares
 AT = 1767225600  # 2026-01-01T00:00:00Z
 ASKED = "2026-01-09T17:45:00Z"  # within the tests' trips
 FULL_END_UTC = f"{FULL_END}T00:00:00+00:00"  # what the tests' stores are materialized up to

@@ -19,8 +19,9 @@ from jobs import materialize
 from runtime.config import apply_override
 from tests.feature_serving.conftest import FULL_END, post, running_server
 from tests.jobs.feast_serving import PROJECT, latest_per_driver
+from tests.shipped_catalogue import WINDOWS
 
-ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
+ACTIVITY = WINDOWS  # every window the catalogue declares
 EARLY_END = "2026-01-07"
 # Each driver's latest per-trip row: the store's mechanics (old row or new, whole) are tested on
 # it; the windows at request time are computed from rows written the same way.

@@ -12,6 +12,7 @@ import pytest
 from jobs import compute_features
 from runtime.errors import JobError
 from storage.sample_trips import generate_trips, write_trips
+from transforms.feature_tables import TABLES
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +45,7 @@ def test_full_run_counts_every_trip_once(full_run):
         "trips_stats_3h": 10_000,
         "driver_activity": 10_000,
     }
-    for table in ("trips_stats_3h", "driver_activity"):
+    for table in TABLES:
         frame = _read(out, table)
         assert len(frame) == 10_000 and frame["trip_id"].is_unique
         assert (frame["date"] == frame["event_timestamp"].dt.strftime("%Y-%m-%d")).all()
@@ -65,7 +66,7 @@ def test_date_range_reads_history_and_matches_the_full_run(
         spark, conf, trips=trips_path, out=str(tmp_path), start="2026-01-12", end="2026-01-13"
     )
     assert report.trips_read > report.trips_in_range  # 7 days of history were read
-    for table in ("trips_stats_3h", "driver_activity"):
+    for table in TABLES:
         part = _read(tmp_path, table)
         assert sorted(part["date"].unique()) == ["2026-01-12", "2026-01-13"]
         full = _read(out, table)
@@ -95,7 +96,7 @@ def test_rerun_of_a_range_replaces_only_its_dates(spark, conf, trips_path, tmp_p
 def test_rerun_gives_identical_rows_and_file_contents(spark, conf, trips_path, full_run, tmp_path):
     out, _ = full_run
     compute_features.run(spark, conf, trips=trips_path, out=str(tmp_path))
-    for table in ("trips_stats_3h", "driver_activity"):
+    for table in TABLES:
         pd.testing.assert_frame_equal(_read(tmp_path, table), _read(out, table))
         first = {
             p.relative_to(out / table): p.read_bytes() for p in (out / table).rglob("*.parquet")
@@ -169,7 +170,7 @@ def test_runs_under_spark_submit_and_writes_what_another_process_writes(
     compute_features.run(
         spark, conf, trips=trips_path, out=str(here), start="2026-01-14", end="2026-01-14"
     )
-    for table in ("trips_stats_3h", "driver_activity", "quarantine"):
+    for table in (*TABLES, "quarantine"):
         theirs = sorted(p.relative_to(tmp_path / table) for p in (tmp_path / table).rglob("*"))
         ours = sorted(p.relative_to(here / table) for p in (here / table).rglob("*"))
         assert theirs == ours, table
@@ -193,7 +194,7 @@ def test_a_rerun_empties_dates_of_its_range_that_lost_their_rows(spark, conf, tr
         spark, conf, trips=str(broken), out=str(out), start="2026-01-08", end="2026-01-09"
     )
     assert report.trips_quarantined == day.sum() > 0
-    for table in ("trips_stats_3h", "driver_activity"):
+    for table in TABLES:
         dates = set(_read(out, table)["date"])
         assert "2026-01-09" not in dates and {"2026-01-08", "2026-01-10"} <= dates
     quarantined = pd.read_parquet(out / "quarantine")

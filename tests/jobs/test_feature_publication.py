@@ -14,9 +14,10 @@ from feature_runs.table_families import TableFamilies
 from jobs import compute_features
 from runtime.config import apply_override
 from runtime.errors import JobError
+from transforms.feature_tables import TABLES as FEATURE_TABLES
 
 PROJECT = Path(__file__).resolve().parents[2]
-TABLES = ("trips_stats_3h", "driver_activity", "quarantine")
+PUBLISHED = (*FEATURE_TABLES, "quarantine")
 
 
 def _read(out: Path, table: str) -> pd.DataFrame:
@@ -26,7 +27,7 @@ def _read(out: Path, table: str) -> pd.DataFrame:
 
 
 def _tables(out: Path) -> dict[str, pd.DataFrame]:
-    return {t: _read(out, t) for t in TABLES}
+    return {t: _read(out, t) for t in PUBLISHED}
 
 
 def _assert_unchanged(out: Path, before: dict[str, pd.DataFrame]) -> None:
@@ -119,7 +120,7 @@ def test_two_jobs_on_different_dates_at_once(spark, conf, trips, tmp_path):
     ]
     for job in jobs:
         assert job.wait(600) == 0, job.stderr.read()[-3000:]
-    for table in TABLES:
+    for table in PUBLISHED:
         pd.testing.assert_frame_equal(_read(shared, table), _read(full, table), obj=table)
 
 

@@ -12,9 +12,10 @@ from jobs import compute_features, materialize, register, training_set
 from runtime.errors import JobError
 from tests.jobs.feast_serving import ask_project_serve_all, latest_per_driver, served
 from tests.oracles import shipped_windows, windows_at, windows_at_times_oracle
+from tests.shipped_catalogue import COUNT_WINDOWS, WINDOWS
 
 PROJECT = Path(__file__).resolve().parents[2]
-ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
+ACTIVITY = WINDOWS  # every window the catalogue declares
 
 
 def test_register_twice_changes_nothing_the_second_time(feast_conf, capsys):
@@ -78,7 +79,7 @@ def test_training_set_equals_oracle(spark, feast_conf):
         np.testing.assert_allclose(
             got[name].astype(float), expected[name].astype(float), err_msg=name
         )
-    assert (got.loc[:14, ["trips_1h", "trips_24h", "trips_7d"]] == 0).all().all()
+    assert (got.loc[:14, COUNT_WINDOWS] == 0).all().all()
     assert got.loc[:14, ["mean_dist_24h", "max_dist_24h"]].isna().all().all()
     assert (got["trips_1h"] == 0).sum() > 15  # idle moments are 0, not the last trip's count
 

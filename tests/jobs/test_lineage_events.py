@@ -9,6 +9,7 @@ import pytest
 
 from jobs import compute_features, materialize, training_set
 from transforms import driver_windows, rolling_windows
+from transforms.feature_tables import TABLES
 from transforms.trips_contract import TRIPS_COLUMNS
 
 
@@ -35,7 +36,7 @@ def test_the_feature_run_names_its_input_outputs_and_column_lineage(feast_conf):
         ("file", conf["paths"]["trips"])
     ]
     outputs = {d["name"].rsplit("/", 1)[-1]: d for d in event["outputs"]}
-    assert set(outputs) == {"trips_stats_3h", "driver_activity", "quarantine"}
+    assert set(outputs) == {*TABLES, "quarantine"}
     activity = outputs["driver_activity"]
     written = len(pd.read_parquet(tmp / "features" / "driver_activity"))
     assert activity["outputFacets"]["outputStatistics"]["rowCount"] == written

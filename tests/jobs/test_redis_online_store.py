@@ -16,10 +16,11 @@ from jobs import materialize
 from runtime.config import apply_override
 from tests.jobs.feast_serving import PROJECT, ask_feast_serve, latest_per_driver, served
 from tests.oracles import windows_at
+from tests.shipped_catalogue import COUNT_WINDOWS, WINDOWS
 
 pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
 
-ACTIVITY = ["trips_1h", "trips_24h", "trips_7d", "mean_dist_24h", "max_dist_24h"]
+ACTIVITY = WINDOWS  # every window the catalogue declares
 CALENDAR = ["day_of_week", "is_weekend", "hour_of_day", "percentile_dist_rolling_3h"]
 
 
@@ -79,7 +80,7 @@ def test_feast_serve_on_redis(redis_conf, redis_server):
     at = pd.Timestamp("2026-01-09T17:45:00Z")
     answer = ask_feast_serve(redis_tmp / "repo", [1000, 1001], at=int(at.timestamp()))
     expected = windows_at(pd.read_parquet(tmp / "features" / "driver_activity"), [1000, 1001], at)
-    for name in ("trips_1h", "trips_24h", "trips_7d"):  # the same windows through feast serve
+    for name in COUNT_WINDOWS:  # the same windows through feast serve
         assert served(answer, name) == expected[name].tolist(), name
 
 
@@ -240,7 +241,7 @@ def test_purge_empties_one_view_on_redis_and_sqlite(feast_conf, redis_conf, redi
         views = ["driver_activity", "driver_recent_trips"]
         materialize.purge(conf, views)
         online = materialize.lookup(conf, drivers, "driver_trips_v1", at)
-        assert (online[["trips_1h", "trips_24h", "trips_7d"]] == 0).all().all()  # no trips held
+        assert (online[COUNT_WINDOWS] == 0).all().all()  # no trips held
         _assert_serves(conf, stats, "trips_stats_3h", CALENDAR[-1:])
         materialize.run(conf, start="2026-01-01", end="2026-01-12", views=views)
         _assert_serves(conf, activity, "driver_activity", ACTIVITY)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from jobs import compute_features, register, training_set
+from transforms.feature_tables import TABLES
 
 PROJECT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -91,7 +92,7 @@ def test_the_pipeline_on_a_cluster_equals_local_mode(
     local = tmp_path / "local"
     conf = conf_at(local, trips=data / "trips")
     compute_features.run(spark, conf)
-    for table in ("trips_stats_3h", "driver_activity", "quarantine"):
+    for table in (*TABLES, "quarantine"):
         pd.testing.assert_frame_equal(
             _read(data / "features" / table), _read(local / "features" / table), obj=table
         )
@@ -189,7 +190,7 @@ def test_a_worker_killed_during_the_job_changes_nothing_in_the_output(
 
     local = tmp_path / "local"
     compute_features.run(spark, conf, trips=str(tmp_path / "trips"), out=str(local))
-    for table in ("trips_stats_3h", "driver_activity", "quarantine"):
+    for table in (*TABLES, "quarantine"):
         pd.testing.assert_frame_equal(
             _read(tmp_path / "out" / table), _read(local / table), obj=table
         )
