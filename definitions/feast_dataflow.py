@@ -41,8 +41,6 @@ def definition_inputs(conf: dict[str, Any], code_versions: dict[str, str]) -> di
         "features_schema": publication["schema"] if publication["kind"] == "catalog" else None,
         "driver_entity_name": feast["driver_entity"],
         "owner": feast.get("owner", ""),
-        "trips_stats_conf": feast["views"]["trips_stats_3h"],
-        "driver_activity_conf": feast["views"]["driver_activity"],
         "catalogue": Catalogue.from_conf(conf["features"]),
         "published_code_versions": code_versions,
         "serving_log_settings": LogSettings.from_conf(conf),

@@ -29,6 +29,8 @@ TABLE_KINDS = {
     "trips_stats_3h": ("calendar", "rolling_percentile"),
     "driver_activity": ("driver_window",),
 }
+# What a table declares besides its features (conf/base.yaml explains each)
+TABLE_KEYS = ("description", "accuracy", "ttl", "owner", "features")
 CALENDAR = {
     "day_of_week": "Day of the week of the trip, 0 = Monday ... 6 = Sunday (UTC).",
     "is_weekend": "1 when the trip starts on a Saturday or Sunday (UTC), else 0.",
@@ -78,6 +80,9 @@ class Catalogue:
     percentile_bucket: str
     # table -> temporal (served as of the moment asked) | snapshot (the as-of row)
     accuracy: dict[str, str] = field(default_factory=dict)
+    # table -> how long a snapshot row is served after its time (None: for ever), its owner
+    ttl: dict[str, dt.timedelta | None] = field(default_factory=dict)
+    owners: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
     def from_conf(cls, features_conf: dict[str, Any]) -> Catalogue:
@@ -89,21 +94,25 @@ class Catalogue:
                 f"features.tables: unknown table(s) {unknown}; the tables are {sorted(TABLE_KINDS)}"
                 " (a new table needs its own function in transforms/feature_tables.py)"
             )
-        tables, descriptions, accuracy = {}, {}, {}
+        tables, descriptions, accuracy, ttl, owners = {}, {}, {}, {}, {}
         for table in TABLE_KINDS:
             spec = declared.get(table) or {}
-            extra = sorted(set(spec) - {"description", "features", "accuracy"})
+            extra = sorted(set(spec) - set(TABLE_KEYS))
             if extra:
                 raise CatalogueError(
-                    f"features.tables.{table}: unknown key(s) {extra}; known: accuracy, "
-                    "description, features"
+                    f"features.tables.{table}: unknown key(s) {extra}; known: "
+                    f"{', '.join(TABLE_KEYS)}"
                 )
+            given_ttl = spec.get("ttl")
+            where = f"features.tables.{table}.ttl"
+            ttl[table] = parse_duration(given_ttl, where).to_pytimedelta() if given_ttl else None
+            owners[table] = str(spec["owner"]) if spec.get("owner") else None
             items = (spec.get("features") or {}).items()
             tables[table] = tuple(_feature(table, name, body or {}) for name, body in items)
             descriptions[table] = str(spec.get("description") or table)
             accuracy[table] = _accuracy(table, spec.get("accuracy"), tables[table])
         bucket = str(features_conf.get("percentile_bucket", "24h"))
-        catalogue = cls(tables, descriptions, bucket, accuracy)
+        catalogue = cls(tables, descriptions, bucket, accuracy, ttl, owners)
         catalogue._check()
         return catalogue
 

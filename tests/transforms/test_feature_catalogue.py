@@ -1,5 +1,6 @@
 """The feature catalogue: declarations checked with clear errors, and everything derived from it."""
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,8 @@ def test_accuracy_is_declared_per_table_and_temporal_only_where_it_can_be():
         _with("features.tables.trips_stats_3h.accuracy=temporal")
     with pytest.raises(CatalogueError, match="choose temporal or snapshot"):
         _with("features.tables.driver_activity.accuracy=exact")
-    with pytest.raises(CatalogueError, match=r"unknown key\(s\) \['ttl'\]"):
-        _with("features.tables.driver_activity.ttl=1d")
+    with pytest.raises(CatalogueError, match=r"unknown key\(s\) \['tll'\]; known: description"):
+        _with("features.tables.driver_activity.tll=1d")
 
 
 @pytest.mark.parametrize(
@@ -107,3 +108,16 @@ def test_the_readme_feature_table_is_current():
     assert readme == readme_with_catalogue(readme, _with()), (
         "README.md's feature table is stale: run python -m jobs.catalogue --write-readme README.md"
     )
+
+
+def test_a_table_declares_its_ttl_and_owner_and_a_bad_ttl_says_what_to_write(conf):
+    from definitions.feast_dataflow import build_definitions
+    from runtime.config import apply_override
+
+    declared = apply_override(conf, "features.tables.trips_stats_3h.ttl=36h")
+    declared = apply_override(declared, "features.tables.trips_stats_3h.owner=rides@team")
+    view = build_definitions(declared)["trips_stats_view"]
+    assert view.ttl == dt.timedelta(hours=36) and view.owner == "rides@team"
+    bad = apply_override(conf, "features.tables.trips_stats_3h.ttl=a while")
+    with pytest.raises(ValueError, match=r"features.tables.trips_stats_3h.ttl 'a while' is not"):
+        Catalogue.from_conf(bad["features"])
