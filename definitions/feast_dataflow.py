@@ -47,10 +47,12 @@ def definition_inputs(conf: dict[str, Any], code_versions: dict[str, str]) -> di
     }
 
 
-def definitions_driver(modules: list | None = None) -> driver.Driver:
+def definitions_driver(catalogue: Catalogue, modules: list | None = None) -> driver.Driver:
+    """The definitions DAG: its per-table nodes follow the catalogue's tables."""
     return (
         driver.Builder()
         .with_modules(*(modules or DEFINITION_MODULES))
+        .with_config(catalogue.hamilton_config())
         .with_adapters(DictResult())
         .build()
     )
@@ -73,6 +75,6 @@ def build_definitions(
     """Node name -> Feast object, for every Feast object the definitions DAG makes; each view
     tagged with its table's published code version from `code_versions` (table -> version,
     feature_lineage.code_versions.published_versions), "unknown" for a table not in it."""
-    dr = definitions_driver(modules)
     inputs = definition_inputs(conf, code_versions or {})
+    dr = definitions_driver(inputs["catalogue"], modules)
     return dr.execute(feast_object_nodes(dr), inputs=inputs)

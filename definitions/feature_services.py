@@ -48,7 +48,7 @@ def driver_activity_v1(
 
 def driver_trips_v1(
     driver_activity_now_view: OnDemandFeatureView,
-    trips_stats_view: FeatureView,
+    trips_stats_3h_view: FeatureView,
     request_calendar_view: OnDemandFeatureView,
     owner: str,
     serving_log_settings: LogSettings | None,
@@ -56,7 +56,7 @@ def driver_trips_v1(
     """Driver activity, the driver's latest trip statistics and the request's calendar."""
     return FeatureService(
         name="driver_trips_v1",
-        features=[driver_activity_now_view, trips_stats_view, request_calendar_view],
+        features=[driver_activity_now_view, trips_stats_3h_view, request_calendar_view],
         description=DRIVER_TRIPS,
         owner=owner,
         tags={

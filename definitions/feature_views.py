@@ -1,4 +1,4 @@
-"""Feature views: one per feature table, with the fields, types and descriptions the catalogue
+"""Feature views: one per table the catalogue declares, with the fields, types and descriptions the catalogue
 declares, with the ttl and owner the catalogue declares for its table."""
 
 from feast import Entity, FeatureView, Field
@@ -6,6 +6,7 @@ from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import 
 from feast.types import Float64, Int32, Int64
 
 from definitions.code_version_tag import CODE_VERSION_TAG, UNKNOWN
+from definitions.per_table import per_table
 from transforms.feature_catalogue import Catalogue
 
 FEAST_TYPES = {"int": Int32, "bigint": Int64, "double": Float64}
@@ -40,37 +41,16 @@ def _table_view(
     )
 
 
-def trips_stats_view(
+@per_table("_view", table_source="_source")
+def table_view(
     driver_entity: Entity,
-    trips_stats_source: SparkSource,
+    table_source: SparkSource,
     owner: str,
     catalogue: Catalogue,
     published_code_versions: dict[str, str],
+    table: str,
 ) -> FeatureView:
-    """Per trip of a driver: calendar features and the rolling distance percentiles."""
+    """Per trip of a driver: the {table} table's features."""
     return _table_view(
-        "trips_stats_3h",
-        driver_entity,
-        trips_stats_source,
-        owner,
-        catalogue,
-        published_code_versions,
-    )
-
-
-def driver_activity_view(
-    driver_entity: Entity,
-    driver_activity_source: SparkSource,
-    owner: str,
-    catalogue: Catalogue,
-    published_code_versions: dict[str, str],
-) -> FeatureView:
-    """Per trip of a driver: trip counts and distances over sliding windows."""
-    return _table_view(
-        "driver_activity",
-        driver_entity,
-        driver_activity_source,
-        owner,
-        catalogue,
-        published_code_versions,
+        table, driver_entity, table_source, owner, catalogue, published_code_versions
     )

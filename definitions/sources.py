@@ -1,10 +1,12 @@
 """Where the feature rows live: the tables jobs.compute_features publishes, read by Spark from
-their folders (files publication) or by name from the metastore (catalog publication)."""
+their folders (files publication) or by name from the metastore (catalog publication); one
+source per table the catalogue declares."""
 
 import os
 
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
-from hamilton.function_modifiers import tag
+
+from definitions.per_table import per_table, reading_its_table
 
 
 def _table_source(
@@ -30,15 +32,10 @@ def _table_source(
     )
 
 
-@tag(lineage_reads="trips_stats_3h")  # the published table (see feature_lineage.graph)
-def trips_stats_source(features_path: str, features_schema: str | None, owner: str) -> SparkSource:
-    """The trips_stats_3h table."""
-    return _table_source(features_path, features_schema, "trips_stats_3h", owner)
-
-
-@tag(lineage_reads="driver_activity")
-def driver_activity_source(
-    features_path: str, features_schema: str | None, owner: str
+@reading_its_table("_source")
+@per_table("_source")
+def table_source(
+    features_path: str, features_schema: str | None, owner: str, table: str
 ) -> SparkSource:
-    """The driver_activity table."""
-    return _table_source(features_path, features_schema, "driver_activity", owner)
+    """The {table} table, as jobs.compute_features publishes it."""
+    return _table_source(features_path, features_schema, table, owner)

@@ -10,10 +10,10 @@ def test_every_feast_object_of_the_dag_is_collected(conf):
     objects = build_definitions(conf)
     assert set(objects) == {
         "driver_entity",
-        "trips_stats_source",
+        "trips_stats_3h_source",
         "driver_activity_source",
         "trip_request_source",
-        "trips_stats_view",
+        "trips_stats_3h_view",
         "driver_activity_view",
         "request_calendar_view",
         "driver_recent_trips_source",
@@ -34,9 +34,9 @@ def test_a_new_service_in_a_definitions_module_is_collected_without_listing_it(
 ):
     (tmp_path / "extra_definitions.py").write_text(
         "from feast import FeatureService, FeatureView\n\n\n"
-        "def late_trips_service(trips_stats_view: FeatureView) -> FeatureService:\n"
+        "def late_trips_service(trips_stats_3h_view: FeatureView) -> FeatureService:\n"
         '    """A service added in a module of its own."""\n'
-        '    return FeatureService(name="late_trips_v1", features=[trips_stats_view])\n'
+        '    return FeatureService(name="late_trips_v1", features=[trips_stats_3h_view])\n'
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module("extra_definitions")

@@ -51,9 +51,9 @@ def test_a_new_edge_and_a_removed_node_are_reported(graph):
 
 def test_a_changed_feast_definition_is_reported(graph):
     edited = copy.deepcopy(snapshot_of(graph))
-    edited["nodes"]["trips_stats_view"]["definition"] = "2" * 12
+    edited["nodes"]["trips_stats_3h_view"]["definition"] = "2" * 12
     diff = compare(graph, edited)
-    assert diff.touched == {"trips_stats_view"}
+    assert diff.touched == {"trips_stats_3h_view"}
     assert "services: driver_trips_v1\n" in explain(graph, diff)
 
 

@@ -116,7 +116,7 @@ def test_a_table_declares_its_ttl_and_owner_and_a_bad_ttl_says_what_to_write(con
 
     declared = apply_override(conf, "features.tables.trips_stats_3h.ttl=36h")
     declared = apply_override(declared, "features.tables.trips_stats_3h.owner=rides@team")
-    view = build_definitions(declared)["trips_stats_view"]
+    view = build_definitions(declared)["trips_stats_3h_view"]
     assert view.ttl == dt.timedelta(hours=36) and view.owner == "rides@team"
     bad = apply_override(conf, "features.tables.trips_stats_3h.ttl=a while")
     with pytest.raises(ValueError, match=r"features.tables.trips_stats_3h.ttl 'a while' is not"):
