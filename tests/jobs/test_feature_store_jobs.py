@@ -49,7 +49,10 @@ def test_a_plan_writes_nothing_and_still_shows_what_would_change(feast_conf, tmp
     assert list(tmp_path.iterdir()) == []  # not even the folder
 
 
-def test_training_set_equals_oracle(spark, feast_conf):
+@pytest.fixture(scope="module")
+def entity_rows(feast_conf) -> pd.DataFrame:
+    """300 entity rows at trip times (10 before any data, 5 of an unknown driver), written to
+    entities.parquet beside the features."""
     conf, tmp = feast_conf
     activity = pd.read_parquet(tmp / "features" / "driver_activity")
     rng = np.random.default_rng(1)
@@ -66,6 +69,21 @@ def test_training_set_equals_oracle(spark, feast_conf):
     entities.loc[10:14, "driver_id"] = 424242  # unknown driver
     entities["event_timestamp"] = entities["event_timestamp"].astype("datetime64[us, UTC]")
     entities.to_parquet(tmp / "entities.parquet", coerce_timestamps="us")
+    return entities
+
+
+@pytest.fixture
+def training_entities_view(spark, feast_conf, entity_rows) -> str:
+    """The entity rows as the Spark table `training_entities`."""
+    _, tmp = feast_conf
+    spark.read.parquet(str(tmp / "entities.parquet")).createOrReplaceTempView("training_entities")
+    return "training_entities"
+
+
+def test_training_set_equals_oracle(spark, feast_conf, entity_rows):
+    conf, tmp = feast_conf
+    activity = pd.read_parquet(tmp / "features" / "driver_activity")
+    entities = entity_rows
     rows = training_set.run(
         spark, conf, str(tmp / "entities.parquet"), "driver_activity_v1", str(tmp / "ts")
     )
@@ -85,9 +103,8 @@ def test_training_set_equals_oracle(spark, feast_conf):
 
 
 @pytest.mark.slow
-def test_training_set_from_sql_and_table(spark, feast_conf):
+def test_training_set_from_sql_and_table(spark, feast_conf, training_entities_view):
     conf, tmp = feast_conf
-    spark.read.parquet(str(tmp / "entities.parquet")).createOrReplaceTempView("training_entities")
     by_sql = training_set.run(
         spark,
         conf,
@@ -112,7 +129,9 @@ def test_training_set_from_sql_and_table(spark, feast_conf):
         ("training_entities", "no_such_service", "unknown feature service 'no_such_service'"),
     ],
 )
-def test_training_set_errors_say_what_to_fix(spark, feast_conf, entities, service, message):
+def test_training_set_errors_say_what_to_fix(
+    spark, feast_conf, training_entities_view, entities, service, message
+):
     conf, tmp = feast_conf
     with pytest.raises(JobError, match=message):
         training_set.run(spark, conf, entities, service, str(tmp / "ts_err"))
