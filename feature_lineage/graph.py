@@ -258,7 +258,8 @@ def _qualified(fn) -> str:
 
 
 def _name_feast_objects(conf: dict[str, Any], nodes: dict[str, Node]) -> None:
-    """The Feast name of each definitions node, from the objects the DAG builds for `conf`."""
+    """The Feast name and description of each definitions node, from the objects the DAG builds
+    for `conf`."""
     from definitions.feast_dataflow import build_definitions
     from definitions.serving_log import LogSettings
     from offline_store.spark_store import quiet_feast_warnings
@@ -272,6 +273,9 @@ def _name_feast_objects(conf: dict[str, Any], nodes: dict[str, Node]) -> None:
         if name in nodes:
             nodes[name].feast_name = obj.name
             nodes[name].definition = definition_hash(obj, places)
+            if nodes[name].kind in ("view", "source") and obj.description:
+                # made per table of the catalogue: its table's declaration says what it holds
+                nodes[name].description = obj.description
 
 
 _VOLATILE = {"meta", "createdTimestamp", "lastUpdatedTimestamp", "body"}
