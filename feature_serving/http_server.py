@@ -128,8 +128,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
 # A hot driver's lookup allocates and frees a few blocks of megabytes. glibc maps each block
 # over its threshold fresh from the kernel, and hands freed heap tops back, so every lookup paid
-# page faults on megabytes: 2.45 ms instead of 0.88 ms at p50 through the server for a driver of
-# 100,000 trips (benchmarks/lookup_by_driver_size.py measures the server as shipped). Blocks up
+# page faults on megabytes: through the server, a driver of 100,000 trips took several times its
+# in-process time (benchmarks/lookup_by_driver_size.py measures the server as shipped). Blocks up
 # to 64 MiB come from the heap, and up to 128 MiB of freed heap is kept for the next lookups.
 MMAP_THRESHOLD_BYTES = 64 * 2**20
 TRIM_THRESHOLD_BYTES = 128 * 2**20
