@@ -1,4 +1,6 @@
-"""Entry points: each job runs as `python -m jobs.<job>`, `spark-submit jobs/<job>.py` or `run(spark, conf)`."""
+"""Entry points: each job runs as `trip-features <command>`, `python -m jobs.<job>` or
+`spark-submit jobs/<job>.py` (its `main` parses arguments and calls one function), and a notebook
+calls that function, `run` (with its session first where the job uses Spark: docs/running.md)."""
 
 import os
 
