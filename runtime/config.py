@@ -148,7 +148,9 @@ def load_config(
     conf["env"] = env
     root = workspace()
     conf["paths"] = {
-        k: None if v is None else resolve_path(expand_environment(v, f"paths.{k}"), root)
+        k: None
+        if v is None
+        else resolve_path(expand_environment(v, f"paths.{k}"), root, k in MAY_BE_TABLE)
         for k, v in conf.get("paths", {}).items()
     }
     if isinstance(conf.get("publication", {}).get("schema"), str):
@@ -182,9 +184,14 @@ def _first(folders: list[Traversable], name: str) -> Traversable | None:
     return next((d / name for d in folders if (d / name).is_file()), None)
 
 
-def resolve_path(location: str, root: Path | None = None) -> str:
-    """Relative filesystem paths resolve against the workspace; URIs and tables stay as given."""
+# The one location of `paths:` that may name a Spark table instead of a folder
+MAY_BE_TABLE = ("trips",)
+
+
+def resolve_path(location: str, root: Path | None = None, may_be_table: bool = False) -> str:
+    """Relative filesystem paths resolve against the workspace; URIs, and table names where a
+    table may be given, stay as given."""
     location = str(location)
-    if is_uri(location) or os.path.isabs(location) or is_table_name(location):
+    if is_uri(location) or os.path.isabs(location) or may_be_table and is_table_name(location):
         return location
     return str((root or workspace()) / location)

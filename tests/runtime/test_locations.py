@@ -34,6 +34,9 @@ def test_a_folder_that_exists_is_a_path_even_with_a_tables_shape(tmp_path, monke
 
 def test_paths_resolve_against_the_workspace_tables_and_uris_stay(tmp_path):
     assert resolve_path("data/trips", tmp_path) == str(tmp_path / "data" / "trips")
-    assert resolve_path("raw.trips", tmp_path) == "raw.trips"
+    assert resolve_path("raw.trips", tmp_path, may_be_table=True) == "raw.trips"
+    # where no table may be given (the features folder, the registry), a bare name is a folder
+    assert resolve_path("features", tmp_path) == str(tmp_path / "features")
+    assert resolve_path("registry.db", tmp_path) == str(tmp_path / "registry.db")
     assert resolve_path("s3://b/t", tmp_path) == "s3://b/t" and is_uri("s3://b/t")
     assert resolve_path("/abs/t", tmp_path) == "/abs/t"
