@@ -18,14 +18,14 @@ from feature_runs.table_families import TableFamilies
 from quality.gate import QUARANTINE_TABLE, FeatureRun
 from quality.report import write_quality_report
 from runtime.faults import checkpoint
-from runtime.session import own_session
+from runtime.session import REQUIRED_RUNTIME_CONF, own_session
 from storage.publishers import publisher_for
 
 log = logging.getLogger("feature_runs")
 
 # Settings the job's own session needs to be correct; the caller's session keeps its own.
 JOB_SETTINGS = {
-    "spark.sql.session.timeZone": "UTC",
+    **REQUIRED_RUNTIME_CONF,  # UTC
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     # grouping 1e7 mostly unique trip ids gains nothing from a pre-shuffle partial aggregation
     "spark.sql.execution.bypassPartialAggregation": "true",

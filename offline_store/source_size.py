@@ -11,11 +11,14 @@ from runtime.input_size import local_and_under
 SMALL_SOURCE_BYTES = 64 * 2**20
 
 
-def known_small(frame: DataFrame) -> bool:
+def known_small(frame: DataFrame, in_memory_counts: bool = False) -> bool:
     """Whether `frame` reads local files only, together under SMALL_SOURCE_BYTES. Files elsewhere
-    (object stores, a Connect server's disk) and sources without files count as large."""
+    (object stores, a Connect server's disk) count as large; so do sources without files, unless
+    `in_memory_counts` (rows built in memory: the caller bounds them itself)."""
     try:
         files = frame.inputFiles()
     except Exception:  # a source Spark cannot list files of
         return False
+    if not files:
+        return in_memory_counts
     return local_and_under(files, SMALL_SOURCE_BYTES)

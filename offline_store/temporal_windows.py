@@ -19,8 +19,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from offline_store.source_size import SMALL_SOURCE_BYTES, known_small
-from runtime.input_size import local_and_under
+from offline_store.source_size import known_small
 
 # What the project's definitions tag, and this store reads (definitions.temporal_views).
 RECENT_TRIPS_TAG = "recent_trips"  # on a source: build each driver's recent trips as arrays
@@ -127,15 +126,7 @@ def in_driver(rows: DataFrame, trips: DataFrame) -> bool:
     IN_DRIVER_ROWS + 1 of them are collected to see)."""
     if type(rows.sparkSession).__module__.startswith("pyspark.sql.connect"):
         return False  # collecting brings the rows to the client, not to a driver next to them
-    return IN_DRIVER_ROWS > 0 and known_small(trips) and _small_or_in_memory(rows)
-
-
-def _small_or_in_memory(rows: DataFrame) -> bool:
-    try:
-        files = rows.inputFiles()
-    except Exception:
-        return False
-    return not files or local_and_under(files, SMALL_SOURCE_BYTES)
+    return IN_DRIVER_ROWS > 0 and known_small(trips) and known_small(rows, in_memory_counts=True)
 
 
 def _in_driver(rows, collected, key, timestamp, trips, trip_key, trip_timestamp, plan, outputs):

@@ -17,3 +17,4 @@ def test_only_local_files_under_the_limit_count_as_small(spark, tmp_path, monkey
     monkeypatch.setattr(source_size, "SMALL_SOURCE_BYTES", size + 1)
     assert source_size.known_small(files)
     assert not source_size.known_small(spark.range(10))  # no files: size unknown
+    assert source_size.known_small(spark.range(10), in_memory_counts=True)  # the caller bounds it
