@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from runtime.config import load_config
+from runtime.settings import Settings
 from storage.sample_trips import generate_trips, write_trips
 
 SERVICES = ("driver_activity_v1", "driver_trips_v1")
@@ -79,7 +80,7 @@ def redis_on_loopback(folder: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def serving(kind: str, conf: dict, overrides: list[str], folder: Path) -> Iterator[int]:
+def serving(kind: str, conf: Settings, overrides: list[str], folder: Path) -> Iterator[int]:
     """`feast serve` or `jobs.serve` (its port), stopped by its pid at the end."""
     server, port = _serve(kind, conf, overrides, folder)
     try:
@@ -120,7 +121,7 @@ def _latencies(store, service: str, drivers: np.ndarray, requests: int, at) -> n
 
 
 def _serve(
-    server_kind: str, conf: dict, overrides: list[str], folder: Path
+    server_kind: str, conf: Settings, overrides: list[str], folder: Path
 ) -> tuple[subprocess.Popen, int]:
     """`feast serve` or `jobs.serve` over `conf`'s registry and stores, answering on 127.0.0.1."""
     from definitions.feature_store import write_repo

@@ -19,7 +19,7 @@ from definitions import (
     temporal_views,
 )
 from definitions.serving_log import LogSettings
-from storage.publishers import publication_conf
+from runtime.settings import Settings
 from transforms.feature_catalogue import Catalogue
 
 DEFINITION_MODULES = [
@@ -33,15 +33,14 @@ DEFINITION_MODULES = [
 FEAST_OBJECT_TYPES = (Entity, DataSource, BaseFeatureView, FeatureService)
 
 
-def definition_inputs(conf: dict[str, Any], code_versions: dict[str, str]) -> dict[str, Any]:
-    feast = conf["feast"]
-    publication = publication_conf(conf)
+def definition_inputs(conf: Settings, code_versions: dict[str, str]) -> dict[str, Any]:
+    publication = conf.publication
     return {
-        "features_path": conf["paths"]["features"],
-        "features_schema": publication["schema"] if publication["kind"] == "catalog" else None,
-        "driver_entity_name": feast["driver_entity"],
-        "owner": feast.get("owner", ""),
-        "catalogue": Catalogue.from_conf(conf["features"]),
+        "features_path": conf.paths.features,
+        "features_schema": publication.schema_name if publication.kind == "catalog" else None,
+        "driver_entity_name": conf.feast.driver_entity,
+        "owner": conf.feast.owner,
+        "catalogue": Catalogue.from_conf(conf.features),
         "published_code_versions": code_versions,
         "serving_log_settings": LogSettings.from_conf(conf),
     }
@@ -68,7 +67,7 @@ def feast_object_nodes(dr: driver.Driver) -> list[str]:
 
 
 def build_definitions(
-    conf: dict[str, Any],
+    conf: Settings,
     modules: list | None = None,
     code_versions: dict[str, str] | None = None,
 ) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from definitions.serving_log import LogSettings, ServingLog, context_of
 from offline_store.spark_store import quiet_feast_warnings
 from runtime.errors import JobError
 from runtime.locations import is_local
+from runtime.settings import Settings
 
 quiet_feast_warnings()
 # Feast warns that the flag "typically has no effect" on a file registry; it has: a view being
@@ -43,10 +44,10 @@ def shipped_repo_settings(expand: bool = True) -> dict[str, Any]:
     return yaml.safe_load(os.path.expandvars(text) if expand else text)
 
 
-def _repo_settings(conf: dict[str, Any], expand: bool = True) -> dict[str, Any]:
+def _repo_settings(conf: Settings, expand: bool = True) -> dict[str, Any]:
     """The shipped feature_store.yaml with the registry and online store paths of `conf`."""
     raw = shipped_repo_settings(expand)
-    registry = conf["paths"]["registry"]
+    registry = conf.paths.registry
     raw["registry"] = {**raw["registry"], "path": registry}
     if is_local(registry):  # a local file: replaced whole, never rewritten in place
         raw["registry"]["registry_store_type"] = ATOMIC_REGISTRY_STORE
@@ -54,14 +55,14 @@ def _repo_settings(conf: dict[str, Any], expand: bool = True) -> dict[str, Any]:
     return raw
 
 
-def repo_config(conf: dict[str, Any]) -> RepoConfig:
+def repo_config(conf: Settings) -> RepoConfig:
     """The Feast repository configuration for `conf`."""
     config = RepoConfig(**_repo_settings(conf))
-    config.repo_path = Path(conf["paths"]["registry"]).parent
+    config.repo_path = Path(conf.paths.registry).parent
     return config
 
 
-def write_repo(conf: dict[str, Any], folder: str | os.PathLike) -> Path:
+def write_repo(conf: Settings, folder: str | os.PathLike) -> Path:
     """Writes a feature_store.yaml for `conf` into `folder`, for the feast CLI (`feast -c`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -279,7 +280,7 @@ def _without_request_time(entity_rows):
     return [{k: v for k, v in row.items() if k != REQUEST_TIME} for row in entity_rows]
 
 
-def feature_store(conf: dict[str, Any]) -> FeatureStore:
+def feature_store(conf: Settings) -> FeatureStore:
     """The project's FeatureStore, with the registry folder created."""
     config = repo_config(conf)
     registry = config.registry.path
@@ -292,9 +293,9 @@ def feature_store(conf: dict[str, Any]) -> FeatureStore:
     return store
 
 
-def registered_store(conf: dict[str, Any]) -> FeatureStore:
+def registered_store(conf: Settings) -> FeatureStore:
     """The project's FeatureStore, once its registry exists (a server or reader's start)."""
-    registry = conf["paths"]["registry"]
+    registry = conf.paths.registry
     if is_local(registry) and not Path(registry).exists():
         raise JobError(
             f"no Feast registry at {registry}: register the definitions first "
@@ -303,7 +304,7 @@ def registered_store(conf: dict[str, Any]) -> FeatureStore:
     return feature_store(conf)
 
 
-def repo_contents(conf: dict[str, Any], code_versions: dict[str, str]) -> RepoContents:
+def repo_contents(conf: Settings, code_versions: dict[str, str]) -> RepoContents:
     """The definitions DAG's objects, sorted into what Feast registers; `code_versions` are the
     published tables' (feature_lineage.code_versions.published_versions)."""
     from feast import Entity, FeatureService, FeatureView, OnDemandFeatureView

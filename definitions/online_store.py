@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from runtime.errors import JobError
+from runtime.settings import OnlineStoreSettings, Settings
 
 SQLITE_STORE_TYPE = "definitions.sqlite_online_store.ProjectSqliteOnlineStore"
 REDIS_TIMEOUTS = {"socket_connect_timeout": 3, "socket_timeout": 10}  # seconds: fail, never hang
@@ -28,19 +29,14 @@ class OnlineStoreError(JobError):
     """The online store is misconfigured or cannot be reached."""
 
 
-def online_store_settings(conf: dict[str, Any], expand: bool = True) -> dict[str, Any]:
+def online_store_settings(conf: Settings, expand: bool = True) -> dict[str, Any]:
     """Feast's `online_store:` settings for conf; ${VARIABLES} expand from the environment
     unless `expand` is False (a feature_store.yaml written for the feast CLI keeps them)."""
-    chosen = dict(conf["feast"].get("online_store") or {"type": "sqlite"})
-    kind = chosen.get("type", "sqlite")
-    if kind == "sqlite":
+    chosen = conf.feast.online_store
+    if chosen.type == "sqlite":
         # Feast's sqlite store, writing only newer rows and never blocking readers
-        return {"type": SQLITE_STORE_TYPE, "path": conf["paths"]["online_store"]}
-    if kind != "redis":
-        raise OnlineStoreError(
-            f"feast.online_store.type {kind!r} is not supported: choose sqlite or redis"
-        )
-    written = str(chosen.get("connection_string") or "")
+        return {"type": SQLITE_STORE_TYPE, "path": conf.paths.online_store}
+    written = chosen.connection_string or ""
     if not written:
         raise OnlineStoreError(
             "feast.online_store.connection_string is empty: set it to ${TRIP_FEATURES_REDIS} and "
@@ -56,18 +52,18 @@ def online_store_settings(conf: dict[str, Any], expand: bool = True) -> dict[str
     extra = [f"{k}={v}" for k, v in REDIS_TIMEOUTS.items() if k not in present]
     settings = {
         "type": "redis",
-        "redis_type": chosen.get("redis_type", "redis"),
+        "redis_type": chosen.redis_type,
         "connection_string": ",".join([connection, *extra]),
     }
-    if chosen.get("key_ttl_seconds"):
-        settings["key_ttl_seconds"] = int(chosen["key_ttl_seconds"])
+    if chosen.key_ttl_seconds:
+        settings["key_ttl_seconds"] = chosen.key_ttl_seconds
     return settings
 
 
-def _expanded(value: str, chosen: dict[str, Any]) -> str:
+def _expanded(value: str, chosen: OnlineStoreSettings) -> str:
     missing = sorted(name for name in re.findall(r"\$\{(\w+)\}", value) if name not in os.environ)
-    if missing and chosen.get("secret_scope"):
-        secret = _secret(chosen["secret_scope"], chosen.get("secret_key", "redis"))
+    if missing and chosen.secret_scope:
+        secret = _secret(chosen.secret_scope, chosen.secret_key)
         if secret is not None:
             return secret
     if missing:

@@ -40,6 +40,7 @@ from feast.feature_logging import (
 )
 
 from runtime.locations import is_uri
+from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +62,14 @@ class LogSettings:
     max_pending_rows: int = 100_000
 
     @classmethod
-    def from_conf(cls, conf: dict) -> LogSettings | None:
+    def from_conf(cls, conf: Settings) -> LogSettings | None:
         """conf's `serving_log` and `paths.serving_log`; None when logging is off."""
-        given = conf.get("serving_log") or {}
-        if not given.get("enabled", False):
+        given = conf.serving_log
+        if not given.enabled:
             return None
-        paths = conf.get("paths", {})
-        path = paths.get("serving_log")
+        path = conf.paths.serving_log
         if not path:
-            registry = str(paths.get("registry", ""))
+            registry = conf.paths.registry
             if not registry or is_uri(registry):
                 raise ValueError(
                     "serving_log is enabled but paths.serving_log is not set (and the registry "
@@ -77,22 +77,12 @@ class LogSettings:
                     "serving_log.enabled: false"
                 )
             path = os.path.join(os.path.dirname(registry), "serving_log")
-        settings = cls(
+        return cls(
             path=str(path),
-            sample_rate=float(given.get("sample_rate", 1.0)),
-            flush_seconds=float(given.get("flush_seconds", 1.0)),
-            max_pending_rows=int(given.get("max_pending_rows", 100_000)),
+            sample_rate=given.sample_rate,
+            flush_seconds=given.flush_seconds,
+            max_pending_rows=given.max_pending_rows,
         )
-        if not 0 <= settings.sample_rate <= 1:
-            raise ValueError(
-                f"serving_log.sample_rate is {settings.sample_rate}: give a fraction in [0, 1]"
-            )
-        if settings.flush_seconds <= 0 or settings.max_pending_rows < 1:
-            raise ValueError(
-                "serving_log.flush_seconds must be over 0 and serving_log.max_pending_rows at "
-                "least 1"
-            )
-        return settings
 
     def logging_config(self, service: str):
         """The Feast logging configuration of `service`: its own folder under the path."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from definitions.code_version_tag import CODE_VERSION_TAG, UNKNOWN
 from feature_lineage.fingerprints import digest
+from runtime.settings import Settings
 
 __all__ = ["CODE_VERSION_TAG", "UNKNOWN", "published_versions", "table_code_versions"]
 SIDECAR = "_code_version"
@@ -26,16 +27,16 @@ MIXED = "mixed"  # dates of the table were made by different code
 _cache: dict[str, dict[str, str]] = {}
 
 
-def table_code_versions(conf: dict[str, Any]) -> dict[str, str]:
+def table_code_versions(conf: Settings) -> dict[str, str]:
     """Table -> the code version the code here would publish it with, for conf."""
     from transforms.feature_catalogue import Catalogue
     from transforms.feature_tables import TABLES
 
-    key = json.dumps([conf["features"], conf["quality"]], sort_keys=True, default=str)
+    key = conf.features.model_dump_json() + conf.quality.model_dump_json()
     if key not in _cache:
         graph = transforms_graph(conf)
-        catalogue = Catalogue.from_conf(conf["features"])
-        quality = json.dumps(conf["quality"], sort_keys=True, default=str)
+        catalogue = Catalogue.from_conf(conf.features)
+        quality = json.dumps(conf.quality.model_dump(mode="json"), sort_keys=True)
         versions = {}
         for table in TABLES:
             nodes = sorted(graph.upstream(table) | {table})
@@ -73,26 +74,26 @@ def version_of_table(by_date: dict[str, str]) -> str:
     return UNKNOWN if UNKNOWN in versions else MIXED
 
 
-def published_versions(spark, conf: dict[str, Any], out: str | None = None) -> dict[str, str]:
+def published_versions(spark, conf: Settings, out: str | None = None) -> dict[str, str]:
     """Table -> the code version of what readers see now (UNKNOWN when not published, or when
     catalog tables are asked about without a Spark session)."""
-    from storage.publishers import publication_conf, publisher_for
+    from storage.publishers import publisher_for
     from transforms.feature_tables import TABLES
 
-    if spark is None and publication_conf(conf)["kind"] == "catalog":
+    if spark is None and conf.publication.kind == "catalog":
         return dict.fromkeys(TABLES, UNKNOWN)
-    publisher = publisher_for(spark, conf, out or conf["paths"]["features"])
+    publisher = publisher_for(spark, conf, out or conf.paths.features)
     return {t: version_of_table(versions_of_dates(publisher.date_folders(t))) for t in TABLES}
 
 
 _graphs: dict[str, Any] = {}
 
 
-def transforms_graph(conf: dict[str, Any]):
+def transforms_graph(conf: Settings):
     """The lineage graph of the transforms alone (no Feast import), built once per catalogue."""
     from feature_lineage.graph import build_graph
 
-    key = json.dumps(conf["features"], sort_keys=True, default=str)
+    key = conf.features.model_dump_json()
     if key not in _graphs:
         _graphs[key] = build_graph(conf, with_definitions=False)
     return _graphs[key]

@@ -20,6 +20,7 @@ from hamilton.base import DictResult
 
 from definitions.code_version_tag import CODE_VERSION_TAG
 from feature_lineage.fingerprints import digest, fingerprint
+from runtime.settings import FeatureSettings, Settings
 from storage import trips_reader
 from transforms import calendar_features
 from transforms.feature_catalogue import KEY_COLUMNS
@@ -141,7 +142,7 @@ class LineageGraph:
         )
 
 
-def _transform_drivers(features_conf: dict[str, Any], modules: list) -> dict:
+def _transform_drivers(features_conf: FeatureSettings, modules: list) -> dict:
     from transforms.feature_catalogue import Catalogue
 
     config = Catalogue.from_conf(features_conf).hamilton_config()
@@ -194,7 +195,7 @@ def _feast_kind(node_type) -> str | None:
 
 
 def build_graph(
-    conf: dict[str, Any], with_definitions: bool = True, extra_modules: tuple = ()
+    conf: Settings, with_definitions: bool = True, extra_modules: tuple = ()
 ) -> LineageGraph:
     """The lineage graph of the code for `conf` (its feature catalogue and Feast settings);
     without the definitions (and Feast) when only the transforms matter."""
@@ -206,7 +207,7 @@ def build_graph(
     nodes: dict[str, Node] = {}
     edges: set[tuple[str, str]] = set()
     reads: dict[str, list[str]] = {}
-    for engine, dr in _transform_drivers(conf["features"], modules).items():
+    for engine, dr in _transform_drivers(conf.features, modules).items():
         within = {n.name for n in dr.graph.nodes.values()}
         for hamilton_node in dr.graph.nodes.values():
             if hamilton_node.user_defined and hamilton_node.name != "trips_raw":
@@ -257,7 +258,7 @@ def _qualified(fn) -> str:
     return f"{fn.__module__}.{fn.__qualname__}"
 
 
-def _name_feast_objects(conf: dict[str, Any], nodes: dict[str, Node]) -> None:
+def _name_feast_objects(conf: Settings, nodes: dict[str, Node]) -> None:
     """The Feast name and description of each definitions node, from the objects the DAG builds
     for `conf`."""
     from definitions.feast_dataflow import build_definitions
@@ -265,7 +266,7 @@ def _name_feast_objects(conf: dict[str, Any], nodes: dict[str, Node]) -> None:
     from offline_store.spark_store import quiet_feast_warnings
 
     quiet_feast_warnings()
-    places = {conf["paths"]["features"]: "<paths.features>"}
+    places = {conf.paths.features: "<paths.features>"}
     logged = LogSettings.from_conf(conf)
     if logged is not None:
         places[logged.path] = "<paths.serving_log>"

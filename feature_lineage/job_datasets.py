@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from feature_lineage.run_events import Dataset, path_dataset, table_dataset
 from runtime.locations import is_table_name
+from runtime.settings import Settings
 
 
-def location_dataset(conf: dict[str, Any], location: str, **kwargs) -> Dataset:
+def location_dataset(conf: Settings, location: str, **kwargs) -> Dataset:
     """A parquet folder (or URI) or, for a name without a path, a Spark table."""
     if is_table_name(location):
         return table_dataset(conf, location, **kwargs)
@@ -48,7 +47,7 @@ def feature_tables(conf, publisher, staged: dict, report, trips: Dataset) -> lis
     return outputs
 
 
-def view_sources(store, view_names: list[str], conf: dict[str, Any]) -> dict[str, Dataset]:
+def view_sources(store, view_names: list[str], conf: Settings) -> dict[str, Dataset]:
     """The table each feature view reads, by view name."""
     found = {}
     for name in view_names:
@@ -59,9 +58,8 @@ def view_sources(store, view_names: list[str], conf: dict[str, Any]) -> dict[str
     return found
 
 
-def online_view(conf: dict[str, Any], project: str, view) -> Dataset:
+def online_view(conf: Settings, project: str, view) -> Dataset:
     """A feature view's rows in the online store."""
-    settings = conf["feast"].get("online_store") or {}
-    if settings.get("type", "sqlite") == "redis":
+    if conf.feast.online_store.type == "redis":
         return Dataset("redis", f"{project}.{view.name}")
-    return Dataset("sqlite", f"{conf['paths']['online_store']}#{project}_{view.name}")
+    return Dataset("sqlite", f"{conf.paths.online_store}#{project}_{view.name}")

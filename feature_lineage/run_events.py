@@ -17,19 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.errors import JobError
 from runtime.locations import is_local, is_uri
+from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 PRODUCER = "https://github.com/trip-features/trip-features"
-TRANSPORTS = ("file", "console", "http", "none")
 _parent: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
     "lineage_parent", default=None
 )
-
-
-class LineageConfigError(JobError):
-    """conf's `lineage:` section cannot make a transport."""
 
 
 @dataclass
@@ -61,20 +56,15 @@ def path_dataset(path: str, **kwargs) -> Dataset:
     return Dataset("file", str(path), **kwargs)
 
 
-def table_dataset(conf: dict[str, Any], table: str, **kwargs) -> Dataset:
+def table_dataset(conf: Settings, table: str, **kwargs) -> Dataset:
     """A Spark catalog table (schema.table)."""
-    return Dataset(conf["lineage"].get("table_namespace", "spark_catalog"), table, **kwargs)
+    return Dataset(conf.lineage.table_namespace, table, **kwargs)
 
 
-def client_for(conf: dict[str, Any]):
+def client_for(conf: Settings):
     """The OpenLineage client conf asks for, or None for `transport: none`."""
-    section = conf.get("lineage") or {}
-    kind = section.get("transport", "file")
-    if kind not in TRANSPORTS:
-        raise LineageConfigError(
-            f"lineage.transport {kind!r} is not one of {list(TRANSPORTS)}: file writes "
-            "paths.lineage_events, console logs the events, http posts them to lineage.url"
-        )
+    section = conf.lineage
+    kind = section.transport
     if kind == "none":
         return None
     from openlineage.client import OpenLineageClient
@@ -82,28 +72,21 @@ def client_for(conf: dict[str, Any]):
     if kind == "file":
         import os
 
-        path = conf["paths"]["lineage_events"]
+        path = conf.paths.lineage_events
         if is_local(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
         transport = {"type": "file", "log_file_path": path, "append": True}
     elif kind == "console":
         transport = {"type": "console"}
     else:
-        if not section.get("url"):
-            raise LineageConfigError(
-                "lineage.transport is http but lineage.url is empty: set it to the endpoint, "
-                "e.g. http://marquez:5000 (events go to its /api/v1/lineage)"
-            )
         # Two quick retries: a lineage server that is down costs a job about a second per event.
         retry = {"total": 2, "connect": 2, "read": 2, "backoff_factor": 0.2}
-        transport = {"type": "http", "url": section["url"], "timeout": 5, "retry": retry}
+        transport = {"type": "http", "url": section.url, "timeout": 5, "retry": retry}
     return OpenLineageClient(config={"transport": transport})
 
 
 @contextmanager
-def job_run(
-    conf: dict[str, Any], job: str, inputs: list[Dataset] | None = None
-) -> Iterator[JobRun]:
+def job_run(conf: Settings, job: str, inputs: list[Dataset] | None = None) -> Iterator[JobRun]:
     """Emits START, runs the body, then COMPLETE with the outputs it set, or FAIL. Emitting
     never fails a job: an unreachable endpoint is logged, and the job goes on."""
     from openlineage.client.uuid import generate_new_uuid
@@ -111,7 +94,7 @@ def job_run(
     client = client_for(conf)
     record = JobRun(inputs=list(inputs or []))
     run_id = str(generate_new_uuid())
-    namespace = (conf.get("lineage") or {}).get("namespace", "trip-features")
+    namespace = conf.lineage.namespace
     token = _parent.set((run_id, f"{namespace}/{job}"))
     parent = _parent_of(token)
     _emit(client, "START", run_id, namespace, job, record, parent)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -19,6 +18,7 @@ from quality.gate import QUARANTINE_TABLE, FeatureRun
 from quality.report import write_quality_report
 from runtime.faults import checkpoint
 from runtime.session import REQUIRED_RUNTIME_CONF, own_session
+from runtime.settings import Settings
 from storage.publishers import publisher_for
 
 log = logging.getLogger("feature_runs")
@@ -34,7 +34,7 @@ JOB_SETTINGS = {
 
 def run(
     spark: SparkSession,
-    conf: dict[str, Any],
+    conf: Settings,
     trips: str | None = None,
     out: str | None = None,
     start: str | None = None,
@@ -82,7 +82,7 @@ def _run(spark, conf, request: FeatureRequest, lineage, trips_read) -> FeatureRu
     return report
 
 
-def _code_versions(spark: SparkSession, conf: dict, request: FeatureRequest) -> dict[str, str]:
+def _code_versions(spark: SparkSession, conf: Settings, request: FeatureRequest) -> dict[str, str]:
     """The code version each table is published with; says when it differs from the published
     one, and what a partial range leaves behind then."""
     versions = code_versions.table_code_versions(conf)

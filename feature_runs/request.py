@@ -41,12 +41,12 @@ class FeatureRequest:
         if first and last and first > last:
             raise FeatureJobError(f"--start {first} is after --end {last}: the date range is empty")
         # Windows, names and rules: a clear error now, before Spark starts, not mid-run.
-        Catalogue.from_conf(conf["features"])
-        checked_rules(conf["quality"].get("rules"))
+        Catalogue.from_conf(conf.features)
+        checked_rules(conf.quality.rules)
         started = dt.datetime.now(dt.UTC)
         return cls(
-            trips=trips or conf["paths"]["trips"],
-            out=out or conf["paths"]["features"],
+            trips=trips or conf.paths.trips,
+            out=out or conf.paths.features,
             first=first,
             last=last,
             tables=tuple(tables or TABLES),

@@ -9,7 +9,6 @@ import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from py4j.protocol import Py4JJavaError
 from pyspark.errors import AnalysisException, PythonException
@@ -32,6 +31,7 @@ from quality.observed_inputs import ObservedInputs
 from quality.quarantine_counts import reasons_by_date
 from runtime.faults import checkpoint
 from runtime.session import hamilton_adapters
+from runtime.settings import Settings
 from storage import trips_reader
 from storage.file_publication import StagedTable
 from storage.read_errors import explain_read_error, read_error_cause
@@ -49,22 +49,22 @@ class TableFamilies:
     of the Hamilton driver once, written to staging while its input counts are observed, profiled
     from the written files and judged."""
 
-    def __init__(self, spark: SparkSession, conf: dict[str, Any], request: FeatureRequest, report):
+    def __init__(self, spark: SparkSession, conf: Settings, request: FeatureRequest, report):
         self.request, self.report = request, report
-        self.rules = dict(conf["quality"].get("rules", {}))
+        self.rules = dict(conf.quality.rules)
         self.adapter = ObservedInputs(
             input_metrics(request.in_range()), duplicate_rules_active(self.rules)
         )
-        self.catalogue = Catalogue.from_conf(conf["features"])
+        self.catalogue = Catalogue.from_conf(conf.features)
         history = self.catalogue.history()
         adapters = (self.adapter, *hamilton_adapters(spark))
-        self.hamilton = build_driver("spark", conf["features"], (trips_reader,), adapters=adapters)
+        self.hamilton = build_driver("spark", conf.features, (trips_reader,), adapters=adapters)
         self.inputs = {
             "spark": spark,
             "trips_location": request.trips,
             "read_from": request.range_from - history if request.range_from else None,
             "read_until": request.range_until,
-            **quality_inputs(conf["quality"], request.started),
+            **quality_inputs(conf.quality, request.started),
         }
 
     def stage(self, name: str, staging: Path) -> StagedTable:

@@ -12,7 +12,7 @@ import hmac
 import logging
 
 from feature_serving.lookup_request import Refused
-from feature_serving.settings import Auth
+from runtime.serving_settings import Auth
 
 log = logging.getLogger("feature_serving")
 TOKEN_ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]

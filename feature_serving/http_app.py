@@ -28,7 +28,7 @@ from feature_serving.access import Gate, host_refusal
 from feature_serving.lookup_request import Lookup, Refused, checked_lookup, parsed_json
 from feature_serving.metrics import ServerMetrics
 from feature_serving.online_writes import checked_write
-from feature_serving.settings import ServingSettings
+from runtime.serving_settings import ServingSettings
 
 log = logging.getLogger("feature_serving")
 JSON = b"application/json"

@@ -22,7 +22,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from feature_serving.http_app import FeatureServer
 from feature_serving.metrics import ServerMetrics
-from feature_serving.settings import Limits, ServingSettings, serving_settings
+from runtime.serving_settings import Limits, ServingSettings
+from runtime.settings import Settings
 
 log = logging.getLogger("feature_serving")
 MAX_HEAD_BYTES = 64 * 1024
@@ -151,7 +152,7 @@ def keep_freed_memory() -> bool:
     )
 
 
-def build_server(conf: dict[str, Any], settings: ServingSettings) -> FeatureServer:
+def build_server(conf: Settings, settings: ServingSettings) -> FeatureServer:
     """The app over conf's registered store; the protocol takes the same limits and metrics."""
     from definitions.feature_store import registered_store
 
@@ -165,11 +166,11 @@ def build_server(conf: dict[str, Any], settings: ServingSettings) -> FeatureServ
 
 def app_from_environment() -> FeatureServer:
     """A worker's app (uvicorn's factory), from the conf its parent left in the environment."""
-    conf = json.loads(os.environ[CONF_VARIABLE])
-    return build_server(conf, serving_settings(conf))
+    conf = Settings.model_validate_json(os.environ[CONF_VARIABLE])
+    return build_server(conf, conf.serving.with_api_keys())
 
 
-def run(conf: dict[str, Any], settings: ServingSettings, port: int) -> None:
+def run(conf: Settings, settings: ServingSettings, port: int) -> None:
     """Serves on settings.host:port until SIGINT or SIGTERM."""
     import uvicorn
 
@@ -189,6 +190,6 @@ def run(conf: dict[str, Any], settings: ServingSettings, port: int) -> None:
     if settings.workers == 1:
         uvicorn.Server(uvicorn.Config(build_server(conf, settings), **options)).run()
         return
-    os.environ[CONF_VARIABLE] = json.dumps(conf)
+    os.environ[CONF_VARIABLE] = conf.model_dump_json(by_alias=True)
     target = "feature_serving.http_server:app_from_environment"
     uvicorn.run(target, factory=True, workers=settings.workers, **options)

@@ -73,9 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             raise JobError("--output names nodes of a --module: give the module too")
         modules = _modules(args.module)
         outputs = dict(_output(o) for o in args.output)
-        audited, found = audit_declared(
-            conf["features"], engines, spark, modules, outputs, args.cuts
-        )
+        audited, found = audit_declared(conf.features, engines, spark, modules, outputs, args.cuts)
         features = {f: w for windows in audited.values() for f, w in windows.items()}
         for feature, window in features.items():
             on = [e for e in engines if feature in audited[e]]

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__)
     parser.add_argument("--write-readme", metavar="README", help="update this README in place")
     args = parser.parse_args(argv)
-    catalogue = Catalogue.from_conf(load_from_args(args)["features"])
+    catalogue = Catalogue.from_conf(load_from_args(args).features)
     if args.write_readme:
         path = Path(args.write_readme)
         path.write_text(readme_with_catalogue(path.read_text(), catalogue))

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         # An empty date (a scheduler's unset parameter) means the whole range.
         start, end = args.start or None, args.end or None
         FeatureRequest.of(conf, trips, out, start, end, args.tables)
-        small = input_size.small_inputs(conf, [trips or conf["paths"]["trips"]])
+        small = input_size.small_inputs(conf, [trips or conf.paths.trips])
         run(get_spark(conf, small), conf, trips, out, start, end, args.tables)
 
     return answered(body)

@@ -18,18 +18,18 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from quality.consistency import UNEXPLAINED, replay, summary
 from quality.report import REPORTS
 from runtime.errors import JobError
+from runtime.settings import Settings
 
 log = logging.getLogger("jobs.consistency")
 
 
 def run(
     spark,
-    conf: dict[str, Any],
+    conf: Settings,
     services: list[str] | None = None,
     since: dt.date | None = None,
     logged_after: dt.datetime | None = None,
@@ -66,7 +66,7 @@ def run(
             reports[name], _ = replay(spark, store, logged[name], rows)
         report = summary(reports)
         report["replayed_at"] = dt.datetime.now(dt.UTC).isoformat()
-        written = _write(report, conf["paths"]["features"])
+        written = _write(report, conf.paths.features)
         page = write_consistency_page(report, written)
         log.info("consistency report %s, page %s", written, page)
         run.outputs = [path_dataset(str(written))]
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
         rate = report["match_rate"]
         print(f"match rate {rate:.4%}" if rate is not None else "nothing logged to replay")
-        limit = float(conf.get("consistency", {}).get("max_unexplained_fraction", 0.0))
+        limit = conf.consistency.max_unexplained_fraction
         share = unexplained_fraction(report)
         if share > limit:
             gate.append(

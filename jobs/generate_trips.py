@@ -9,40 +9,41 @@ import logging
 import os
 import sys
 import time
-from typing import Any
 
 from feature_lineage.job_datasets import location_dataset
 from feature_lineage.run_events import job_run
+from runtime.config import apply_override
+from runtime.settings import Settings
 from storage.sample_trips import generate_trips, write_trips
 
 log = logging.getLogger(__name__)
 
 
-def run(conf: dict[str, Any], out: str, overwrite: bool = False) -> int:
-    """Generates and writes the trips described by `conf["generate"]`; returns the row count."""
+def run(conf: Settings, out: str, overwrite: bool = False) -> int:
+    """Generates and writes the trips described by `conf.generate`; returns the row count."""
     with job_run(conf, "generate_trips") as lineage:
         written = _generate(conf, out, overwrite)
         lineage.outputs = [location_dataset(conf, out, rows=written)]
     return written
 
 
-def _generate(conf: dict[str, Any], out: str, overwrite: bool) -> int:
-    params = conf["generate"]
+def _generate(conf: Settings, out: str, overwrite: bool) -> int:
+    params = conf.generate
     began = time.perf_counter()
     trips = generate_trips(
-        rows=int(params["rows"]),
-        days=int(params["days"]),
-        seed=int(params["seed"]),
-        start=str(params["start"]),
-        drivers=int(params["drivers"]),
-        riders=int(params["riders"]),
-        null_dist_fraction=float(params["null_dist_fraction"]),
+        rows=params.rows,
+        days=params.days,
+        seed=params.seed,
+        start=params.start.isoformat(),
+        drivers=params.drivers,
+        riders=params.riders,
+        null_dist_fraction=params.null_dist_fraction,
     )
     written = write_trips(trips, out, overwrite=overwrite)
     log.info(
         "generated %d trips over %s days into %s in %.1f s",
         written,
-        params["days"],
+        params.days,
         out,
         time.perf_counter() - began,
     )
@@ -64,10 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def body():
         conf = load_from_args(args)
-        for key in ("rows", "days", "seed", "start"):
-            if getattr(args, key) is not None:
-                conf["generate"][key] = getattr(args, key)
-        out = os.path.abspath(args.out) if args.out else conf["paths"]["trips"]
+        given = {k: getattr(args, k) for k in ("rows", "days", "seed", "start")}
+        for key, value in given.items():
+            if value is not None:
+                conf = apply_override(conf, f"generate.{key}={value}")
+        out = os.path.abspath(args.out) if args.out else conf.paths.trips
         run(conf, out, overwrite=args.overwrite)
 
     return answered(body)

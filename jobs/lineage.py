@@ -75,7 +75,7 @@ def check_or_update(conf, update: bool) -> tuple[int, str]:
     from transforms.feature_catalogue import Catalogue
 
     graph = build_graph(conf)
-    page = lineage_page(graph, Catalogue.from_conf(conf["features"]))
+    page = lineage_page(graph, Catalogue.from_conf(conf.features))
     if update:
         SNAPSHOT.write_text(snapshot_text(graph))
         PAGE.write_text(page)

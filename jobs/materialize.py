@@ -9,7 +9,6 @@ import datetime as dt
 import logging
 import sys
 import time
-from typing import Any
 
 import pandas as pd
 
@@ -20,6 +19,7 @@ from feature_lineage.run_events import job_run
 from runtime.errors import JobError
 from runtime.faults import checkpoint
 from runtime.session import get_spark
+from runtime.settings import Settings
 
 log = logging.getLogger("jobs.materialize")
 
@@ -32,7 +32,7 @@ def _utc(value: str) -> dt.datetime:
 
 
 def run(
-    conf: dict[str, Any],
+    conf: Settings,
     start: str | None = None,
     end: str | None = None,
     incremental: bool = False,
@@ -80,7 +80,7 @@ def _materialize(conf, store, views: list[str], start, end_time, incremental: bo
             checkpoint(f"materialized:{view}")
 
 
-def warn_about_old_code(conf: dict[str, Any], views: list) -> list[str]:
+def warn_about_old_code(conf: Settings, views: list) -> list[str]:
     """Views whose tables were made by other code than this (their code_version tag): their
     online rows would be too. Logged with what to run; returned."""
     from feature_lineage.code_versions import CODE_VERSION_TAG, table_code_versions
@@ -98,7 +98,7 @@ def warn_about_old_code(conf: dict[str, Any], views: list) -> list[str]:
     return old
 
 
-def purge(conf: dict[str, Any], views: list[str]) -> None:
+def purge(conf: Settings, views: list[str]) -> None:
     """Deletes every online row of the given feature views (their tables stay): what the old
     code computed is not served, and rows rewritten with the same event time are not skipped
     (Redis keeps a row unless the new one is newer)."""
@@ -119,7 +119,7 @@ def purge(conf: dict[str, Any], views: list[str]) -> None:
 
 
 def lookup(
-    conf: dict[str, Any],
+    conf: Settings,
     driver_ids: list[int],
     service: str = "driver_activity_v1",
     at: dt.datetime | None = None,

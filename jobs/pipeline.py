@@ -25,15 +25,16 @@ from feature_runs.feature_run import run as run_features
 from feature_runs.request import FeatureRequest
 from jobs import generate_trips
 from quality.report import REPORTS
+from runtime.settings import Settings
 from transforms.feature_tables import TABLES
 
 log = logging.getLogger("jobs.pipeline")
 SERVICE = "driver_trips_v1"
 
 
-def sample_entities(spark: SparkSession, conf: dict[str, Any], path: str, rows: int = 5_000) -> int:
+def sample_entities(spark: SparkSession, conf: Settings, path: str, rows: int = 5_000) -> int:
     """Entity rows to train on: drivers at a later moment than some of their trips, with a label."""
-    trips = spark.read.parquet(conf["paths"]["trips"])
+    trips = spark.read.parquet(conf.paths.trips)
     fraction = min(1.0, 2.0 * rows / max(1, trips.count()))
     entities = (
         trips.sample(fraction=fraction, seed=7)
@@ -50,14 +51,14 @@ def sample_entities(spark: SparkSession, conf: dict[str, Any], path: str, rows: 
     return rows
 
 
-def run(spark: SparkSession, conf: dict[str, Any], regenerate: bool = False) -> dict[str, Any]:
+def run(spark: SparkSession, conf: Settings, regenerate: bool = False) -> dict[str, Any]:
     """Runs every stage; returns rows and seconds per stage and the samples. Each stage's job
     emits its OpenLineage events as a child of the pipeline's run."""
     with job_run(conf, "pipeline"):
         return _stages(spark, conf, regenerate)
 
 
-def _stages(spark: SparkSession, conf: dict[str, Any], regenerate: bool) -> dict[str, Any]:
+def _stages(spark: SparkSession, conf: Settings, regenerate: bool) -> dict[str, Any]:
     from definitions.serving_log import LogSettings
     from jobs import (  # Feast: imported once it is needed
         consistency,
@@ -67,8 +68,8 @@ def _stages(spark: SparkSession, conf: dict[str, Any], regenerate: bool) -> dict
     )
 
     summary: dict[str, Any] = {}
-    data = os.path.dirname(conf["paths"]["features"])
-    trips = conf["paths"]["trips"]
+    data = os.path.dirname(conf.paths.features)
+    trips = conf.paths.trips
 
     def stage(name: str, fn, *args, **kwargs):
         log.info("stage %s: started", name)
@@ -140,9 +141,9 @@ def _stages(spark: SparkSession, conf: dict[str, Any], regenerate: bool) -> dict
         .limit(3)
         .collect()
     ]
-    if (conf.get("lineage") or {}).get("transport", "file") == "file":
-        summary["lineage events"] = conf["paths"]["lineage_events"]
-    reports = Path(conf["paths"]["features"]) / REPORTS
+    if conf.lineage.transport == "file":
+        summary["lineage events"] = conf.paths.lineage_events
+    reports = Path(conf.paths.features) / REPORTS
     page = reports / (f"{report.run_id}.html" if stale else "latest.html")
     summary["quality page"] = f"file://{page}"
     summary["feature UI"] = "python -m jobs.ui (same --env and --set as this run)"
@@ -161,7 +162,7 @@ def _stages(spark: SparkSession, conf: dict[str, Any], regenerate: bool) -> dict
     return summary
 
 
-def registered_views(conf: dict[str, Any]) -> dict:
+def registered_views(conf: Settings) -> dict:
     """Feature views in the registry now, by name (none before the first registration)."""
     from definitions.feature_store import feature_store
 
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         conf = load_from_args(args)
         FeatureRequest.of(conf)  # configuration checked before Spark starts
         # Trips yet to be generated are of unknown size here: the driver starts as for any job.
-        small = not args.regenerate and input_size.small_inputs(conf, [conf["paths"]["trips"]])
+        small = not args.regenerate and input_size.small_inputs(conf, [conf.paths.trips])
         print_summary(run(get_spark(conf, small), conf, regenerate=args.regenerate))
 
     return answered(body)

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
 
     def body() -> None:
-        out = args.out or load_from_args(args)["paths"]["features"]
+        out = args.out or load_from_args(args).paths.features
         page = run(out, args.run)
         print(f"quality page: {page} (file://{page.resolve()})")
 

@@ -8,7 +8,6 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import Any
 
 from definitions.feature_store import feature_store, plan_and_apply, repo_contents
 from definitions.serving_log import LogSettings
@@ -17,11 +16,12 @@ from feature_lineage.run_events import job_run, path_dataset, table_dataset
 from runtime.config import apply_override
 from runtime.errors import JobError
 from runtime.locations import is_local, is_uri
+from runtime.settings import Settings
 
 log = logging.getLogger("jobs.register")
 
 
-def run(conf: dict[str, Any], apply: bool = True, spark=None) -> str:
+def run(conf: Settings, apply: bool = True, spark=None) -> str:
     """Plans (and applies) the definitions; returns the printed diff. Each view is tagged with
     its table's published code version, read with `spark` (catalog tables need it; published
     folders do not). A plan alone writes nothing: Feast creates the registry and online store
@@ -37,7 +37,7 @@ def run(conf: dict[str, Any], apply: bool = True, spark=None) -> str:
         for s in contents.data_sources
         if getattr(s, "path", None) or getattr(s, "table", None)
     ]
-    registry = path_dataset(conf["paths"]["registry"])
+    registry = path_dataset(conf.paths.registry)
     with job_run(conf, "register", inputs=sources) as lineage:
         diff = plan_and_apply(store, contents, apply=apply)
         lineage.outputs = [registry]
@@ -46,8 +46,8 @@ def run(conf: dict[str, Any], apply: bool = True, spark=None) -> str:
     return diff
 
 
-def _plan_only(conf: dict[str, Any], code_versions: dict[str, str]) -> str:
-    registry = conf["paths"]["registry"]
+def _plan_only(conf: Settings, code_versions: dict[str, str]) -> str:
+    registry = conf.paths.registry
     with tempfile.TemporaryDirectory(prefix="trip-features-plan-") as scratch:
         copy = os.path.join(scratch, "registry.db")
         if is_local(registry) and os.path.exists(registry):
@@ -61,7 +61,7 @@ def _plan_only(conf: dict[str, Any], code_versions: dict[str, str]) -> str:
         planned = apply_override(conf, f"paths.registry={copy}")
         if logged is not None:
             planned = apply_override(planned, f"paths.serving_log={logged.path}")
-        if not os.path.exists(conf["paths"]["online_store"]):  # opening it would create it
+        if not os.path.exists(conf.paths.online_store):  # opening it would create it
             scratch_store = os.path.join(scratch, "online.db")
             planned = apply_override(planned, f"paths.online_store={scratch_store}")
         diff = plan_and_apply(

@@ -14,9 +14,9 @@ import json
 import logging
 import socket
 import sys
-from typing import Any
 
-from feature_serving.settings import ServingError, ServingSettings, serving_settings
+from runtime.serving_settings import ServingError, ServingSettings
+from runtime.settings import Settings
 
 log = logging.getLogger("jobs.serve")
 
@@ -35,18 +35,18 @@ def bound_port(host: str, port: int) -> int:
         return probe.getsockname()[1]
 
 
-def serve(conf: dict[str, Any], insecure: bool = False) -> None:
+def serve(conf: Settings, insecure: bool = False) -> None:
     """Serves until interrupted; the registry must hold a feature service (jobs.register)."""
     from definitions.feature_store import registered_store
     from feature_serving.http_server import run
 
-    settings = serving_settings(conf)
+    settings = conf.serving.with_api_keys()
     warning = settings.refuse_unsafe_exposure(insecure)
     store = registered_store(conf)
     services = [s.name for s in store.list_feature_services()]
     if not services:
         raise ServingError(
-            f"the registry at {conf['paths']['registry']} holds no feature service: register "
+            f"the registry at {conf.paths.registry} holds no feature service: register "
             "the definitions (python -m jobs.register)"
         )
     port = bound_port(settings.host, settings.port)

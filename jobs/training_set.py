@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 import time
-from typing import Any
 
 from pyspark.errors import PySparkException
 from pyspark.sql import Observation, SparkSession
@@ -19,6 +18,7 @@ from pyspark.sql import functions as F
 
 from feature_lineage.run_events import job_run
 from runtime.errors import JobError
+from runtime.settings import Settings
 from storage.entity_rows import SQL, check_output, mark_output, read_entities, spark_reason
 
 # Feast and the definitions (seconds of imports) are imported where used, so that a fresh
@@ -31,7 +31,7 @@ class TrainingSetError(JobError):
     """The entities or the service cannot make a training set."""
 
 
-def registered_service(conf: dict[str, Any], service: str):
+def registered_service(conf: Settings, service: str):
     """The store and the registered feature service, or a TrainingSetError listing the known."""
     from definitions.feature_store import feature_store
 
@@ -45,21 +45,21 @@ def registered_service(conf: dict[str, Any], service: str):
         ) from err
 
 
-def small_inputs(conf: dict[str, Any], entities: str) -> bool:
+def small_inputs(conf: Settings, entities: str) -> bool:
     """Whether the entity rows and the feature tables are local files, small together
     (runtime.input_size): the driver of a fresh process then starts for a short job."""
     from runtime import input_size
 
-    if conf.get("publication", {}).get("kind") != "files":  # tables by name
+    if conf.publication.kind != "files":  # tables by name
         return False
-    features = conf["paths"]["features"]
-    tables = [os.path.join(features, table) for table in conf["features"]["tables"]]
+    features = conf.paths.features
+    tables = [os.path.join(features, table) for table in conf.features.tables]
     return input_size.small_inputs(conf, [entities, *tables])
 
 
 def run(
     spark: SparkSession,
-    conf: dict[str, Any],
+    conf: Settings,
     entities: str,
     service: str,
     out: str,
@@ -122,11 +122,10 @@ def _run(spark, conf, store, feature_service, entities, out, full_feature_names,
     return rows
 
 
-def _inputs(conf: dict[str, Any]) -> list[str]:
+def _inputs(conf: Settings) -> list[str]:
     """What a training set must never be written over: conf's data, registry and stores."""
-    paths = conf["paths"]
     keys = ("trips", "features", "registry", "online_store", "metastore", "lineage_events")
-    return [paths[k] for k in keys if paths.get(k)]
+    return [getattr(conf.paths, k) for k in keys if getattr(conf.paths, k)]
 
 
 def training_set_lineage(conf, store, service, entities, entity_columns, out, frame, full_names):

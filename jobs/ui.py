@@ -19,9 +19,9 @@ import logging
 import socket
 import sys
 from pathlib import Path
-from typing import Any
 
 from runtime.errors import JobError
+from runtime.settings import Settings
 
 log = logging.getLogger("jobs.ui")
 HOST = "127.0.0.1"
@@ -44,15 +44,15 @@ def chosen_port(port: int | None) -> int:
         return probe.getsockname()[1]
 
 
-def app(conf: dict[str, Any], store):
+def app(conf: Settings, store):
     """Feast's UI app, with /lineage/NODE and /quality in front of it, read-only: only reads of
     the project's registry and pages, under Host names of 127.0.0.1 and conf's ui.allowed_hosts."""
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse
     from feast.ui_server import get_app
 
-    from feature_serving.settings import LOOPBACK_NAMES
     from feature_serving.ui_guard import ReadOnlyUI
+    from runtime.serving_settings import LOOPBACK_NAMES
 
     outer = FastAPI(title="trip-features")
 
@@ -65,14 +65,12 @@ def app(conf: dict[str, Any], store):
         return HTMLResponse(*_quality_page(conf))
 
     outer.mount("/", get_app(store, store.project, ""))
-    allowed = (conf.get("ui") or {}).get("allowed_hosts") or []
-    if not isinstance(allowed, list) or not all(isinstance(h, str) for h in allowed):
-        raise UIError(f"ui.allowed_hosts is {allowed!r}: give a list of host names")
+    allowed = conf.ui.allowed_hosts
     hosts = None if "*" in allowed else (*LOOPBACK_NAMES, *(h.lower() for h in allowed))
     return ReadOnlyUI(outer, hosts)
 
 
-def _lineage_page(conf: dict[str, Any], node: str) -> tuple[str, int]:
+def _lineage_page(conf: Settings, node: str) -> tuple[str, int]:
     from feature_lineage.graph import UnknownNodeError, build_graph
     from feature_lineage.render import RenderError, picture, tree
 
@@ -112,10 +110,10 @@ def _node_named(graph, node: str) -> str:
     return by_feast[0] if by_feast else node
 
 
-def _quality_page(conf: dict[str, Any]) -> tuple[str, int]:
+def _quality_page(conf: Settings) -> tuple[str, int]:
     from quality.report import REPORTS
 
-    page = Path(conf["paths"]["features"]) / REPORTS / "latest.html"
+    page = Path(conf.paths.features) / REPORTS / "latest.html"
     if not page.exists():
         message = (
             f"No feature run has written a quality page in {page.parent} yet: run "
@@ -132,7 +130,7 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def serve(conf: dict[str, Any], port: int | None = None) -> None:
+def serve(conf: Settings, port: int | None = None) -> None:
     """Serves until interrupted (Ctrl-C, SIGTERM)."""
     import uvicorn
 

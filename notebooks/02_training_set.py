@@ -24,7 +24,7 @@ from runtime.config import load_config
 overrides = [o.strip() for o in dbutils.widgets.get("overrides").split(";") if o.strip()]
 conf = load_config(dbutils.widgets.get("env"), overrides)
 service = dbutils.widgets.get("service")
-data = os.path.dirname(conf["paths"]["features"])
+data = os.path.dirname(conf.paths.features)
 out = dbutils.widgets.get("out") or os.path.join(data, "training_sets", service)
 
 print(register.run(conf) or "the registry is up to date")

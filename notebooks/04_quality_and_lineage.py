@@ -19,7 +19,7 @@ from runtime.config import load_config
 
 overrides = [o.strip() for o in dbutils.widgets.get("overrides").split(";") if o.strip()]
 conf = load_config(dbutils.widgets.get("env"), overrides)
-report = latest_report(conf["paths"]["features"])
+report = latest_report(conf.paths.features)
 print(f"run {report['run_id']}: {report['status']}")
 display(
     spark.createDataFrame(
@@ -48,7 +48,7 @@ from feature_lineage.graph import build_graph
 from feature_lineage.render import tree
 from transforms.feature_catalogue import Catalogue
 
-print(Catalogue.from_conf(conf["features"]).markdown())
+print(Catalogue.from_conf(conf.features).markdown())
 feature = dbutils.widgets.get("feature")
 graph = build_graph(conf)
 print(tree(graph, feature, "downstream"))  # the tables, views and services it reaches

@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from runtime.settings import FeatureSettings
+
 Compute = Callable[[pd.DataFrame], pd.DataFrame]  # trips -> features, one row per trip_id
 FUTURE, PAST = "trips after the cut", "trips at or before the cut minus the window"
 _GRID = pd.Timedelta("15min")
@@ -190,7 +192,7 @@ def _differences(base, again, trip_ids, features, cut, changed, when) -> list[Le
 
 
 def catalogue_features(
-    engine: str, features_conf: dict[str, Any], spark=None, modules: Sequence = (), outputs=None
+    engine: str, features_conf: FeatureSettings, spark=None, modules: Sequence = (), outputs=None
 ) -> tuple[Compute, dict[str, pd.Timedelta | None]]:
     """The declared features of `features_conf` (conf's `features:`) on `engine` as a function
     of the trips, and each one's window. `modules` and `outputs` (node -> window) audit further
@@ -225,7 +227,7 @@ AT_TRAINING_ROWS, ONLINE = "training rows", "online"  # the windows at the momen
 
 
 def moment_asked_features(
-    features_conf: dict[str, Any], where: str, spark=None
+    features_conf: FeatureSettings, where: str, spark=None
 ) -> tuple[Compute, dict[str, pd.Timedelta | None]]:
     """The temporal tables' windows at the moment asked, at each trip's own time, as a function
     of the trips: computed as training sets compute them (`where` = AT_TRAINING_ROWS, the
@@ -298,7 +300,7 @@ def _online(trips: pd.DataFrame, plan: dict) -> pd.DataFrame:
 
 
 def audit_declared(
-    features_conf: dict[str, Any],
+    features_conf: FeatureSettings,
     engines: Sequence[str],
     spark=None,
     modules: Sequence = (),

@@ -20,9 +20,9 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from runtime.config import cache_folder
+from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,10 @@ def superseded(path: Path) -> list[Path]:
     return [old for old in path.parent.glob(f"{place}-*.jsa") if old != path]
 
 
-def driver_flag(conf: dict[str, Any], java_version: str) -> str:
+def driver_flag(conf: Settings, java_version: str) -> str:
     """The driver JVM's flag that maps this installation's archive, or "" (none made yet, or
     turned off), saying once how to make one."""
-    if not conf.get("spark", {}).get("class_archive", True):
+    if not conf.spark.class_archive:
         return ""
     path = archive_path(java_version)
     if path is None:

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import copy
 import os
-import re
+import typing
+from collections.abc import Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
-from runtime.locations import is_table_name, is_uri
+from runtime.errors import ConfigError
+from runtime.locations import expand_environment, is_table_name, is_uri
+from runtime.settings import Settings
 
 CONF_DIR_VARIABLE = "TRIP_FEATURES_CONF_DIR"
 HOME_VARIABLE = "TRIP_FEATURES_HOME"
@@ -42,10 +46,6 @@ def default_conf_dir() -> Traversable:
 def workspace() -> Path:
     """Where relative paths (data/, the Feast registry) live: TRIP_FEATURES_HOME, else the cwd."""
     return Path(os.environ.get(HOME_VARIABLE) or os.getcwd()).resolve()
-
-
-class ConfigError(ValueError):
-    """The configuration is missing, malformed, or an override names no key."""
 
 
 def _read_yaml(path: Traversable) -> dict[str, Any]:
@@ -109,7 +109,15 @@ def _split_key(mapping: dict[str, Any], dotted: str) -> list[str]:
     return keys
 
 
-def apply_override(conf: dict[str, Any], assignment: str) -> dict[str, Any]:
+def apply_override(settings: Settings, *assignments: str) -> Settings:
+    """`settings` with `key.path=value` overrides, checked together like the files are."""
+    conf = settings.as_mapping()
+    for assignment in assignments:
+        conf = _override(conf, assignment)
+    return settings_from(conf)
+
+
+def _override(conf: dict[str, Any], assignment: str) -> dict[str, Any]:
     """Applies one `key.path=value` override; the value is parsed as YAML (numbers, lists...)."""
     if "=" not in assignment:
         raise ConfigError(f"override '{assignment}' must look like key.path=value")
@@ -126,8 +134,9 @@ def apply_override(conf: dict[str, Any], assignment: str) -> dict[str, Any]:
 
 def load_config(
     env: str = "local", overrides: list[str] | None = None, conf_dir: Path | None = None
-) -> dict[str, Any]:
-    """Loads base + the environment overlay + overrides, and resolves relative paths.
+) -> Settings:
+    """Loads base + the environment overlay + overrides into checked settings, with relative
+    paths resolved.
 
     A file missing from `conf_dir` (a folder of your own) is taken from the shipped configuration,
     so a folder holding only `prod.yaml` is enough for `--env prod`."""
@@ -144,36 +153,49 @@ def load_config(
         )
     conf = deep_merge(_read_yaml(base_path), _read_yaml(env_path))
     for assignment in overrides or []:
-        conf = apply_override(conf, assignment)
+        conf = _override(conf, assignment)
     conf["env"] = env
+    return settings_from(conf)
+
+
+def settings_from(conf: dict[str, Any]) -> Settings:
+    """conf's mapping as checked settings: ${VARIABLES} of locations expanded, relative paths
+    resolved against the workspace, every key and value checked (each mistake named)."""
+    conf = dict(conf)
     root = workspace()
-    conf["paths"] = {
-        k: None
-        if v is None
-        else resolve_path(expand_environment(v, f"paths.{k}"), root, k in MAY_BE_TABLE)
-        for k, v in conf.get("paths", {}).items()
-    }
-    if isinstance(conf.get("publication", {}).get("schema"), str):
-        schema = conf["publication"]["schema"]
-        conf["publication"]["schema"] = expand_environment(schema, "publication.schema")
-    return conf
+    paths = conf.get("paths")
+    if isinstance(paths, dict):
+        conf["paths"] = {
+            k: None
+            if v is None
+            else resolve_path(expand_environment(v, f"paths.{k}"), root, k in MAY_BE_TABLE)
+            for k, v in paths.items()
+        }
+    publication = conf.get("publication")
+    if isinstance(publication, dict) and isinstance(publication.get("schema"), str):
+        schema = expand_environment(publication["schema"], "publication.schema")
+        conf["publication"] = {**publication, "schema": schema}
+    try:
+        return Settings.model_validate(conf)
+    except ValidationError as err:
+        problems = [_problem(e) for e in err.errors()]
+        raise ConfigError(
+            f"{len(problems)} setting(s) to fix in conf/: " + "; ".join(problems)
+        ) from None
 
 
-def expand_environment(value: str, key: str) -> str:
-    """${NAME} and ${NAME:-default} in a location, from the environment (a cluster's variables
-    carry a deployment's locations; secrets are expanded only where they are used)."""
-
-    def one(found: re.Match) -> str:
-        name, default = found.group(1), found.group(3)
-        if name in os.environ:
-            return os.environ[name]
-        if default is None:
-            raise ConfigError(
-                f"{key} needs {name} in the environment (or write ${{{name}:-default}})"
-            )
-        return default
-
-    return re.sub(r"\$\{(\w+)(:-([^}]*))?\}", one, str(value))
+def _problem(error: Mapping[str, Any]) -> str:
+    """One of pydantic's findings, said as conf/ spells it: the key, the value, what to give."""
+    where = ".".join(str(part) for part in error["loc"])
+    kind, message = error["type"], str(error["msg"]).removeprefix("Value error, ").strip()
+    if kind == "extra_forbidden":
+        known = ", ".join(_known_keys(error["loc"][:-1]))
+        return f"{where} is not a setting; known here: {known} (conf/base.yaml explains each)"
+    if kind == "missing":
+        return f"{where} is missing"
+    if isinstance(error["input"], dict):  # a rule over the section's keys together
+        return f"{where}: {message}"
+    return f"{where} is {error['input']!r}: {message}"
 
 
 def _shipped() -> Traversable:
@@ -195,3 +217,19 @@ def resolve_path(location: str, root: Path | None = None, may_be_table: bool = F
     if is_uri(location) or os.path.isabs(location) or may_be_table and is_table_name(location):
         return location
     return str((root or workspace()) / location)
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    """The keys the section at `loc` takes, following the settings' models (and mappings)."""
+    model: Any = Settings
+    for part in loc:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            field = model.model_fields.get(str(part))
+            model = field.annotation if field else None
+        elif typing.get_origin(model) is dict:  # a mapping's key (a table, a feature)
+            model = typing.get_args(model)[1]
+        else:
+            return []
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or name for name, f in model.model_fields.items()]
+    return []

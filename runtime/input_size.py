@@ -10,20 +10,11 @@ compiler, hence the size limit."""
 from __future__ import annotations
 
 import os
-import re
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)b?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
-
-
-def parse_bytes(value: Any, key: str) -> int:
-    """`value` ("16m", "512k", "1g", a number of bytes) in bytes; anything else is refused."""
-    found = _SIZE.match(str(value))
-    if not found:
-        raise ValueError(f"{key} is {value!r}: give a size such as 16m, 512k or 1g")
-    return int(found.group(1)) * _UNITS[found.group(2).lower()]
+if TYPE_CHECKING:
+    from runtime.settings import Settings
 
 
 def local_bytes(location: str) -> int | None:
@@ -43,13 +34,10 @@ def local_bytes(location: str) -> int | None:
     return total
 
 
-def small_inputs(conf: dict[str, Any], locations: list[str]) -> bool:
+def small_inputs(conf: Settings, locations: list[str]) -> bool:
     """Whether every one of `locations` is local files, together under conf
     `spark.small_input_bytes`."""
-    limit = parse_bytes(
-        conf.get("spark", {}).get("small_input_bytes", 0), "spark.small_input_bytes"
-    )
-    return local_and_under(locations, limit)
+    return local_and_under(locations, conf.spark.small_input_bytes)
 
 
 def local_and_under(locations: list[str], limit: int) -> bool:

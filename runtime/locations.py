@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import re
 
+from runtime.errors import ConfigError
+
 _TABLE = re.compile(r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*){0,2}$")  # [catalog.][schema.]name
 
 
@@ -25,3 +27,20 @@ def is_table_name(location: str) -> bool:
     and no file or folder of that name exists here (`trips.parquet` is a file's name)."""
     text = str(location)
     return bool(_TABLE.match(text)) and not text.endswith(".parquet") and not os.path.exists(text)
+
+
+def expand_environment(value: str, key: str) -> str:
+    """${NAME} and ${NAME:-default} in a location, from the environment (a cluster's variables
+    carry a deployment's locations; secrets are expanded only where they are used)."""
+
+    def one(found: re.Match) -> str:
+        name, default = found.group(1), found.group(3)
+        if name in os.environ:
+            return os.environ[name]
+        if default is None:
+            raise ConfigError(
+                f"{key} needs {name} in the environment (or write ${{{name}:-default}})"
+            )
+        return default
+
+    return re.sub(r"\$\{(\w+)(:-([^}]*))?\}", one, str(value))

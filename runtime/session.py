@@ -22,6 +22,7 @@ from pyspark.sql import SparkSession
 from runtime import class_data_sharing
 from runtime.errors import JobError
 from runtime.project_packages import PROJECT_PACKAGES
+from runtime.settings import Settings
 
 T = TypeVar("T")
 
@@ -73,39 +74,39 @@ def check_java() -> str:
     return line
 
 
-def jvm_options(conf: dict[str, Any]) -> str:
+def jvm_options(conf: Settings) -> str:
     """The flags of every JVM a job starts (driver, executors, the Connect server): UTC, then
     conf's `spark.java_options`. The scripts get them, with conf's settings, from runtime.submit_conf."""
-    return f"-Duser.timezone=UTC {conf.get('spark', {}).get('java_options') or ''}".strip()
+    return f"-Duser.timezone=UTC {conf.spark.java_options or ''}".strip()
 
 
-def session_settings(conf: dict[str, Any]) -> dict[str, str]:
+def session_settings(conf: Settings) -> dict[str, str]:
     """A session's settings: conf's `spark.conf` (an overlay unsets a base setting with null) and
     the required ones. A session built here gets them, and a JVM spark-submit starts gets them on
     its command line (runtime.submit_conf)."""
-    given = conf.get("spark", {}).get("conf", {}) or {}
+    given = conf.spark.conf
     settings = {key: str(value) for key, value in given.items() if value is not None}
     return {**settings, **REQUIRED_RUNTIME_CONF}
 
 
 def driver_jvm_options(
-    conf: dict[str, Any], java_version: str | None = None, small_input: bool = False
+    conf: Settings, java_version: str | None = None, small_input: bool = False
 ) -> str:
     """The driver JVM's flags: `jvm_options`, this installation's class archive when one was
     made (runtime.class_data_sharing; executors of a cluster run elsewhere, where it is not), and for
     a job of small inputs (runtime.input_size) conf's `spark.small_input_java_options`."""
     archive = class_data_sharing.driver_flag(conf, java_version or check_java())
-    small = conf.get("spark", {}).get("small_input_java_options") if small_input else None
+    small = conf.spark.small_input_java_options if small_input else None
     return " ".join(part for part in (jvm_options(conf), archive, small or "") if part)
 
 
-def get_spark(conf: dict[str, Any], small_input: bool = False) -> SparkSession:
+def get_spark(conf: Settings, small_input: bool = False) -> SparkSession:
     """The active session (spark-submit, Databricks, a test's), else a Spark Connect session when
     `spark.remote` (conf, --remote) or SPARK_REMOTE names a server, else a classic session built
     from `conf`, whose `spark.master` is used only when spark-submit gave none. `small_input`:
     the job's inputs are small (runtime.input_size), for the flags of a driver it starts."""
     use_utc_process_time_zone()
-    remote = conf.get("spark", {}).get("remote") or os.environ.get("SPARK_REMOTE")
+    remote = conf.spark.remote or os.environ.get("SPARK_REMOTE")
     spark = SparkSession.getActiveSession()
     if spark is not None:
         log.info("reusing the active Spark session (%s)", describe(spark))
@@ -123,7 +124,7 @@ def get_spark(conf: dict[str, Any], small_input: bool = False) -> SparkSession:
 
 
 def get_spark_while(
-    conf: dict[str, Any], work: Callable[[], T], small_input: bool = False
+    conf: Settings, work: Callable[[], T], small_input: bool = False
 ) -> tuple[SparkSession, T]:
     """`get_spark(conf, small_input)` and `work()` (a job's heavy imports, its registry reads) at once: a fresh
     process's JVM start waits on a socket while `work` runs in another thread, so on two cores
@@ -159,15 +160,15 @@ def describe(spark: SparkSession) -> str:
     return f"Spark {spark.version}, master {spark.sparkContext.master}"
 
 
-def _classic(conf: dict[str, Any], small_input: bool = False) -> SparkSession:
+def _classic(conf: Settings, small_input: bool = False) -> SparkSession:
     java_version = check_java()
     # Python workers must run this interpreter (its packages), not whatever python3 is on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark_conf = conf.get("spark", {})
-    builder = SparkSession.builder.appName(spark_conf.get("app_name", "trip-features"))
+    spark_conf = conf.spark
+    builder = SparkSession.builder.appName(spark_conf.app_name)
     master = _submitted_master()  # spark-submit's --master wins over conf's
-    if master is None and spark_conf.get("master"):  # null: the platform's (Databricks) own
-        master = str(spark_conf["master"])
+    if master is None and spark_conf.master:  # null: the platform's (Databricks) own
+        master = spark_conf.master
         builder = builder.master(master)
     _master_reachable(master or "")
     settings = session_settings(conf)
@@ -176,10 +177,10 @@ def _classic(conf: dict[str, Any], small_input: bool = False) -> SparkSession:
     for key, value in settings.items():
         builder = builder.config(key, value)
     java_options = driver_jvm_options(conf, java_version, small_input)
-    if small_input and spark_conf.get("small_input_java_options"):
-        log.info("small inputs: the driver adds %s", spark_conf["small_input_java_options"])
+    if small_input and spark_conf.small_input_java_options:
+        log.info("small inputs: the driver adds %s", spark_conf.small_input_java_options)
     executor_options = jvm_options(conf)
-    metastore = conf.get("paths", {}).get("metastore")
+    metastore = conf.paths.metastore
     if metastore:
         builder = _with_metastore(builder, Path(metastore))
         java_options += f" -Dderby.system.home={metastore}"  # derby.log goes there, not the cwd
@@ -231,7 +232,7 @@ def _master_reachable(master: str) -> None:
     )
 
 
-def _connect(remote: str, conf: dict[str, Any]) -> SparkSession:
+def _connect(remote: str, conf: Settings) -> SparkSession:
     """A session on the Spark Connect server at `remote` (sc://host:port), with conf's SQL
     settings; a clear error when the client is missing or nothing listens there."""
     try:
@@ -243,9 +244,9 @@ def _connect(remote: str, conf: dict[str, Any]) -> SparkSession:
         ) from err
     _reachable(remote)
     spark = SparkSession.builder.remote(remote).getOrCreate()
-    for key, value in conf.get("spark", {}).get("conf", {}).items():
-        if key.startswith("spark.sql.") and spark.conf.isModifiable(key):
-            spark.conf.set(key, str(value))
+    for key, value in conf.spark.conf.items():
+        if value is not None and key.startswith("spark.sql.") and spark.conf.isModifiable(key):
+            spark.conf.set(key, value)
     ship_project(spark)
     log.info("connected to %s at %s", describe(spark), remote)
     return spark

@@ -15,16 +15,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from runtime.config import ConfigError, load_config
 from runtime.session import driver_jvm_options, jvm_options, session_settings
+from runtime.settings import Settings
 
 # Given by the scripts' own options (--master) or by the JVM flags below, never from conf here.
 NOT_FROM_CONF = {"spark.master", "spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"}
 
 
-def submit_arguments(conf: dict[str, Any]) -> list[str]:
+def submit_arguments(conf: Settings) -> list[str]:
     """spark-submit's --conf arguments for conf's settings and both JVMs' flags."""
     settings = {k: v for k, v in session_settings(conf).items() if k not in NOT_FROM_CONF}
     settings["spark.driver.extraJavaOptions"] = driver_jvm_options(conf)

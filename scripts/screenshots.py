@@ -47,7 +47,7 @@ def _workspace(root: Path) -> dict:
     frame = generate_trips(rows=20_000, days=7, seed=3, drivers=200)
     frame.loc[frame.index[::211], "trip_dist"] = -1.0  # negative_distance
     frame.loc[frame.index[7::503], "trip_dist"] = 900.0  # absurd_distance
-    write_trips(frame, conf["paths"]["trips"])
+    write_trips(frame, conf.paths.trips)
     spark = get_spark(conf)
     compute_features.run(spark, conf)
     register.run(conf)
@@ -60,7 +60,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="trip-features-screens-"))
     try:
         conf = _workspace(root)
-        page = Path(conf["paths"]["features"]) / "_reports" / "latest.html"
+        page = Path(conf.paths.features) / "_reports" / "latest.html"
         _chromium(
             "--window-size=1100,2300", f"--screenshot={DOCS / 'quality_page.png'}", page.as_uri()
         )

@@ -10,40 +10,23 @@ Both publish every table of a run or none, and keep what readers see whole; read
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from pathlib import Path
-from typing import Any
 
 from pyspark.sql import SparkSession
 
 from runtime.errors import JobError
+from runtime.settings import Settings
 from storage.file_publication import FilePublisher
 
-KINDS = ("files", "catalog")
 
-
-def publication_conf(conf: dict[str, Any]) -> dict[str, Any]:
-    """conf's `publication:` section, checked."""
-    section = {"kind": "files", "schema": "trip_features", "retention": "7d"}
-    section.update(conf.get("publication") or {})
-    if section["kind"] not in KINDS:
-        raise JobError(
-            f"publication.kind {section['kind']!r} is not one of {list(KINDS)}: files for a local "
-            "disk or NFS, catalog for object stores and Databricks"
-        )
-    section["retention"] = parse_duration(section["retention"], "publication.retention")
-    return section
-
-
-def publisher_for(spark: SparkSession, conf: dict[str, Any], out: str):
+def publisher_for(spark: SparkSession, conf: Settings, out: str):
     """The publisher conf chooses, publishing into `out`."""
-    section = publication_conf(conf)
-    _same_kind_as_before(Path(out), section["kind"])
-    if section["kind"] == "catalog":
+    section = conf.publication
+    _same_kind_as_before(Path(out), section.kind)
+    if section.kind == "catalog":
         from storage.catalog_publication import CatalogPublisher
 
-        return CatalogPublisher(spark, out, section["schema"], section["retention"])
+        return CatalogPublisher(spark, out, section.schema_name, section.retention)
     return FilePublisher(out)
 
 
@@ -59,18 +42,10 @@ def _same_kind_as_before(out: Path, kind: str) -> None:
         )
 
 
-def parse_duration(value, key: str) -> dt.timedelta:
-    found = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", str(value))
-    if not found:
-        raise JobError(f"{key} {value!r} must be a duration like 30m, 12h or 7d")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[found.group(2)]
-    return dt.timedelta(**{unit: int(found.group(1))})
-
-
-def read_published(spark: SparkSession, conf: dict[str, Any], table: str, out: str | None = None):
+def read_published(spark: SparkSession, conf: Settings, table: str, out: str | None = None):
     """A published table as readers see it: the view (catalog) or the folder (files)."""
-    publisher = publisher_for(spark, conf, out or conf["paths"]["features"])
+    publisher = publisher_for(spark, conf, out or conf.paths.features)
     location = publisher.reader_location(table)
-    if publication_conf(conf)["kind"] == "catalog":
+    if conf.publication.kind == "catalog":
         return spark.table(location)
     return spark.read.parquet(location)

@@ -86,18 +86,17 @@ def conf_at(conf):
     """conf with its data under `root`: features, the Feast registry and online store (and the
     trips, unless given)."""
     from runtime.config import apply_override
+    from runtime.settings import Settings
 
-    def at(root: Path, trips: Path | None = None) -> dict:
-        placed = conf
-        for override in (
+    def at(root: Path, trips: Path | None = None) -> Settings:
+        return apply_override(
+            conf,
             f"paths.trips={trips or root / 'trips'}",
             f"paths.features={root / 'features'}",
             f"paths.registry={root / 'feast' / 'registry.db'}",
             f"paths.online_store={root / 'feast' / 'online.db'}",
             f"paths.lineage_events={root / 'lineage' / 'events.jsonl'}",
-        ):
-            placed = apply_override(placed, override)
-        return placed
+        )
 
     return at
 

@@ -186,7 +186,7 @@ def shipped_windows() -> dict[str, tuple[str, str]]:
     from runtime.config import load_config
     from transforms.feature_catalogue import Catalogue
 
-    temporal = Catalogue.from_conf(load_config("local")["features"]).temporal()["driver_activity"]
+    temporal = Catalogue.from_conf(load_config("local").features).temporal()["driver_activity"]
     return {name: (how, window) for name, (how, window, _) in temporal.items()}
 
 

@@ -4,7 +4,7 @@ declared feature: a declaration added there is tested without editing a list her
 from runtime.config import load_config
 from transforms.feature_catalogue import Catalogue
 
-CATALOGUE = Catalogue.from_conf(load_config("local")["features"])
+CATALOGUE = Catalogue.from_conf(load_config("local").features)
 # The temporal table's features: the windows at the moment asked
 TEMPORAL_TABLE = next(iter(CATALOGUE.temporal()))
 WINDOWS = list(CATALOGUE.temporal()[TEMPORAL_TABLE])

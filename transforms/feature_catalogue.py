@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.durations import parse_duration
+from runtime.settings import FeatureDeclaration, FeatureSettings, TableDeclaration
 from transforms.kernels.time_columns import DAY_US, window_micros
 
 # table -> the kinds of feature its Hamilton function can assemble (transforms/feature_tables.py)
@@ -29,8 +30,6 @@ TABLE_KINDS = {
     "trips_stats_3h": ("calendar", "rolling_percentile"),
     "driver_activity": ("driver_window",),
 }
-# What a table declares besides its features (conf/base.yaml explains each)
-TABLE_KEYS = ("description", "accuracy", "ttl", "owner", "features")
 CALENDAR = {
     "day_of_week": "Day of the week of the trip, 0 = Monday ... 6 = Sunday (UTC).",
     "is_weekend": "1 when the trip starts on a Saturday or Sunday (UTC), else 0.",
@@ -40,15 +39,6 @@ AGGREGATIONS = ("count", "mean", "max")  # what transforms.kernels.window_kernel
 MEASURES = ("trip_dist",)  # columns a window can aggregate
 KEY_COLUMNS = ("trip_id", "driver_id", "event_timestamp", "created")
 TEMPORAL, SNAPSHOT = "temporal", "snapshot"
-CHECK_KEYS = (
-    "minimum",
-    "maximum",
-    "minimum_exclusive",
-    "allowed",
-    "max_null_fraction",
-    "importance",
-)
-_DECLARATION_KEYS = {"kind", "aggregation", "window", "of", "checks", "description"}
 _DURATION_SUFFIX = re.compile(r"_(\d+(?:s|sec|m|min|h|d))$")
 
 
@@ -85,10 +75,10 @@ class Catalogue:
     owners: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
-    def from_conf(cls, features_conf: dict[str, Any]) -> Catalogue:
-        """Reads and checks `features:`; every problem is named with what to write instead."""
-        declared = features_conf.get("tables") or {}
-        unknown = sorted(set(declared) - set(TABLE_KINDS))
+    def from_conf(cls, declared: FeatureSettings) -> Catalogue:
+        """Checks what conf's `features:` (its form checked when loaded) declares; every problem
+        is named with what to write instead."""
+        unknown = sorted(set(declared.tables) - set(TABLE_KINDS))
         if unknown:
             raise CatalogueError(
                 f"features.tables: unknown table(s) {unknown}; the tables are {sorted(TABLE_KINDS)}"
@@ -96,23 +86,14 @@ class Catalogue:
             )
         tables, descriptions, accuracy, ttl, owners = {}, {}, {}, {}, {}
         for table in TABLE_KINDS:
-            spec = declared.get(table) or {}
-            extra = sorted(set(spec) - set(TABLE_KEYS))
-            if extra:
-                raise CatalogueError(
-                    f"features.tables.{table}: unknown key(s) {extra}; known: "
-                    f"{', '.join(TABLE_KEYS)}"
-                )
-            given_ttl = spec.get("ttl")
-            where = f"features.tables.{table}.ttl"
-            ttl[table] = parse_duration(given_ttl, where).to_pytimedelta() if given_ttl else None
-            owners[table] = str(spec["owner"]) if spec.get("owner") else None
-            items = (spec.get("features") or {}).items()
-            tables[table] = tuple(_feature(table, name, body or {}) for name, body in items)
-            descriptions[table] = str(spec.get("description") or table)
-            accuracy[table] = _accuracy(table, spec.get("accuracy"), tables[table])
-        bucket = str(features_conf.get("percentile_bucket", "24h"))
-        catalogue = cls(tables, descriptions, bucket, accuracy, ttl, owners)
+            spec = declared.tables.get(table) or TableDeclaration()
+            ttl[table] = spec.ttl
+            owners[table] = spec.owner
+            items = spec.features.items()
+            tables[table] = tuple(_feature(table, name, body) for name, body in items)
+            descriptions[table] = spec.description or table
+            accuracy[table] = _accuracy(table, spec.accuracy, tables[table])
+        catalogue = cls(tables, descriptions, declared.percentile_bucket, accuracy, ttl, owners)
         catalogue._check()
         return catalogue
 
@@ -195,7 +176,7 @@ class Catalogue:
             )
 
 
-def _accuracy(table: str, given: Any, features: tuple[Feature, ...]) -> str:
+def _accuracy(table: str, given: str | None, features: tuple[Feature, ...]) -> str:
     """A table's accuracy: temporal by default where every feature is a driver window (a window
     can be computed at any moment), else snapshot; temporal only where it can be."""
     windows_only = bool(features) and all(f.kind == "driver_window" for f in features)
@@ -212,46 +193,37 @@ def _accuracy(table: str, given: Any, features: tuple[Feature, ...]) -> str:
     return accuracy
 
 
-def _feature(table: str, name: str, body: dict[str, Any]) -> Feature:
+def _feature(table: str, name: str, body: FeatureDeclaration) -> Feature:
     where = f"features.tables.{table}.features.{name}"
-    if not isinstance(body, dict):
-        raise CatalogueError(f"{where} must be a mapping like {{kind: driver_window, ...}}")
-    extra = sorted(set(body) - _DECLARATION_KEYS)
-    if extra:
-        raise CatalogueError(f"{where}: unknown key(s) {extra}; known: {sorted(_DECLARATION_KEYS)}")
-    kind = body.get("kind")
-    if kind not in TABLE_KINDS[table]:
+    if body.kind not in TABLE_KINDS[table]:
         raise CatalogueError(
-            f"{where}: kind {kind!r} cannot go in {table}; use {TABLE_KINDS[table]}"
+            f"{where}: kind {body.kind!r} cannot go in {table}; use {TABLE_KINDS[table]}"
         )
-    checks = dict(body.get("checks") or {})
-    bad_checks = sorted(set(checks) - set(CHECK_KEYS))
-    if bad_checks:
-        raise CatalogueError(f"{where}.checks: unknown {bad_checks}; known: {list(CHECK_KEYS)}")
-    window, aggregation, of = _computation(where, kind, name, body)
-    dtype = {"calendar": "int", "rolling_percentile": "double"}.get(kind) or (
+    checks = body.checks.model_dump(exclude_defaults=True)
+    window, aggregation, of = _computation(where, body.kind, name, body)
+    dtype = {"calendar": "int", "rolling_percentile": "double"}.get(body.kind) or (
         "bigint" if aggregation == "count" else "double"
     )
-    description = body.get("description") or _describe(kind, name, window, aggregation, of)
-    return Feature(name, table, kind, dtype, str(description), window, aggregation, of, checks)
+    description = body.description or _describe(body.kind, name, window, aggregation, of)
+    return Feature(name, table, body.kind, dtype, description, window, aggregation, of, checks)
 
 
-def _computation(where: str, kind: str, name: str, body: dict) -> tuple:
+def _computation(where: str, kind: str, name: str, body: FeatureDeclaration) -> tuple:
     """(window, aggregation, input column) of a declaration, checked."""
     if kind == "calendar":
         if name not in CALENDAR:
             raise CatalogueError(f"{where}: calendar features are {sorted(CALENDAR)}")
         return None, None, None
-    window = str(body.get("window") or "")
+    window = body.window or ""
     try:
         window_micros(window)
     except ValueError as err:
         raise CatalogueError(f"{where}.window: {err}") from err
     _name_follows(f"feature {name}", name, {window})
-    aggregation = body.get("aggregation") if kind == "driver_window" else "percentile"
+    aggregation = body.aggregation if kind == "driver_window" else "percentile"
     if aggregation not in (*AGGREGATIONS, "percentile"):
         raise CatalogueError(f"{where}.aggregation {aggregation!r}: choose one of {AGGREGATIONS}")
-    of = body.get("of", None if aggregation == "count" else "trip_dist")
+    of = body.of if body.of or aggregation == "count" else "trip_dist"
     if aggregation == "count" and of is not None:
         raise CatalogueError(f"{where}: a count counts trips; remove `of: {of}`")
     if aggregation != "count" and of not in MEASURES:

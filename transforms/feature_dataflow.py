@@ -10,6 +10,7 @@ from hamilton.base import DictResult
 from hamilton.execution.graph_functions import topologically_sort_nodes
 from hamilton.lifecycle.base import BaseDoCheckEdgeTypesMatch
 
+from runtime.settings import FeatureSettings, QualitySettings
 from transforms import (
     accepted_trips,
     calendar_features,
@@ -26,28 +27,26 @@ TOP_LEVEL_ON = {"spark": [trips_quality], "pandas": [calendar_features]}
 ENGINES = tuple(TOP_LEVEL_ON)
 
 
-def quality_inputs(quality_conf: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+def quality_inputs(quality: QualitySettings, now: dt.datetime) -> dict[str, Any]:
     """The Hamilton inputs of the quality rules, from the `quality:` section of the configuration."""
-    import pandas as pd
-
     return {
-        "quality_rules": dict(quality_conf.get("rules", {})),
-        "max_trip_km": float(quality_conf["max_trip_km"]),
-        "future_limit": now + pd.Timedelta(quality_conf["future_slack"]).to_pytimedelta(),
+        "quality_rules": dict(quality.rules),
+        "max_trip_km": quality.max_trip_km,
+        "future_limit": now + quality.future_slack,
     }
 
 
 def build_driver(
     engine: str,
-    features_conf: dict[str, Any],
+    features: FeatureSettings,
     extra_modules: tuple = (),
     adapters: tuple = (),
 ) -> driver.Driver:
     """The feature dataflow on `engine` ('spark' or 'pandas') for the catalogue in
-    `features_conf` (conf's `features:`), plus modules such as a loader."""
+    `features` (conf's `features:`), plus modules such as a loader."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
-    catalogue = Catalogue.from_conf(features_conf)
+    catalogue = Catalogue.from_conf(features)
     return (
         driver.Builder()
         .with_modules(*FEATURE_MODULES, *TOP_LEVEL_ON[engine], *extra_modules)

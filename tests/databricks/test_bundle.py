@@ -4,6 +4,7 @@ runs an entry point the built wheel has, with arguments its job accepts; the ove
 loads; and the task graph is compute -> register -> (training set, materialize)."""
 
 import configparser
+import datetime as dt
 import importlib
 import re
 import subprocess
@@ -135,16 +136,14 @@ def test_the_databricks_overlay_loads_with_and_without_the_cluster_variables(mon
     for variable in ("TRIP_FEATURES_VOLUME", "TRIP_FEATURES_SCHEMA"):
         monkeypatch.delenv(variable, raising=False)
     conf = load_config("databricks")
-    assert conf["paths"]["features"] == "/Volumes/main/trip_features/data/features"
-    assert conf["publication"] == {
-        "kind": "catalog",
-        "schema": "hive_metastore.trip_features",
-        "retention": "7d",
-    }
-    assert conf["spark"]["master"] is None
-    assert conf["feast"]["online_store"]["connection_string"] == "${TRIP_FEATURES_REDIS}"
+    assert conf.paths.features == "/Volumes/main/trip_features/data/features"
+    assert conf.publication.kind == "catalog"
+    assert conf.publication.schema_name == "hive_metastore.trip_features"
+    assert conf.publication.retention == dt.timedelta(days=7)
+    assert conf.spark.master is None
+    assert conf.feast.online_store.connection_string == "${TRIP_FEATURES_REDIS}"
     monkeypatch.setenv("TRIP_FEATURES_VOLUME", "/Volumes/prod/features/v")
     monkeypatch.setenv("TRIP_FEATURES_SCHEMA", "hive_metastore.features")
     conf = load_config("databricks")
-    assert conf["paths"]["registry"] == "/Volumes/prod/features/v/feast/registry.db"
-    assert conf["publication"]["schema"] == "hive_metastore.features"
+    assert conf.paths.registry == "/Volumes/prod/features/v/feast/registry.db"
+    assert conf.publication.schema_name == "hive_metastore.features"

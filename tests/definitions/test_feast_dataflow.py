@@ -53,7 +53,7 @@ def test_every_object_and_field_says_what_it_is_and_who_owns_it(conf):
 
     for name, obj in build_definitions(conf).items():
         assert obj.description.strip(), f"{name} has no description"
-        assert obj.owner == conf["feast"]["owner"], f"{name} has no owner"
+        assert obj.owner == conf.feast.owner, f"{name} has no owner"
         if type(obj) is FeatureView:
             for field in obj.features:
                 assert field.description.strip(), f"{name}.{field.name} has no description"

@@ -32,7 +32,7 @@ def test_a_source_reads_the_table_its_path_names(graph):
 
 
 def test_every_feature_reaches_its_table_and_the_services_from_the_trips_columns(graph):
-    catalogue = Catalogue.from_conf(load_config("local")["features"])
+    catalogue = Catalogue.from_conf(load_config("local").features)
     for feature in catalogue.features():
         upstream = graph.upstream(feature.name)
         assert "trips_raw" in upstream
@@ -55,7 +55,7 @@ def test_the_spark_job_nodes_are_in_the_graph_with_their_engines(graph):
 
 
 def test_column_lineage_of_the_tables(graph):
-    catalogue = Catalogue.from_conf(load_config("local")["features"])
+    catalogue = Catalogue.from_conf(load_config("local").features)
     activity = column_lineage(graph, "driver_activity", catalogue.columns("driver_activity"))
     for key in KEY_COLUMNS:
         assert activity[key] == [key]
@@ -81,7 +81,7 @@ def test_unused_finds_dead_code_and_unread_columns(tmp_path, monkeypatch):
     module = importlib.import_module("dead_features")
     conf = load_config("local")
     graph = build_graph(conf, extra_modules=(module,))
-    read = {c for f in Catalogue.from_conf(conf["features"]).features() for c in [f.of] if c}
+    read = {c for f in Catalogue.from_conf(conf.features).features() for c in [f.of] if c}
     read |= set(KEY_COLUMNS)
     unread = sorted(set(TRIPS_COLUMNS) - read)
     assert graph.unused() == sorted(["trip_speed", *unread])

@@ -55,7 +55,7 @@ def _summary_line(log: str, key: str) -> str:
 def _state(conf) -> dict:
     from definitions.feature_store import feature_store
 
-    features = Path(conf["paths"]["features"])
+    features = Path(conf.paths.features)
     views = {v.name: v for v in feature_store(conf).list_feature_views()}
     stats_file = next((features / "trips_stats_3h").glob("date=*/*.parquet"))
     activity = pd.read_parquet(features / "driver_activity")

@@ -6,14 +6,18 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from feature_lineage.run_events import Dataset, LineageConfigError, client_for, job_run
+from feature_lineage.run_events import Dataset, job_run
+from runtime.config import ConfigError, load_config
+from runtime.settings import Settings
 
 
-def _conf(tmp_path, **lineage) -> dict:
-    return {
-        "paths": {"lineage_events": str(tmp_path / "events.jsonl")},
-        "lineage": {"transport": "file", "namespace": "trip-features", **lineage},
-    }
+def _conf(tmp_path, **lineage) -> Settings:
+    given = {"transport": "file", "namespace": "trip-features", **lineage}
+    return load_config(
+        "local",
+        [f"paths.lineage_events={tmp_path / 'events.jsonl'}"]
+        + [f"lineage.{key}={value}" for key, value in given.items()],
+    )
 
 
 def _events(tmp_path) -> list[dict]:
@@ -58,10 +62,10 @@ def test_transport_none_emits_nothing_and_http_needs_a_url(tmp_path):
     with job_run(_conf(tmp_path, transport="none"), "register"):
         pass
     assert not (tmp_path / "events.jsonl").exists()
-    with pytest.raises(LineageConfigError, match="lineage.url is empty"):
-        client_for(_conf(tmp_path, transport="http"))
-    with pytest.raises(LineageConfigError, match="not one of"):
-        client_for(_conf(tmp_path, transport="kafka2"))
+    with pytest.raises(ConfigError, match="transport http needs lineage.url"):
+        _conf(tmp_path, transport="http")
+    with pytest.raises(ConfigError, match="Input should be 'file', 'console', 'http' or 'none'"):
+        _conf(tmp_path, transport="kafka2")
 
 
 class _Recorder(BaseHTTPRequestHandler):

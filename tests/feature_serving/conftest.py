@@ -17,21 +17,20 @@ from pathlib import Path
 import pytest
 
 from feature_serving.http_server import BoundedHttpProtocol, build_server
-from feature_serving.settings import serving_settings
 from jobs import materialize
 from runtime.config import apply_override
+from runtime.settings import Settings
 
 FULL_END = "2026-01-12"
 
 
 @contextlib.contextmanager
-def running_server(conf: dict, *overrides: str) -> Iterator[tuple[int, object]]:
+def running_server(conf: Settings, *overrides: str) -> Iterator[tuple[int, object]]:
     """The feature server over `conf` (with `overrides`), on 127.0.0.1: its port and app."""
     import uvicorn
 
-    for override in overrides:
-        conf = apply_override(conf, override)
-    settings = serving_settings(conf)
+    conf = apply_override(conf, *overrides)
+    settings = conf.serving.with_api_keys()
     app = build_server(conf, settings)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -73,12 +72,12 @@ def post(connection: http.client.HTTPConnection, body, path="/get-online-feature
 
 
 @pytest.fixture(scope="session")
-def served_stores(feast_conf, redis_conf, tmp_path_factory) -> dict[str, dict]:
+def served_stores(feast_conf, redis_conf, tmp_path_factory) -> dict[str, Settings]:
     """conf of each online store (sqlite, redis), with the whole range materialized; registries,
     the sqlite file and the Redis database (1) are the serving tests' own."""
     tmp = Path(tmp_path_factory.mktemp("served"))
     sqlite = _own_registry(feast_conf[0], tmp / "sqlite")
-    shutil.copy(sqlite["paths"]["online_store"], tmp / "online.db")  # its tables, made by register
+    shutil.copy(sqlite.paths.online_store, tmp / "online.db")  # its tables, made by register
     sqlite = apply_override(sqlite, f"paths.online_store={tmp / 'online.db'}")
     redis = _own_registry(redis_conf[0], tmp / "redis")
     redis = apply_override(
@@ -89,7 +88,7 @@ def served_stores(feast_conf, redis_conf, tmp_path_factory) -> dict[str, dict]:
     return {"sqlite": sqlite, "redis": redis}
 
 
-def _own_registry(conf: dict, folder: Path) -> dict:
+def _own_registry(conf: Settings, folder: Path) -> Settings:
     folder.mkdir(parents=True)
-    shutil.copy(conf["paths"]["registry"], folder / "registry.db")
+    shutil.copy(conf.paths.registry, folder / "registry.db")
     return apply_override(conf, f"paths.registry={folder / 'registry.db'}")

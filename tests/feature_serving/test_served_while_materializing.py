@@ -17,6 +17,7 @@ import pytest
 
 from jobs import materialize
 from runtime.config import apply_override
+from runtime.settings import Settings
 from tests.feature_serving.conftest import FULL_END, post, running_server
 from tests.jobs.feast_serving import PROJECT, latest_per_driver
 from tests.shipped_catalogue import WINDOWS
@@ -31,13 +32,13 @@ ASKED = "2026-01-07T00:00:00Z"  # the lookups' moment (the per-trip view's ttl c
 pytestmark = pytest.mark.slow
 
 
-def _fresh(conf: dict, tmp, store: str) -> dict:
+def _fresh(conf: Settings, tmp, store: str) -> dict:
     """conf over a registry (and sqlite file, or Redis database 2) of the test's own, holding the
     early range only."""
-    shutil.copy(conf["paths"]["registry"], tmp / "registry.db")
+    shutil.copy(conf.paths.registry, tmp / "registry.db")
     conf = apply_override(conf, f"paths.registry={tmp / 'registry.db'}")
     if store == "sqlite":
-        shutil.copy(conf["paths"]["online_store"], tmp / "online.db")
+        shutil.copy(conf.paths.online_store, tmp / "online.db")
         conf = apply_override(conf, f"paths.online_store={tmp / 'online.db'}")
     else:
         import redis
@@ -51,13 +52,16 @@ def _fresh(conf: dict, tmp, store: str) -> dict:
     return conf
 
 
-def _job(conf: dict, kill_at: str | None = None) -> subprocess.Popen:
+def _job(conf: Settings, kill_at: str | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
     if kill_at:
         env["TRIP_FEATURES_KILL_AT"] = kill_at
-    overrides = [f"paths.{k}={conf['paths'][k]}" for k in ("trips", "features", "registry")]
-    overrides += [f"paths.online_store={conf['paths']['online_store']}"]
-    overrides += [f"feast.online_store.{k}={v}" for k, v in conf["feast"]["online_store"].items()]
+    overrides = [f"paths.{k}={getattr(conf.paths, k)}" for k in ("trips", "features", "registry")]
+    overrides += [f"paths.online_store={conf.paths.online_store}"]
+    overrides += [
+        f"feast.online_store.{k}={v}"
+        for k, v in conf.feast.online_store.model_dump(exclude_none=True).items()
+    ]
     overrides += ["spark.conf.spark.sql.shuffle.partitions=2"]
     return subprocess.Popen(
         [sys.executable, "-m", "jobs.materialize", "--start", "2026-01-01", "--end", FULL_END]

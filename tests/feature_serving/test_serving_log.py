@@ -13,6 +13,7 @@ import pytest
 
 from definitions.feature_store import feature_store
 from definitions.serving_log import LogSettings, ServingLog
+from runtime.config import ConfigError, load_config
 from tests.jobs.feast_serving import own_materialized, start_project_serve
 
 END = "2026-01-08T06:00:00Z"
@@ -87,16 +88,12 @@ def test_a_full_queue_drops_answers_and_counts_them(logged_conf):
 
 
 def test_settings_are_checked():
-    assert LogSettings.from_conf({"serving_log": {"enabled": False}}) is None
-    with pytest.raises(ValueError, match="sample_rate"):
-        LogSettings.from_conf(
-            {"serving_log": {"enabled": True, "sample_rate": 2}, "paths": {"serving_log": "x"}}
-        )
+    assert LogSettings.from_conf(load_config("local", ["serving_log.enabled=false"])) is None
+    with pytest.raises(ConfigError, match="serving_log.sample_rate is 2: Input should be less"):
+        load_config("local", ["serving_log.sample_rate=2"])
     with pytest.raises(ValueError, match="paths.serving_log"):
-        LogSettings.from_conf({"serving_log": {"enabled": True}, "paths": {"registry": "s3://r"}})
-    beside = LogSettings.from_conf(
-        {"serving_log": {"enabled": True}, "paths": {"registry": "/srv/feast/registry.db"}}
-    )
+        LogSettings.from_conf(load_config("local", ["paths.registry=s3://r/registry.db"]))
+    beside = LogSettings.from_conf(load_config("local", ["paths.registry=/srv/feast/registry.db"]))
     assert beside.path == "/srv/feast/serving_log"
 
 

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from feature_serving.settings import ServingError, is_loopback, serving_settings
 from runtime.config import apply_override
+from runtime.serving_settings import ServingError, is_loopback
 
 KEYS = {"TEST_KEYS": "a-key-of-twenty-characters,another-key-of-20-chars"}
 
 
 def _settings(conf, *overrides, environ=None):
-    for override in overrides:
-        conf = apply_override(conf, override)
-    return serving_settings(conf, environ or {})
+    return apply_override(conf, *overrides).serving.with_api_keys(environ or {})
 
 
 def test_the_shipped_settings_serve_loopback_read_only_without_auth(conf):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from runtime.settings import Settings
+
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -56,15 +58,18 @@ def start_feast_serve(repo: Path, stderr=subprocess.DEVNULL) -> tuple[subprocess
     return server, port
 
 
-def start_project_serve(conf: dict, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, int]:
+def start_project_serve(conf: Settings, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, int]:
     """`python -m jobs.serve` on 127.0.0.1 and a free port, over `conf`'s registry and online
     store (not waited for): the server, its port. The caller stops it by its pid."""
     port = _free_port()
     overrides = [
-        f"paths.registry={conf['paths']['registry']}",
-        f"paths.online_store={conf['paths']['online_store']}",
+        f"paths.registry={conf.paths.registry}",
+        f"paths.online_store={conf.paths.online_store}",
         f"serving.port={port}",
-        *(f"feast.online_store.{k}={v}" for k, v in conf["feast"]["online_store"].items()),
+        *(
+            f"feast.online_store.{k}={v}"
+            for k, v in conf.feast.online_store.model_dump(exclude_none=True).items()
+        ),
     ]
     server = subprocess.Popen(
         [sys.executable, "-m", "jobs.serve", *(a for o in overrides for a in ("--set", o))],
@@ -82,7 +87,7 @@ def ask_feast_serve_all(repo: Path, bodies: list[dict]) -> list[dict]:
     return ask_server_all(start_feast_serve(repo, stderr=subprocess.PIPE), bodies)
 
 
-def ask_project_serve_all(conf: dict, bodies: list[dict]) -> list[dict]:
+def ask_project_serve_all(conf: Settings, bodies: list[dict]) -> list[dict]:
     """The same through `python -m jobs.serve` over `conf`."""
     return ask_server_all(start_project_serve(conf, stderr=subprocess.PIPE), bodies)
 
@@ -124,7 +129,7 @@ def served(answer: dict, feature: str) -> list:
     return answer["results"][names.index(feature)]["values"]
 
 
-def own_materialized(conf: dict, folder: Path, end: str) -> dict:
+def own_materialized(conf: Settings, folder: Path, end: str) -> dict:
     """`conf` with a registry and sqlite online store of its own under `folder`, registered and
     materialized up to `end`."""
     from jobs import materialize, register

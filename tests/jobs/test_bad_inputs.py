@@ -156,7 +156,7 @@ CATALOGUE = {
     "an unknown action": (
         lambda f: f,
         ["quality.rules.null_key=ignore"],
-        ("error", "each must be one of"),
+        ("error", "quality.rules.null_key is 'ignore': Input should be 'quarantine', 'fail'"),
     ),
     "null event times kept": (
         lambda f: _rows(f, [1], event_timestamp=None),
@@ -189,15 +189,15 @@ def _tier(case: str):
 def test_bad_input(spark, conf, tmp_path, case):
     make, overrides, (kind, expected) = CATALOGUE[case]
     trips = _write(make(clean()), tmp_path / "trips")
-    for override in overrides:
-        conf = apply_override(conf, override)
     out = tmp_path / "out"
     if kind == "error":
         with pytest.raises((JobError, ValueError)) as err:
+            conf = apply_override(conf, *overrides)  # a setting of the wrong form: when it loads
             compute_features.run(spark, conf, trips=trips, out=str(out))
         assert expected in str(err.value)
         assert not (out / "trips_stats_3h").exists(), "nothing may be published"
         return
+    conf = apply_override(conf, *overrides)
     report = compute_features.run(spark, conf, trips=trips, out=str(out))
     assert report.quarantine_reasons == expected
     assert (

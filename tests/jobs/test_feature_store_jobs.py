@@ -30,11 +30,8 @@ def test_a_plan_writes_nothing_and_still_shows_what_would_change(feast_conf, tmp
     from runtime.config import apply_override
 
     conf, _ = feast_conf
-    before = {
-        p: os.stat(p).st_mtime_ns
-        for p in (conf["paths"]["registry"], conf["paths"]["online_store"])
-    }
-    events = Path(conf["paths"]["lineage_events"])
+    before = {p: os.stat(p).st_mtime_ns for p in (conf.paths.registry, conf.paths.online_store)}
+    events = Path(conf.paths.lineage_events)
 
     def lines() -> int:
         return events.read_text().count("\n") if events.exists() else 0
@@ -160,16 +157,16 @@ def test_a_training_set_never_replaces_data_it_did_not_write(spark, feast_conf, 
     assert (notes / "thesis.txt").read_text() == "years of work"
     for victim in (
         entities,
-        Path(conf["paths"]["trips"]),
-        Path(conf["paths"]["features"]),
-        Path(conf["paths"]["features"]) / "driver_activity",
+        Path(conf.paths.trips),
+        Path(conf.paths.features),
+        Path(conf.paths.features) / "driver_activity",
         tmp,
     ):
         with pytest.raises(JobError, match="an input of this job: write elsewhere"):
             training_set.run(
                 spark, conf, str(entities), "driver_activity_v1", str(victim), overwrite=True
             )
-    assert entities.exists() and any(Path(conf["paths"]["trips"]).iterdir())
+    assert entities.exists() and any(Path(conf.paths.trips).iterdir())
     out = tmp_path / "ts"
     for _ in range(2):  # an earlier training set is replaced without asking
         assert training_set.run(spark, conf, str(entities), "driver_activity_v1", str(out)) == 40

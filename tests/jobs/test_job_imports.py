@@ -32,7 +32,7 @@ CHILD = textwrap.dedent(
     from transforms.feature_tables import TABLES
 
     trips = generate_trips(rows=400, days=2, seed=11, drivers=7)
-    tables = build_driver("pandas", load_config("local")["features"]).execute(
+    tables = build_driver("pandas", load_config("local").features).execute(
         list(TABLES), inputs={"trips_raw": trips}
     )
     loaded = [name for name in sys.argv[1:] if name in sys.modules]
@@ -63,7 +63,7 @@ def test_a_job_imports_no_unused_extension_and_computes_the_same_tables():
     child = _child(_env())
     assert child["loaded"] == []
     trips = generate_trips(rows=400, days=2, seed=11, drivers=7)
-    expected = build_driver("pandas", load_config("local")["features"]).execute(
+    expected = build_driver("pandas", load_config("local").features).execute(
         list(TABLES), inputs={"trips_raw": trips}
     )
     for name in TABLES:

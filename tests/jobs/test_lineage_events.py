@@ -14,7 +14,7 @@ from transforms.trips_contract import TRIPS_COLUMNS
 
 
 def _events(conf) -> list[dict]:
-    with open(conf["paths"]["lineage_events"]) as handle:
+    with open(conf.paths.lineage_events) as handle:
         return [json.loads(line) for line in handle]
 
 
@@ -32,9 +32,7 @@ def _columns_read_by(fn) -> set[str]:
 def test_the_feature_run_names_its_input_outputs_and_column_lineage(feast_conf):
     conf, tmp = feast_conf
     event = _last(conf, "compute_features")
-    assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [
-        ("file", conf["paths"]["trips"])
-    ]
+    assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [("file", conf.paths.trips)]
     outputs = {d["name"].rsplit("/", 1)[-1]: d for d in event["outputs"]}
     assert set(outputs) == {*TABLES, "quarantine"}
     activity = outputs["driver_activity"]
@@ -48,7 +46,7 @@ def test_the_feature_run_names_its_input_outputs_and_column_lineage(feast_conf):
         ("mean_dist_24h", driver_windows.driver_measure__pandas),
     ):
         inputs = lineage[feature]["inputFields"]
-        assert {i["name"] for i in inputs} == {conf["paths"]["trips"]}
+        assert {i["name"] for i in inputs} == {conf.paths.trips}
         assert {i["field"] for i in inputs} == _columns_read_by(fn)
     stats = outputs["trips_stats_3h"]["facets"]["columnLineage"]["fields"]
     rolling = {i["field"] for i in stats["percentile_dist_rolling_3h"]["inputFields"]}
@@ -81,7 +79,7 @@ def test_training_set_and_materialization_lineage(spark, feast_conf):
     )
     event = _last(conf, "training_set")
     names = {d["name"] for d in event["inputs"]}
-    features = conf["paths"]["features"]
+    features = conf.paths.features
     assert names == {
         str(tmp / "lineage_entities.parquet"),
         f"{features}/trips_stats_3h",

@@ -99,12 +99,12 @@ def test_a_sqlite_store_that_cannot_be_written_is_named(feast_conf, tmp_path, ki
 
     sqlite, _ = feast_conf
     registry = tmp_path / "registry.db"
-    shutil.copy(sqlite["paths"]["registry"], registry)
+    shutil.copy(sqlite.paths.registry, registry)
     store = tmp_path / "online.db"
     if kind == "a folder":
         store.mkdir()
     else:
-        shutil.copy(sqlite["paths"]["online_store"], store)
+        shutil.copy(sqlite.paths.online_store, store)
         store.chmod(0o444)
         if os.access(store, os.W_OK):  # root writes read-only files: make it unwritable another way
             store.chmod(0o644)
@@ -138,7 +138,7 @@ def _materialize_job(conf, end: str, kill_at: str | None = None) -> subprocess.C
     if kill_at:
         env["TRIP_FEATURES_KILL_AT"] = kill_at
     overrides = [
-        f"paths.{key}={conf['paths'][key]}" for key in ("trips", "features", "registry")
+        f"paths.{key}={getattr(conf.paths, key)}" for key in ("trips", "features", "registry")
     ] + ["spark.conf.spark.sql.shuffle.partitions=2"]
     return subprocess.run(
         [sys.executable, "-m", "jobs.materialize", "--env", "redis", "--start", "2026-01-01"]

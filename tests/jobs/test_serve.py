@@ -14,9 +14,9 @@ import time
 import pytest
 
 from definitions.feature_store import feature_store
-from feature_serving.settings import ServingError
 from jobs import serve
 from runtime.config import apply_override
+from runtime.serving_settings import ServingError
 from tests.jobs.feast_serving import PROJECT
 
 SERVICE = "driver_activity_v1"
@@ -26,8 +26,8 @@ SERVICE = "driver_activity_v1"
 def own_registry(feast_conf, tmp_path):
     """The registered definitions, in a registry file (and online store) of the test's own."""
     conf, _ = feast_conf
-    shutil.copy(conf["paths"]["registry"], tmp_path / "registry.db")
-    shutil.copy(conf["paths"]["online_store"], tmp_path / "online.db")
+    shutil.copy(conf.paths.registry, tmp_path / "registry.db")
+    shutil.copy(conf.paths.online_store, tmp_path / "online.db")
     conf = apply_override(conf, f"paths.online_store={tmp_path / 'online.db'}")
     return apply_override(conf, f"paths.registry={tmp_path / 'registry.db'}")
 
@@ -74,7 +74,7 @@ def test_a_port_in_use_is_named(own_registry):
 
 def test_a_network_address_without_auth_and_tls_is_refused_before_listening(own_registry, capsys):
     overrides = [
-        a for o in (f"paths.registry={own_registry['paths']['registry']}",) for a in ("--set", o)
+        a for o in (f"paths.registry={own_registry.paths.registry}",) for a in ("--set", o)
     ]
     code = serve.main([*overrides, "--host", "0.0.0.0", "--port", "0"])
     assert code == 2
@@ -92,8 +92,8 @@ def test_the_job_serves_over_tls_to_key_holders_only(own_registry, tmp_path):
     cert, key = make_certificate(tmp_path)
     api_key = "a-deployment-key-0123456789"
     overrides = [
-        f"paths.registry={own_registry['paths']['registry']}",
-        f"paths.online_store={own_registry['paths']['online_store']}",
+        f"paths.registry={own_registry.paths.registry}",
+        f"paths.online_store={own_registry.paths.online_store}",
         f"serving.tls.cert_file={cert}",
         f"serving.tls.key_file={key}",
         "serving.auth.api_keys_env=TEST_JOB_KEYS",

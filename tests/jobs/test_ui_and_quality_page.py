@@ -44,7 +44,7 @@ def _start_ui(conf) -> tuple[subprocess.Popen, int]:
     port = _free_port()
     args = [sys.executable, "-m", "jobs.ui", "--port", str(port)]
     for key in PATHS:
-        args += ["--set", f"paths.{key}={conf['paths'][key]}"]
+        args += ["--set", f"paths.{key}={getattr(conf.paths, key)}"]
     process = subprocess.Popen(
         args, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -247,4 +247,4 @@ def test_bad_input_is_answered_with_what_to_do(feast_conf, tmp_path, capsys):
             ui.chosen_port(port)
     assert quality_report.main(["--out", str(tmp_path)]) == 2
     assert "no feature run has written a report in" in capsys.readouterr().err
-    assert os.path.exists(quality_report.run(conf["paths"]["features"]))
+    assert os.path.exists(quality_report.run(conf.paths.features))

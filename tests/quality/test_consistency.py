@@ -133,16 +133,16 @@ def test_the_job_gates_on_unexplained_differences_and_writes_its_report(spark, t
     assert 0 < report["match_rate"] < 1 and report["causes"][UNEXPLAINED] > 0
     assert consistency.unexplained_fraction(report) < 0.5
     paths = ["trips", "features", "registry", "online_store", "lineage_events"]
-    sets = [a for k in paths for a in ("--set", f"paths.{k}={conf['paths'][k]}")]
+    sets = [a for k in paths for a in ("--set", f"paths.{k}={getattr(conf.paths, k)}")]
     assert consistency.main(sets) == 1  # unexplained differences, over the default limit of 0
     assert "unexplained" in capsys.readouterr().out
     assert consistency.main([*sets, "--set", "consistency.max_unexplained_fraction=0.5"]) == 0
-    reports = conf["paths"]["features"] + "/_reports/consistency-latest"
+    reports = conf.paths.features + "/_reports/consistency-latest"
     assert pd.read_json(reports + ".json", typ="series")["compared"] == report["compared"]
     page = Path(reports + ".html").read_text()
     assert f'id="cause-unexplained">{report["causes"][UNEXPLAINED]}<' in page
     assert page.count("<svg") >= 4  # a chart per cause found
-    lines = Path(conf["paths"]["lineage_events"]).read_text().splitlines()
+    lines = Path(conf.paths.lineage_events).read_text().splitlines()
     events = [json.loads(line) for line in lines]
     done = [e for e in events if e["job"]["name"] == "consistency" and e["eventType"] == "COMPLETE"]
     assert done[-1]["run"]["facets"]["consistency"]["causes"] == report["causes"]

@@ -37,14 +37,14 @@ def trips():
     ["pandas", pytest.param("spark", marks=pytest.mark.slow)],  # 7 Spark jobs
 )
 def test_no_shipped_feature_leaks(engine, spark, conf, trips):
-    compute, windows = catalogue_features(engine, conf["features"], spark)
+    compute, windows = catalogue_features(engine, conf.features, spark)
     assert {"trips_1h", "trips_7d", "percentile_dist_rolling_3h", "day_of_week"} <= set(windows)
     assert audit(compute, windows, trips, cut_times(trips)) == []
 
 
 @pytest.mark.parametrize("where", [AT_TRAINING_ROWS, ONLINE])
 def test_no_window_at_the_moment_asked_leaks(where, spark, conf, trips):
-    compute, windows = moment_asked_features(conf["features"], where, spark)
+    compute, windows = moment_asked_features(conf.features, where, spark)
     assert set(windows) == set(WINDOWS)
     assert audit(compute, windows, trips, cut_times(trips)) == []
 
@@ -52,7 +52,7 @@ def test_no_window_at_the_moment_asked_leaks(where, spark, conf, trips):
 def test_every_planted_leak_is_caught_with_its_feature_and_cut(conf, trips):
     outputs = {name: window for name, (window, _) in PLANTED.items()}
     compute, windows = catalogue_features(
-        "pandas", conf["features"], modules=[leaky_transforms], outputs=outputs
+        "pandas", conf.features, modules=[leaky_transforms], outputs=outputs
     )
     cuts = cut_times(trips)
     leaks = audit(compute, windows, trips, cuts)
@@ -72,7 +72,7 @@ def test_every_planted_leak_is_caught_with_its_feature_and_cut(conf, trips):
 @pytest.mark.slow
 def test_a_leak_on_spark_is_caught(spark, conf, trips):
     compute, windows = catalogue_features(
-        "spark", conf["features"], spark, [leaky_transforms], {"next_dist": None}
+        "spark", conf.features, spark, [leaky_transforms], {"next_dist": None}
     )
     leaks = audit(compute, windows, trips, cut_times(trips, count=1))
     assert [(leak.feature, leak.changed) for leak in leaks] == [("next_dist", FUTURE)]

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from runtime import class_data_sharing
+from runtime.config import apply_override
 from runtime.session import check_java, driver_jvm_options, jvm_options
 
 JAVA = 'openjdk version "17.0.15" 2025-04-15'
@@ -62,7 +63,7 @@ def test_the_driver_maps_the_archive_only_when_made_and_allowed(tmp_path, monkey
     path.parent.mkdir(parents=True)
     path.write_bytes(b"an archive")
     assert driver_jvm_options(conf, JAVA) == f"{jvm_options(conf)} -XX:SharedArchiveFile={path}"
-    off = {**conf, "spark": {**conf["spark"], "class_archive": False}}
+    off = apply_override(conf, "spark.class_archive=false")
     assert driver_jvm_options(off, JAVA) == jvm_options(conf)
 
 

@@ -1,5 +1,8 @@
 """Configuration: base + environment overlay + command-line overrides."""
 
+import datetime as dt
+
+import pydantic
 import pytest
 
 from runtime.config import ConfigError, apply_override, load_config
@@ -7,10 +10,10 @@ from runtime.config import ConfigError, apply_override, load_config
 
 def test_local_env_merges_over_base():
     conf = load_config("local")
-    assert conf["spark"]["master"] == "local[2]"
-    assert conf["spark"]["conf"]["spark.sql.session.timeZone"] == "UTC"  # from base
-    assert conf["features"]["percentile_bucket"] == "24h"
-    assert conf["paths"]["trips"].endswith("/data/trips")
+    assert conf.spark.master == "local[2]"
+    assert conf.spark.conf["spark.sql.session.timeZone"] == "UTC"  # from base
+    assert conf.features.percentile_bucket == "24h"
+    assert conf.paths.trips.endswith("/data/trips")
 
 
 def test_overrides_reach_dotted_spark_keys_and_parse_values():
@@ -23,10 +26,10 @@ def test_overrides_reach_dotted_spark_keys_and_parse_values():
             "spark.conf.spark.new.setting=x",
         ],
     )
-    assert conf["spark"]["conf"]["spark.sql.shuffle.partitions"] == 16
-    assert conf["spark"]["conf"]["spark.new.setting"] == "x"
-    assert conf["features"]["percentile_bucket"] == "2h"
-    assert conf["generate"]["rows"] == 10
+    assert conf.spark.conf["spark.sql.shuffle.partitions"] == "16"  # as Spark takes it
+    assert conf.spark.conf["spark.new.setting"] == "x"
+    assert conf.features.percentile_bucket == "2h"
+    assert conf.generate.rows == 10
 
 
 def test_unknown_environment_lists_the_known_ones():
@@ -44,3 +47,43 @@ def test_unknown_environment_lists_the_known_ones():
 def test_bad_overrides_say_what_to_write(override, message):
     with pytest.raises(ConfigError, match=message):
         apply_override(load_config("local"), override)
+
+
+def test_settings_are_typed_and_read_only():
+    conf = load_config("local")
+    assert conf.quality.future_slack == dt.timedelta(hours=1)
+    assert conf.spark.small_input_bytes == 16 * 2**20
+    assert conf.generate.start == dt.date(2026, 1, 5)
+    assert conf.features.tables["driver_activity"].ttl == dt.timedelta(days=1)
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        conf.paths.features = "/elsewhere"
+
+
+def test_every_mistake_of_a_file_is_named_at_once_before_any_job_runs(tmp_path):
+    (tmp_path / "mine.yaml").write_text(
+        "spark:\n  mastr: local[1]\n"
+        "quality:\n  max_trip_km: -3\n  future_slack: a bit\n"
+        "serving_log:\n  sample_rate: 2\n"
+        "lineage:\n  transport: http\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config("mine", conf_dir=tmp_path)
+    said = str(raised.value)
+    assert said.startswith("5 setting(s) to fix in conf/")
+    for problem in (
+        "spark.mastr is not a setting; known here: app_name, master,",
+        "quality.max_trip_km is -3: Input should be greater than 0",
+        "quality.future_slack is 'a bit': 'a bit' is not a duration like '30min'",
+        "serving_log.sample_rate is 2: Input should be less than or equal to 1",
+        "lineage: transport http needs lineage.url",
+    ):
+        assert problem in said
+
+
+def test_overrides_are_checked_together_and_leave_the_settings_given_unchanged():
+    conf = load_config("local")
+    moved = apply_override(conf, "paths.features=elsewhere", "generate.rows=7")
+    assert moved.paths.features.endswith("/elsewhere") and moved.generate.rows == 7
+    assert conf.generate.rows == 200_000 and conf.paths.features.endswith("/data/features")
+    with pytest.raises(ConfigError, match="generate.rows is 'many': Input should be a valid"):
+        apply_override(conf, "generate.rows=many")

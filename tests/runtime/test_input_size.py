@@ -1,14 +1,15 @@
 """Small inputs, known from the files before the JVM starts, and the driver flags they bring."""
 
-import copy
 import os
 
 import pytest
 
 from jobs import training_set
 from runtime import class_data_sharing
-from runtime.input_size import local_bytes, parse_bytes, small_inputs
+from runtime.config import apply_override
+from runtime.input_size import local_bytes, small_inputs
 from runtime.session import driver_jvm_options, jvm_options
+from runtime.sizes import parse_bytes
 
 JAVA = 'openjdk version "17.0.15" 2025-04-15'
 
@@ -21,9 +22,9 @@ def _files(folder, **sizes):
 
 
 def _with(conf, **spark):
-    changed = copy.deepcopy(conf)
-    changed["spark"].update(spark)
-    return changed
+    for key, value in spark.items():
+        conf = apply_override(conf, f"spark.{key}={'null' if value is None else value}")
+    return conf
 
 
 def test_sizes_are_read_with_their_unit_and_nonsense_is_refused():
@@ -73,16 +74,13 @@ def test_only_a_small_input_job_adds_the_small_input_flags_and_only_to_its_drive
 
 def test_a_training_set_counts_its_entity_rows_and_the_feature_tables(tmp_path, conf):
     features = tmp_path / "features"
-    for table in conf["features"]["tables"]:
+    for table in conf.features.tables:
         _files(features / table, part=400)
     entities = _files(tmp_path / "entities", part=100)
-    local = copy.deepcopy(conf)
-    local["paths"]["features"] = str(features)
-    local["publication"]["kind"] = "files"
-    local["spark"]["small_input_bytes"] = 400 * len(conf["features"]["tables"]) + 101
-    assert training_set.small_inputs(local, str(entities))
-    local["spark"]["small_input_bytes"] = 400 * len(conf["features"]["tables"]) + 100
-    assert not training_set.small_inputs(local, str(entities))
-    local["spark"]["small_input_bytes"] = "1g"
-    local["publication"]["kind"] = "catalog"  # tables by name: their size is not known here
-    assert not training_set.small_inputs(local, str(entities))
+    local = apply_override(conf, f"paths.features={features}")
+    local = apply_override(local, "publication.kind=files")
+    size = 400 * len(conf.features.tables)
+    assert training_set.small_inputs(_with(local, small_input_bytes=size + 101), str(entities))
+    assert not training_set.small_inputs(_with(local, small_input_bytes=size + 100), str(entities))
+    local = apply_override(_with(local, small_input_bytes="1g"), "publication.kind=catalog")
+    assert not training_set.small_inputs(local, str(entities))  # tables by name: size unknown

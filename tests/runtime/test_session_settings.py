@@ -7,7 +7,7 @@ def _collectors(jvm) -> set[str]:
 
 
 def test_the_driver_jvm_runs_the_collector_conf_names(spark, conf):
-    assert conf["spark"]["java_options"] == "-XX:+UseParallelGC"
+    assert conf.spark.java_options == "-XX:+UseParallelGC"
     # The parallel collector's beans; G1, Java 17's default, would be "G1 Young Generation".
     assert _collectors(spark.sparkContext._jvm) == {"PS Scavenge", "PS MarkSweep"}
     executor_options = spark.sparkContext.getConf().get("spark.executor.extraJavaOptions")
@@ -16,7 +16,7 @@ def test_the_driver_jvm_runs_the_collector_conf_names(spark, conf):
 
 
 def test_input_splits_are_conf_sized(spark, conf):
-    assert conf["spark"]["conf"]["spark.sql.files.maxPartitionBytes"] == "64m"
+    assert conf.spark.conf["spark.sql.files.maxPartitionBytes"] == "64m"
     assert spark.conf.get("spark.sql.files.maxPartitionBytes") == "64m"
 
 

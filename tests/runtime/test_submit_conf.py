@@ -21,9 +21,9 @@ def _settings(arguments: list[str]) -> dict[str, str]:
 def test_every_spark_conf_setting_of_conf_reaches_the_command_line():
     conf = load_config("local")
     settings = _settings(submit_arguments(conf))
-    for key, value in conf["spark"]["conf"].items():
+    for key, value in conf.spark.conf.items():
         assert settings[key] == str(value)
-    assert settings["spark.driver.memory"] == str(conf["spark"]["conf"]["spark.driver.memory"])
+    assert settings["spark.driver.memory"] == str(conf.spark.conf["spark.driver.memory"])
     assert settings["spark.sql.session.timeZone"] == "UTC"
     assert "-Duser.timezone=UTC" in settings["spark.driver.extraJavaOptions"]
     assert "-Duser.timezone=UTC" in settings["spark.executor.extraJavaOptions"]
@@ -31,16 +31,21 @@ def test_every_spark_conf_setting_of_conf_reaches_the_command_line():
 
 
 def test_an_overlay_null_leaves_a_setting_out_and_the_time_zone_cannot_be_changed():
-    conf = load_config("local", overrides=["spark.conf.spark.driver.memory=null"])
-    conf["spark"]["conf"]["spark.sql.session.timeZone"] = "Europe/Paris"
+    conf = load_config(
+        "local",
+        overrides=[
+            "spark.conf.spark.driver.memory=null",
+            "spark.conf.spark.sql.session.timeZone=Europe/Paris",
+        ],
+    )
     settings = _settings(submit_arguments(conf))
     assert "spark.driver.memory" not in settings
     assert settings["spark.sql.session.timeZone"] == "UTC"
 
 
 def test_a_setting_with_a_line_break_is_refused_not_split():
-    conf = load_config("local")
-    conf["spark"]["conf"]["spark.app.note"] = "two\nlines"
+    conf = load_config("local", overrides=['spark.conf.spark.app.note="two\\nlines"'])
+    assert conf.spark.conf["spark.app.note"] == "two\nlines"
     with pytest.raises(ConfigError, match="spark.app.note"):
         submit_arguments(conf)
 

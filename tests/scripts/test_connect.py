@@ -180,7 +180,7 @@ def test_the_server_runs_with_the_spark_settings_of_conf(server, tmp_path):
         """
     )
     result = _client(server, "-c", code, server, cwd=tmp_path)
-    expected = load_config("local")["spark"]["conf"]
+    expected = load_config("local").spark.conf
     seen = dict(line.split(" ", 1) for line in result.stdout.strip().splitlines())
     assert seen == {
         key: str(expected[key])

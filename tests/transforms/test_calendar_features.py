@@ -6,7 +6,7 @@ import pytest
 from runtime.config import load_config
 from transforms.feature_dataflow import build_driver
 
-FEATURES = load_config("local")["features"]  # the shipped feature catalogue
+FEATURES = load_config("local").features  # the shipped feature catalogue
 
 EDGES = pd.Series(
     pd.to_datetime(

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from runtime.config import apply_override
+from runtime.settings import FeatureSettings
 from storage.sample_trips import generate_trips
 from tests.oracles import adversarial_trips, driver_window_oracle, percentile_oracle
 from transforms.feature_catalogue import Catalogue
@@ -13,13 +14,15 @@ from transforms.feature_tables import TABLES
 from transforms.kernels.time_columns import PARTITION_COLUMN
 
 
-def spark_tables(spark, trips, features_conf: dict) -> dict:
+def spark_tables(spark, trips, features_conf: FeatureSettings) -> dict:
     """The feature tables as Spark DataFrames, from trips (pandas or Spark)."""
     raw = trips if not isinstance(trips, pd.DataFrame) else spark.createDataFrame(trips)
     return build_driver("spark", features_conf).execute(list(TABLES), inputs={"trips_raw": raw})
 
 
-def run_spark(spark, trips: pd.DataFrame, features_conf: dict) -> dict[str, pd.DataFrame]:
+def run_spark(
+    spark, trips: pd.DataFrame, features_conf: FeatureSettings
+) -> dict[str, pd.DataFrame]:
     tables = spark_tables(spark, trips, features_conf)
     return {name: _without_layout(t.toPandas()).set_index("trip_id") for name, t in tables.items()}
 
@@ -33,7 +36,7 @@ def _without_layout(table: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("trip_id")
 
 
-def run_pandas(trips: pd.DataFrame, features_conf: dict) -> dict[str, pd.DataFrame]:
+def run_pandas(trips: pd.DataFrame, features_conf: FeatureSettings) -> dict[str, pd.DataFrame]:
     tables = build_driver("pandas", features_conf).execute(
         list(TABLES), inputs={"trips_raw": trips}
     )
@@ -45,7 +48,7 @@ def trips():
     return adversarial_trips(rows=1500)
 
 
-def oracle_expectations(trips: pd.DataFrame, features_conf: dict) -> dict:
+def oracle_expectations(trips: pd.DataFrame, features_conf: FeatureSettings) -> dict:
     """What the oracles say every declared window feature must be."""
     catalogue = Catalogue.from_conf(features_conf)
     plan = {f.name: (f.aggregation, f.window) for f in catalogue.of_kind("driver_window")}
@@ -61,7 +64,7 @@ def oracle_expectations(trips: pd.DataFrame, features_conf: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def expected(trips, conf):
-    return oracle_expectations(trips, conf["features"])
+    return oracle_expectations(trips, conf.features)
 
 
 def _check_against_oracle(tables, trips, expected):
@@ -110,13 +113,13 @@ def _check_against_oracle(tables, trips, expected):
     ],
 )
 def test_spark_tables_equal_oracle(spark, conf, trips, expected, bucket):
-    features = apply_override(conf, f"features.percentile_bucket={bucket}")["features"]
+    features = apply_override(conf, f"features.percentile_bucket={bucket}").features
     _check_against_oracle(run_spark(spark, trips, features), trips, expected)
 
 
 @pytest.mark.parametrize("bucket", ["48h", "17min"])
 def test_bucket_that_does_not_divide_a_day_is_refused(spark, conf, trips, bucket):
-    features = apply_override(conf, f"features.percentile_bucket={bucket}")["features"]
+    features = apply_override(conf, f"features.percentile_bucket={bucket}").features
     with pytest.raises(ValueError, match="must divide a day"):
         run_spark(spark, trips.head(10), features)
 
@@ -136,7 +139,7 @@ def test_declared_features_are_computed_on_both_engines(spark, conf, trips, engi
     """New declarations (a count, a mean, a second percentile window) need no code."""
     for declaration in NEW_FEATURES:
         conf = apply_override(conf, declaration)
-    features = apply_override(conf, "features.percentile_bucket=1h")["features"]
+    features = apply_override(conf, "features.percentile_bucket=1h").features
     tables = run_spark(spark, trips, features) if engine == "spark" else run_pandas(trips, features)
     expected = oracle_expectations(trips, features)
     assert {"trips_30m", "mean_dist_7d"} <= set(expected["driver"].columns)
@@ -145,13 +148,13 @@ def test_declared_features_are_computed_on_both_engines(spark, conf, trips, engi
 
 
 def test_pandas_tables_equal_oracle(conf, trips, expected):
-    _check_against_oracle(run_pandas(trips, conf["features"]), trips, expected)
+    _check_against_oracle(run_pandas(trips, conf.features), trips, expected)
 
 
 def test_spark_equals_pandas_exactly_on_generated_trips(spark, conf):
     trips = generate_trips(rows=20_000, days=3, seed=11, drivers=50, null_dist_fraction=0.01)
-    on_spark = run_spark(spark, trips, conf["features"])
-    on_pandas = run_pandas(trips, conf["features"])
+    on_spark = run_spark(spark, trips, conf.features)
+    on_pandas = run_pandas(trips, conf.features)
     for name in TABLES:
         pd.testing.assert_frame_equal(
             on_spark[name], on_pandas[name], check_dtype=False, check_exact=False, rtol=1e-12
@@ -170,7 +173,7 @@ def test_spark_equals_the_seed_code_without_ties(spark, conf):
     trips = generate_trips(rows=5_000, days=2, seed=5, drivers=30)
     trips = trips.drop_duplicates("event_timestamp").sort_values(by="event_timestamp")
     seed = _seed_percentile_dist_rolling_3h(trips["trip_dist"], trips["event_timestamp"])
-    got = run_spark(spark, trips, conf["features"])["trips_stats_3h"]
+    got = run_spark(spark, trips, conf.features)["trips_stats_3h"]
     np.testing.assert_allclose(
         got["percentile_dist_rolling_3h"].to_numpy(dtype=float, na_value=np.nan),
         pd.Series(seed.to_numpy(), index=trips["trip_id"]).sort_index().to_numpy(),
@@ -190,7 +193,7 @@ def test_nan_distance_is_missing_not_a_value_on_spark(spark, conf):
     )
     with_nan = raw.withColumn("trip_dist", nan_where_null)
     assert with_nan.where(F.isnan("trip_dist")).count() == trips["trip_dist"].isna().sum() > 0
-    tables = spark_tables(spark, with_nan, conf["features"])
+    tables = spark_tables(spark, with_nan, conf.features)
     got = {name: _without_layout(t.toPandas()).set_index("trip_id") for name, t in tables.items()}
     expected = percentile_oracle(trips, "3h").sort_index()
     np.testing.assert_allclose(
@@ -205,7 +208,7 @@ def test_missing_results_are_null_not_nan_on_spark(spark, conf, trips):
     """A null distance gives a null percentile, a window without distances null mean and max."""
     from pyspark.sql import functions as F
 
-    tables = spark_tables(spark, trips, conf["features"])
+    tables = spark_tables(spark, trips, conf.features)
     stats = tables["trips_stats_3h"]
     assert stats.where(F.isnan("percentile_dist_rolling_3h")).count() == 0
     assert (
@@ -228,7 +231,7 @@ def test_spark_windows_stream_across_arrow_batches(spark, conf, trips, expected,
     before = spark.conf.get(key)
     spark.conf.set(key, str(rows_per_batch))
     try:
-        features = apply_override(conf, "features.percentile_bucket=1h")["features"]
+        features = apply_override(conf, "features.percentile_bucket=1h").features
         tables = run_spark(spark, trips, features)
     finally:
         spark.conf.set(key, before)

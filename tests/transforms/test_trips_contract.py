@@ -10,7 +10,7 @@ from tests.oracles import adversarial_trips
 from transforms.feature_dataflow import build_driver
 from transforms.trips_contract import TripsSchemaError
 
-FEATURES = load_config("local")["features"]  # the shipped feature catalogue
+FEATURES = load_config("local").features  # the shipped feature catalogue
 
 
 def _trips(spark, raw):

@@ -1,17 +1,19 @@
-"""conf's `serving:` section as one typed object, checked once at start: a wrong key, type or range
-is refused with its name, and secrets (API keys) come from the environment, never from a file."""
+"""conf's `serving:` section as one typed object, checked when conf is loaded: a wrong key, type or
+range is refused with its name. Secrets (API keys) come from the environment, never from a file,
+and only when a server starts (`with_api_keys`): a job that serves nothing needs none."""
 
 from __future__ import annotations
 
 import ipaddress
 import math
 import os
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from runtime.config import expand_environment
 from runtime.errors import JobError
-from runtime.input_size import parse_bytes
+from runtime.locations import expand_environment
+from runtime.sizes import parse_bytes
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
@@ -53,10 +55,10 @@ class Auth:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.api_keys or self.oidc_jwks_url)
+        return bool(self.api_keys_env or self.oidc_jwks_url)
 
     def describe(self) -> str:
-        kinds = [f"API keys from {self.api_keys_env}"] if self.api_keys else []
+        kinds = [f"API keys from {self.api_keys_env}"] if self.api_keys_env else []
         kinds += [f"OIDC tokens of {self.oidc_issuer}"] if self.oidc_jwks_url else []
         return " or ".join(kinds) or "none"
 
@@ -98,6 +100,36 @@ class ServingSettings:
         if is_loopback(self.host):
             names.update(LOOPBACK_NAMES)
         return tuple(sorted(names))
+
+    def with_api_keys(self, environ: Mapping[str, str] | None = None) -> ServingSettings:
+        """These settings with the API keys of `auth.api_keys_env` read from `environ`
+        (os.environ): what a server starts with. An error says what to export."""
+        if not self.auth.api_keys_env:
+            return self
+        keys = _api_keys(self.auth.api_keys_env, os.environ if environ is None else environ)
+        return replace(self, auth=replace(self.auth, api_keys=keys))
+
+    def as_conf(self) -> dict[str, Any]:
+        """The section as conf/ writes it (never the keys themselves)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "workers": self.workers,
+            "registry_ttl_seconds": self.registry_ttl_seconds,
+            "access_log": self.access_log,
+            "allowed_hosts": list(self.allowed_hosts),
+            "write_routes": self.write_routes,
+            "limits": {f.name: getattr(self.limits, f.name) for f in fields(self.limits)},
+            "auth": {
+                "api_keys_env": self.auth.api_keys_env,
+                "oidc": {
+                    "jwks_url": self.auth.oidc_jwks_url,
+                    "issuer": self.auth.oidc_issuer,
+                    "audience": self.auth.oidc_audience,
+                },
+            },
+            "tls": {"cert_file": self.tls.cert_file, "key_file": self.tls.key_file},
+        }
 
     def refuse_unsafe_exposure(self, insecure: bool) -> str | None:
         """An error unless a non-loopback bind has auth and TLS (or `insecure` was asked for, then
@@ -182,27 +214,15 @@ def _limits(raw: Any) -> Limits:
     )
 
 
-def _auth(raw: Any, environ: dict[str, str]) -> Auth:
+def _auth(raw: Any) -> Auth:
     path = "serving.auth"
     if raw is None:
         raw = {}
     if not isinstance(raw, dict) or set(raw) - {"api_keys_env", "oidc"}:
         raise ServingError(f"{path} takes api_keys_env and oidc: found {raw!r}")
-    keys: tuple[str, ...] = ()
     variable = raw.get("api_keys_env")
-    if variable:
-        if variable not in environ or not environ[variable].strip():
-            raise ServingError(
-                f"{path}.api_keys_env names {variable}, which is not set: export {variable} as "
-                "one or more API keys separated by commas (each 16 characters or more)"
-            )
-        keys = tuple(k.strip() for k in environ[variable].split(",") if k.strip())
-        short = [k for k in keys if len(k) < 16]
-        if short:
-            raise ServingError(
-                f"{variable} holds {len(short)} API key(s) under 16 characters: use long random "
-                "keys, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
-            )
+    if variable is not None and (not isinstance(variable, str) or not variable):
+        raise ServingError(f"{path}.api_keys_env is {variable!r}: name an environment variable")
     oidc = raw.get("oidc") or {}
     if not isinstance(oidc, dict) or set(oidc) - {"jwks_url", "issuer", "audience"}:
         raise ServingError(f"{path}.oidc takes jwks_url, issuer and audience: found {oidc!r}")
@@ -214,12 +234,28 @@ def _auth(raw: Any, environ: dict[str, str]) -> Auth:
             "trusted when its signer, issuer and audience are all checked"
         )
     return Auth(
-        api_keys=keys,
         api_keys_env=variable or None,
         oidc_jwks_url=given["jwks_url"],
         oidc_issuer=given["issuer"],
         oidc_audience=given["audience"],
     )
+
+
+def _api_keys(variable: str, environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The API keys in `variable` of `environ`, each long enough, or an error saying what to set."""
+    if variable not in environ or not environ[variable].strip():
+        raise ServingError(
+            f"serving.auth.api_keys_env names {variable}, which is not set: export {variable} "
+            "as one or more API keys separated by commas (each 16 characters or more)"
+        )
+    keys = tuple(k.strip() for k in environ[variable].split(",") if k.strip())
+    short = [k for k in keys if len(k) < 16]
+    if short:
+        raise ServingError(
+            f"{variable} holds {len(short)} API key(s) under 16 characters: use long random "
+            "keys, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return keys
 
 
 def _tls(raw: Any) -> Tls:
@@ -237,16 +273,17 @@ def _tls(raw: Any) -> Tls:
     return Tls(cert_file=cert, key_file=key)
 
 
-def serving_settings(
-    conf: dict[str, Any], environ: dict[str, str] | None = None
-) -> ServingSettings:
-    """conf's `serving:` section, checked; API keys are read from `environ` (os.environ)."""
-    environ = dict(os.environ if environ is None else environ)
-    raw = conf.get("serving") or {}
+def parse_serving(raw: Any) -> ServingSettings:
+    """conf's `serving:` section, checked (API keys are not read here: `with_api_keys`)."""
+    if isinstance(raw, ServingSettings):
+        return raw
+    raw = raw or {}
+    if not isinstance(raw, dict):
+        raise ServingError(f"serving is {raw!r}: give a mapping")
     top = {"limits", "auth", "tls"}
     section = _section({k: v for k, v in raw.items() if k not in top}, _Top, "serving")
     hosts = section["allowed_hosts"] or []
-    if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
+    if not isinstance(hosts, list | tuple) or not all(isinstance(h, str) and h for h in hosts):
         raise ServingError(f"serving.allowed_hosts is {hosts!r}: give a list of host names")
     if not isinstance(section["host"], str) or not section["host"]:
         raise ServingError(f"serving.host is {section['host']!r}: give an address to listen on")
@@ -259,7 +296,7 @@ def serving_settings(
         allowed_hosts=tuple(h.lower() for h in hosts),
         write_routes=_flag(section, "write_routes", "serving"),
         limits=_limits(raw.get("limits")),
-        auth=_auth(raw.get("auth"), environ),
+        auth=_auth(raw.get("auth")),
         tls=_tls(raw.get("tls")),
     )
 
