@@ -1,13 +1,12 @@
-"""Feature services: the sets of features a model asks for by name."""
+"""Feature services: the sets of features a model asks for by name, one per service the
+catalogue declares (`features.services`)."""
 
-from feast import FeatureService, FeatureView, OnDemandFeatureView
+from feast import FeatureService
+from feast.base_feature_view import BaseFeatureView
 
+from definitions.per_table import per_service
 from definitions.serving_log import LogSettings
-
-DRIVER_TRIPS = (
-    "Driver activity at the moment asked, the driver's latest trip statistics and the request's "
-    "calendar."
-)
+from transforms.feature_catalogue import Catalogue
 
 
 # Feast's UI shows a service's tags but neither its description nor its owner.
@@ -27,41 +26,25 @@ def _logged(settings: LogSettings | None, service: str) -> dict[str, str]:
     return {"serving_log": f"{settings.path}/{service} at {settings.sample_rate:g}"}
 
 
-def driver_activity_v1(
-    driver_activity_now_view: OnDemandFeatureView,
+@per_service()
+def feature_service(
+    service: str,
+    views: list[BaseFeatureView],
     owner: str,
+    catalogue: Catalogue,
     serving_log_settings: LogSettings | None,
 ) -> FeatureService:
-    """How busy a driver is and how far they drive, at the moment asked."""
+    """The feature service {service}, as the catalogue declares it."""
+    declared = catalogue.services[service]
+    owner = declared.owner or owner
     return FeatureService(
-        name="driver_activity_v1",
-        features=[driver_activity_now_view],
-        description="How busy a driver is and how far they drive.",
+        name=service,
+        features=views,
+        description=declared.description,
         owner=owner,
         tags={
-            **_shown("How busy a driver is and how far they drive.", owner),
-            **_logged(serving_log_settings, "driver_activity_v1"),
+            **_shown(declared.description, owner),
+            **_logged(serving_log_settings, service),
         },
-        logging_config=_logging(serving_log_settings, "driver_activity_v1"),
-    )
-
-
-def driver_trips_v1(
-    driver_activity_now_view: OnDemandFeatureView,
-    trips_stats_3h_view: FeatureView,
-    request_calendar_view: OnDemandFeatureView,
-    owner: str,
-    serving_log_settings: LogSettings | None,
-) -> FeatureService:
-    """Driver activity, the driver's latest trip statistics and the request's calendar."""
-    return FeatureService(
-        name="driver_trips_v1",
-        features=[driver_activity_now_view, trips_stats_3h_view, request_calendar_view],
-        description=DRIVER_TRIPS,
-        owner=owner,
-        tags={
-            **_shown(DRIVER_TRIPS, owner),
-            **_logged(serving_log_settings, "driver_trips_v1"),
-        },
-        logging_config=_logging(serving_log_settings, "driver_trips_v1"),
+        logging_config=_logging(serving_log_settings, service),
     )

@@ -7,11 +7,11 @@ event time in (t - 1h, t]: t is the training row's timestamp offline, and online
 carries request times). A trip counts by its event time alone, whenever it arrived, offline and
 online alike; online answers are exact for the trips materialized so far.
 
-- `driver_recent_trips` (online): per driver, the event times (microseconds) and measures of
+- `<table>_recent_trips` (online; `driver_activity_recent_trips`): per driver, the event times (microseconds) and measures of
   its trips in the longest window before the materialization's end, sorted by time. The
   project's offline store builds these rows when Feast materializes the view
   (`offline_store.temporal_windows.recent_trips`).
-- `driver_activity_now` (on demand): the windows, from those arrays and the request time, in
+- `<table>_now` (on demand; `driver_activity_now`): the windows, from those arrays and the request time, in
   the view's own function (`_windows_at_request`): the same code in the SDK, `jobs.serve` and
   `feast serve`. Offline the project's store computes the same windows at each training row
   over the table's trips in one sort per driver (`offline_store.temporal_windows`), tested equal.
@@ -27,17 +27,15 @@ from feast import Entity, FeatureView, Field, OnDemandFeatureView, RequestSource
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 from feast.transformation.python_transformation import PythonTransformation
 from feast.types import Bytes, Float64, Int64
-from hamilton.function_modifiers import tag
 
 from definitions.code_version_tag import CODE_VERSION_TAG, UNKNOWN
+from definitions.per_table import per_temporal_table, reading_its_table
 from definitions.sources import _table_source
 from offline_store.temporal_windows import RECENT_TRIPS_TAG, TEMPORAL_TAG
 from transforms.feature_catalogue import Catalogue
 from transforms.kernels.time_columns import window_micros
 from transforms.kernels.window_kernels import windows_at_times
 
-TABLE = "driver_activity"
-RECENT_VIEW, NOW_VIEW = "driver_recent_trips", "driver_activity_now"
 TIMES = "recent_trip_times_us"
 
 
@@ -45,41 +43,48 @@ def _recent_column(measure: str) -> str:
     return f"recent_{measure}"
 
 
-def _plan_of(catalogue: Catalogue) -> dict[str, list]:
-    """feature -> [aggregation, window in microseconds, measure or None], for the temporal table."""
+def _plan_of(catalogue: Catalogue, table: str) -> dict[str, list]:
+    """feature -> [aggregation, window in microseconds, measure or None], for a temporal table."""
     return {
         name: [how, window_micros(window), of]
-        for name, (how, window, of) in catalogue.temporal()[TABLE].items()
+        for name, (how, window, of) in catalogue.temporal()[table].items()
     }
 
 
-@tag(lineage_reads=TABLE)
-def driver_recent_trips_source(
-    features_path: str, features_schema: str | None, owner: str, catalogue: Catalogue
+@reading_its_table("_recent_trips_source", temporal_only=True)
+@per_temporal_table("_recent_trips_source")
+def recent_trips_source(
+    features_path: str,
+    features_schema: str | None,
+    owner: str,
+    catalogue: Catalogue,
+    table: str,
 ) -> SparkSource:
-    """The driver_activity table, read as each driver's recent trips (arrays) when materialized."""
-    source = _table_source(features_path, features_schema, TABLE, owner)
-    longest = max(window for _, window, _ in _plan_of(catalogue).values())
-    recipe = {"window_us": longest, "measures": catalogue.carried(TABLE), "times": TIMES}
-    source.name = f"{RECENT_VIEW}_source"
+    """The {table} table, read as each driver's recent trips (arrays) when materialized."""
+    source = _table_source(features_path, features_schema, table, owner)
+    longest = max(window for _, window, _ in _plan_of(catalogue, table).values())
+    recipe = {"window_us": longest, "measures": catalogue.carried(table), "times": TIMES}
+    source.name = f"{table}_recent_trips_source"
     source.description = (
-        f"{TABLE} as each driver's trips of the last {dt.timedelta(microseconds=longest)} before "
+        f"{table} as each driver's trips of the last {dt.timedelta(microseconds=longest)} before "
         "a materialization's end, for the windows at request time."
     )
     source.tags = {RECENT_TRIPS_TAG: json.dumps(recipe)}
     return source
 
 
-def driver_recent_trips_view(
+@per_temporal_table("_recent_trips_view", recent_trips_source="_recent_trips_source")
+def recent_trips_view(
     driver_entity: Entity,
-    driver_recent_trips_source: SparkSource,
+    recent_trips_source: SparkSource,
     owner: str,
     catalogue: Catalogue,
     published_code_versions: dict[str, str],
+    table: str,
 ) -> FeatureView:
-    """Per driver: its trips within the longest window before the materialization's end."""
+    """Per driver: its trips in {table} within the longest window before the materialization's end."""
     return FeatureView(
-        name=RECENT_VIEW,
+        name=f"{table}_recent_trips",
         entities=[driver_entity],
         ttl=None,  # the windows, computed at request time, say what is recent
         schema=[
@@ -90,20 +95,20 @@ def driver_recent_trips_view(
                     dtype=Bytes,
                     description=f"{m}: float64 LE, NaN if null.",
                 )
-                for m in catalogue.carried(TABLE)
+                for m in catalogue.carried(table)
             ],
         ],
-        source=driver_recent_trips_source,
+        source=recent_trips_source,
         online=True,
         description=(
             "Each driver's trips in the longest window before the last materialization's end: "
-            "what the windows at request time are computed from (driver_activity_now)."
+            f"what the windows at request time are computed from ({table}_now)."
         ),
         owner=owner,
         tags={
-            RECENT_TRIPS_TAG: TABLE,
-            "table": TABLE,
-            CODE_VERSION_TAG: published_code_versions.get(TABLE, UNKNOWN),
+            RECENT_TRIPS_TAG: table,
+            "table": table,
+            CODE_VERSION_TAG: published_code_versions.get(table, UNKNOWN),
         },
     )
 
@@ -119,34 +124,37 @@ class _DeclaredPythonTransformation(PythonTransformation):
         return list(self.declared)
 
 
-@tag(lineage_reads=TABLE)
-def driver_activity_now_view(
+@reading_its_table("_now_view", temporal_only=True)
+@per_temporal_table("_now_view", recent_trips_view="_recent_trips_view")
+def now_view(
     driver_entity: Entity,
-    driver_recent_trips_view: FeatureView,
+    recent_trips_view: FeatureView,
     trip_request_source: RequestSource,
     owner: str,
     catalogue: Catalogue,
+    table: str,
 ) -> OnDemandFeatureView:
-    """The driver windows at the request's time, from the driver's recent trips."""
-    plan = _plan_of(catalogue)
+    """The windows of {table} at the request's time, from the driver's recent trips."""
+    plan = _plan_of(catalogue, table)
     kinds = {"count": Int64, "mean": Float64, "max": Float64}
-    described = {f.name: f.description for f in catalogue.features(TABLE)}
+    described = {f.name: f.description for f in catalogue.features(table)}
     fields = [Field(name=name, dtype=kinds[how]) for name, (how, _, _) in plan.items()]
     # Feast rebuilds the function from this text, in a namespace of its own: it imports what it
     # uses and carries the plan as a literal.
+    name = f"{table}_now"
     source = (
-        "def driver_activity_now(inputs):\n"
+        f"def {name}(inputs):\n"
         "    from definitions.temporal_views import _windows_at_request\n\n"
         f"    return _windows_at_request(inputs, {plan!r})\n"
     )
     namespace: dict[str, Any] = {}
     exec(source, namespace)  # noqa: S102 - the text above, made here
-    transformation = _DeclaredPythonTransformation(namespace["driver_activity_now"], source)
+    transformation = _DeclaredPythonTransformation(namespace[name], source)
     transformation.declared = fields
     return OnDemandFeatureView(
-        name=NOW_VIEW,
+        name=name,
         entities=[driver_entity],
-        sources=[driver_recent_trips_view, trip_request_source],
+        sources=[recent_trips_view, trip_request_source],
         schema=fields,
         feature_transformation=transformation,
         mode="python",
@@ -155,7 +163,7 @@ def driver_activity_now_view(
             + "; ".join(f"{n}: {d}" for n, d in described.items())
         ),
         owner=owner,
-        tags={"owner": owner, TEMPORAL_TAG: json.dumps({"plan": plan, "table": TABLE})},
+        tags={"owner": owner, TEMPORAL_TAG: json.dumps({"plan": plan, "table": table})},
     )
 
 

@@ -147,8 +147,18 @@ class TableDeclaration(Section):
     features: dict[str, FeatureDeclaration] = {}
 
 
+class ServiceDeclaration(Section):
+    """A feature service: what a model asks for by name."""
+
+    description: str
+    tables: Annotated[list[str], Field(min_length=1)]
+    request_calendar: bool = False  # the calendar of the moment asked, computed per request
+    owner: str | None = None
+
+
 class FeatureSettings(Section):
     tables: dict[str, TableDeclaration] = {}
+    services: dict[str, ServiceDeclaration] = {}
     percentile_bucket: str = "24h"
 
 

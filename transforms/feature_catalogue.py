@@ -62,6 +62,17 @@ class Feature:
 
 
 @dataclass(frozen=True)
+class Service:
+    """One declared feature service."""
+
+    name: str
+    description: str
+    tables: tuple[str, ...]
+    request_calendar: bool = False
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
 class Catalogue:
     """Every declared feature, by table, with the shared settings of their computation."""
 
@@ -73,6 +84,7 @@ class Catalogue:
     # table -> how long a snapshot row is served after its time (None: for ever), its owner
     ttl: dict[str, dt.timedelta | None] = field(default_factory=dict)
     owners: dict[str, str | None] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
 
     @classmethod
     def from_conf(cls, declared: FeatureSettings) -> Catalogue:
@@ -93,7 +105,13 @@ class Catalogue:
             tables[table] = tuple(_feature(table, name, body) for name, body in items)
             descriptions[table] = spec.description or table
             accuracy[table] = _accuracy(table, spec.accuracy, tables[table])
-        catalogue = cls(tables, descriptions, declared.percentile_bucket, accuracy, ttl, owners)
+        services = {
+            name: Service(name, s.description, tuple(s.tables), s.request_calendar, s.owner)
+            for name, s in declared.services.items()
+        }
+        catalogue = cls(
+            tables, descriptions, declared.percentile_bucket, accuracy, ttl, owners, services
+        )
         catalogue._check()
         return catalogue
 
@@ -124,8 +142,12 @@ class Catalogue:
             if accuracy == TEMPORAL
         }
 
+    def temporal_tables(self) -> list[str]:
+        return [table for table, accuracy in self.accuracy.items() if accuracy == TEMPORAL]
+
     def hamilton_config(self) -> dict[str, Any]:
-        """What the Hamilton dataflow is configured with: the nodes of both engines follow it."""
+        """What the Hamilton dataflows are configured with: the nodes of both engines, and the
+        Feast objects of the definitions, follow it."""
         return {
             "hamilton.enable_power_user_mode": True,  # @resolve: nodes made from the catalogue
             "table_features": {t: [f.name for f in fs] for t, fs in self.tables.items()},
@@ -135,6 +157,11 @@ class Catalogue:
             "driver_windows": {
                 f.name: (f.aggregation, f.window) for f in self.of_kind("driver_window")
             },
+            "temporal_tables": self.temporal_tables(),
+            "any_temporal_table": bool(self.temporal_tables()),
+            "table_accuracy": dict(self.accuracy),
+            "services": {s.name: (s.tables, s.request_calendar) for s in self.services.values()},
+            "any_service": bool(self.services),
         }
 
     def history(self) -> dt.timedelta:
@@ -168,6 +195,21 @@ class Catalogue:
                 raise CatalogueError(f"features.tables.{table} declares no feature: add one")
             windows = {f.window for f in features if f.window}
             _name_follows(f"table {table}", table, windows)
+        for service in self.services.values():
+            unknown = sorted(set(service.tables) - set(self.tables))
+            if unknown:
+                raise CatalogueError(
+                    f"features.services.{service.name}.tables: {unknown} not declared; the tables "
+                    f"are {sorted(self.tables)}"
+                )
+            if len(set(service.tables)) != len(service.tables):
+                raise CatalogueError(f"features.services.{service.name}.tables repeats a table")
+        taken = sorted(set(self.services) & (set(self.tables) | set(names)))
+        if taken:
+            raise CatalogueError(
+                f"features.services: {taken} named like a table or a feature: rename the service "
+                "(models ask for it by this name, e.g. driver_activity_v1)"
+            )
         bucket = window_micros(self.percentile_bucket)
         if bucket > DAY_US or DAY_US % bucket:
             raise CatalogueError(

@@ -15,7 +15,7 @@ from tests.oracles import windows_at
 from tests.shipped_catalogue import WINDOWS
 
 NOW = "driver_activity_now"
-RECENT = "driver_recent_trips"
+RECENT = "driver_activity_recent_trips"
 REQUESTS = [
     "driver_activity_v1",
     "driver_trips_v1",

@@ -16,7 +16,7 @@ def test_upstream_tree_of_a_service(capsys):
     lines = out.splitlines()
     assert lines[0] == "driver_activity_v1 (service)"
     assert "└── driver_activity_now_view (on demand view driver_activity_now)" in lines[1]
-    assert "driver_recent_trips_view (view driver_recent_trips)" in out
+    assert "driver_activity_recent_trips_view (view driver_activity_recent_trips)" in out
     for name in ("driver_activity (table)", "driver_windowed (transform)", "trips_raw (input)"):
         assert name in out
     assert "trips_stats_3h" not in out

@@ -98,7 +98,7 @@ def test_an_edited_transform_recomputes_and_refreshes_only_what_it_reaches(tmp_p
 
     first_log = _pipeline(copy, workspace)
     before = _state(conf)
-    refreshed = "driver_activity, driver_recent_trips, trips_stats_3h"
+    refreshed = "driver_activity, driver_activity_recent_trips, trips_stats_3h"
     assert _summary_line(first_log, "online refreshed") == refreshed
     assert before["online"]["trips_1h"].max() < 1000
 
@@ -113,8 +113,11 @@ def test_an_edited_transform_recomputes_and_refreshes_only_what_it_reaches(tmp_p
     # of recent trips the windows at request time read from it.
     assert _summary_line(second_log, "trips_stats_3h code").endswith("(up to date)")
     assert not _summary_line(second_log, "driver_activity code").endswith("(up to date)")
-    assert _summary_line(second_log, "online refreshed") == "driver_activity, driver_recent_trips"
-    assert "purged the online rows of driver_activity, driver_recent_trips" in second_log
+    assert (
+        _summary_line(second_log, "online refreshed")
+        == "driver_activity, driver_activity_recent_trips"
+    )
+    assert "purged the online rows of driver_activity, driver_activity_recent_trips" in second_log
     assert after["stats_inode"] == before["stats_inode"]  # the same file, hard-linked forward
     assert after["sidecars"]["trips_stats_3h"] == before["sidecars"]["trips_stats_3h"]
     assert after["tags"]["trips_stats_3h"] == before["tags"]["trips_stats_3h"]

@@ -31,7 +31,7 @@ def test_a_changed_transform_names_what_it_reaches(graph):
     message = explain(graph, diff)
     assert "~ node driver_windowed: code 000000000000 -> " in message
     assert "tables: driver_activity\n" in message  # trips_stats_3h does not read it
-    assert "views: driver_activity_view, driver_recent_trips_view\n" in message
+    assert "views: driver_activity_recent_trips_view, driver_activity_view\n" in message
     assert "on demand views: driver_activity_now_view\n" in message
     assert "services: driver_activity_v1, driver_trips_v1\n" in message
     assert UPDATE_COMMAND in message

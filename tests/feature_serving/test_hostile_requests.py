@@ -280,14 +280,16 @@ def test_health_and_metrics_count_what_was_answered(server):
     # Freshness: every online view is materialized up to the tests' end, said in the health
     # answer, in each lookup's metadata and as a metric
     until = {
-        view: FULL_END_UTC for view in ("driver_activity", "driver_recent_trips", "trips_stats_3h")
+        view: FULL_END_UTC
+        for view in ("driver_activity", "driver_activity_recent_trips", "trips_stats_3h")
     }
     assert body["materialized_until"] == until
     assert post(connection, GOOD)[1]["metadata"]["materialized_until"] == until
     connection.request("GET", "/metrics")
     text = connection.getresponse().read().decode()
     found = re.search(
-        r'trip_features_materialized_until_seconds\{view="driver_recent_trips"\} (\S+)', text
+        r'trip_features_materialized_until_seconds\{view="driver_activity_recent_trips"\} (\S+)',
+        text,
     )
     assert float(found.group(1)) == pd.Timestamp(FULL_END_UTC).timestamp()
 

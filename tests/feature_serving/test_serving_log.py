@@ -69,7 +69,7 @@ def test_every_answer_of_a_service_is_logged_with_what_a_replay_needs(logged_con
     code = json.loads(logged["__code_versions"].iloc[0])
     assert code["driver_activity"] == registered["driver_activity"].tags["code_version"]
     until = json.loads(logged["__materialized_until"].iloc[0])
-    assert pd.Timestamp(until["driver_recent_trips"]) == pd.Timestamp(END)
+    assert pd.Timestamp(until["driver_activity_recent_trips"]) == pd.Timestamp(END)
     assert logged["__registry_version"].nunique() == 1
 
 

@@ -238,7 +238,7 @@ def test_purge_empties_one_view_on_redis_and_sqlite(feast_conf, redis_conf, redi
     at = pd.Timestamp("2026-01-09T17:45:00Z")
     for conf in (redis, sqlite):
         materialize.run(conf, start="2026-01-01", end="2026-01-12")
-        views = ["driver_activity", "driver_recent_trips"]
+        views = ["driver_activity", "driver_activity_recent_trips"]
         materialize.purge(conf, views)
         online = materialize.lookup(conf, drivers, "driver_trips_v1", at)
         assert (online[COUNT_WINDOWS] == 0).all().all()  # no trips held
