@@ -51,7 +51,10 @@ def _trips() -> pd.DataFrame:
 
 def _stored_bytes(store, driver: int, at) -> int:
     """The bytes of a driver's packed arrays (times and distances) in the online store."""
-    refs = ["driver_activity_recent_trips:recent_trip_times_us", "driver_activity_recent_trips:recent_trip_dist"]
+    refs = [
+        "driver_activity_recent_trips:recent_trip_times_us",
+        "driver_activity_recent_trips:recent_trip_dist",
+    ]
     answer = store.get_online_features(refs, [{"driver_id": driver, "request_timestamp": at}])
     return sum(len(v.values[0].bytes_val) for v in answer.proto.results[1:])
 

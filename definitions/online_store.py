@@ -15,7 +15,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 
 from runtime.errors import JobError
@@ -117,3 +117,20 @@ def answering(settings: dict[str, Any]) -> Iterator[None]:
             if isinstance(err, ConnectionError | TimeoutError):
                 raise explain_unreachable(settings, err) from err
         raise
+
+
+def check_writable(store, settings: dict[str, Any]) -> None:
+    """An OnlineStoreError now, before any offline data is read, when the online store of
+    `store` (Feast's, configured by `settings`) cannot be written: a Redis that does not answer, a
+    sqlite path that is a folder, not a database, or read-only."""
+    with answering(settings):
+        if settings["type"] == "redis":
+            online = store._get_provider().online_store
+            online._get_client(store.config.online_store).ping()
+        elif settings["type"] == SQLITE_STORE_TYPE:
+            folder = os.path.dirname(settings["path"])
+            if folder:
+                os.makedirs(folder, exist_ok=True)
+            with closing(sqlite3.connect(settings["path"], timeout=30)) as db:
+                db.execute("BEGIN IMMEDIATE")  # the write lock: what a write would take first
+                db.rollback()

@@ -13,7 +13,7 @@ import time
 import pandas as pd
 
 from definitions.feature_store import feature_store
-from definitions.online_store import answering, online_store_settings
+from definitions.online_store import answering, check_writable, online_store_settings
 from feature_lineage import job_datasets
 from feature_lineage.run_events import job_run
 from runtime.errors import JobError
@@ -59,6 +59,7 @@ def run(
     online = [job_datasets.online_view(conf, store.project, registered[v]) for v in views]
     for view, dataset in zip(views, online, strict=True):
         dataset.columns = {f.name: [(sources[view], f.name)] for f in registered[view].features}
+    check_writable(store, online_store_settings(conf))  # in a second, not after the reading
     # Feast's offline store reads through the active session, and would start its own without
     # this project's settings (UTC, loopback, this interpreter for Python workers)
     get_spark(conf)

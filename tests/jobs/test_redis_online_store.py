@@ -94,7 +94,8 @@ def test_a_redis_that_is_down_is_named(redis_conf, unused_port, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", ["a folder", "a read-only file"])
-def test_a_sqlite_store_that_cannot_be_written_is_named(feast_conf, tmp_path, kind):
+def test_a_sqlite_store_that_cannot_be_written_is_named(feast_conf, tmp_path, kind, monkeypatch):
+    """Named before any offline data is read (no session is asked for)."""
     import shutil
 
     sqlite, _ = feast_conf
@@ -111,8 +112,13 @@ def test_a_sqlite_store_that_cannot_be_written_is_named(feast_conf, tmp_path, ki
             store.write_bytes(b"not a database, whatever its name")
     conf = apply_override(sqlite, f"paths.registry={registry}")
     conf = apply_override(conf, f"paths.online_store={store}")
+    monkeypatch.setattr(materialize, "get_spark", _no_session)
     with pytest.raises(OnlineStoreError, match=f"sqlite online store at {store} cannot be used"):
         materialize.run(conf, start="2026-01-01", end="2026-01-12")
+
+
+def _no_session(conf):
+    raise AssertionError("the offline data was read before the online store was checked")
 
 
 def test_connection_secrets_come_from_the_environment(conf, monkeypatch):

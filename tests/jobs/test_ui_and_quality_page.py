@@ -165,7 +165,9 @@ def test_lineage_and_quality_pages_beside_the_ui(ui_server):
     base, _ = ui_server
     lineage = rendered(f"{base}/lineage/driver_activity_now_view", wait_ms=2000)
     assert "Lineage of driver_activity_now_view (on demand view driver_activity_now)" in lineage
-    assert "The windows of driver_activity at the request's time, from the driver's recent" in lineage
+    assert (
+        "The windows of driver_activity at the request's time, from the driver's recent" in lineage
+    )
     assert "driver_windowed" in lineage and "driver_trips_v1" in lineage
     per_trip = rendered(f"{base}/lineage/driver_activity_view", wait_ms=2000)
     assert "Per trip of a driver: trip counts and distances over sliding windows." in per_trip
