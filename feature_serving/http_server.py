@@ -170,10 +170,9 @@ def app_from_environment() -> FeatureServer:
     return build_server(conf, conf.serving.with_api_keys())
 
 
-def run(conf: Settings, settings: ServingSettings, port: int) -> None:
-    """Serves on settings.host:port until SIGINT or SIGTERM."""
-    import uvicorn
-
+def server_options(settings: ServingSettings, port: int) -> dict[str, Any]:
+    """uvicorn's options for these settings: the bounded protocol, keep-alive, TLS, and a
+    shutdown that waits at most 10 s for open requests (and TLS connections' goodbyes)."""
     options: dict[str, Any] = dict(
         host=settings.host,
         port=port,
@@ -187,6 +186,14 @@ def run(conf: Settings, settings: ServingSettings, port: int) -> None:
     )
     if settings.tls.enabled:
         options.update(ssl_certfile=settings.tls.cert_file, ssl_keyfile=settings.tls.key_file)
+    return options
+
+
+def run(conf: Settings, settings: ServingSettings, port: int) -> None:
+    """Serves on settings.host:port until SIGINT or SIGTERM."""
+    import uvicorn
+
+    options = server_options(settings, port)
     if settings.workers == 1:
         uvicorn.Server(uvicorn.Config(build_server(conf, settings), **options)).run()
         return

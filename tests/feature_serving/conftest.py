@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from feature_serving.http_server import BoundedHttpProtocol, build_server
+from feature_serving.http_server import build_server, server_options
 from jobs import materialize
 from runtime.config import apply_override
 from runtime.settings import Settings
@@ -35,18 +35,8 @@ def running_server(conf: Settings, *overrides: str) -> Iterator[tuple[int, objec
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    options = dict(host="127.0.0.1", port=port, http=BoundedHttpProtocol, lifespan="on")
-    if settings.tls.enabled:
-        options.update(ssl_certfile=settings.tls.cert_file, ssl_keyfile=settings.tls.key_file)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            timeout_keep_alive=settings.limits.keep_alive_seconds,
-            log_level="warning",
-            access_log=False,
-            **options,
-        )
-    )
+    options = server_options(settings, port)  # as jobs.serve runs it, on 127.0.0.1
+    server = uvicorn.Server(uvicorn.Config(app, **{**options, "host": "127.0.0.1"}))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -58,7 +48,8 @@ def running_server(conf: Settings, *overrides: str) -> Iterator[tuple[int, objec
         yield port, app
     finally:
         server.should_exit = True
-        thread.join(timeout=15)
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "the feature server did not stop"
 
 
 def post(connection: http.client.HTTPConnection, body, path="/get-online-features", headers=None):

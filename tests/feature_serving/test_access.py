@@ -195,6 +195,7 @@ def test_tls_serves_lookups_to_a_client_that_trusts_the_certificate(served_store
         connection = http.client.HTTPSConnection("127.0.0.1", port, context=trusted, timeout=10)
         status, answer = post(connection, GOOD)
         assert status == 200 and answer["results"]
+        connection.close()  # a kept-alive connection would hold the server's shutdown
         with pytest.raises(ssl.SSLCertVerificationError):
             strict = http.client.HTTPSConnection(
                 "127.0.0.1", port, context=ssl.create_default_context(), timeout=10
