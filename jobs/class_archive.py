@@ -77,8 +77,7 @@ def _record(work: str, rows: int, dump: str) -> None:
         "lineage.transport=none",
         f"generate.rows={rows}",
         "spark.class_archive=false",  # CDS cannot record on top of an archive it maps
-        f"spark.java_options={base.spark.java_options or ''} "
-        f"-XX:ArchiveClassesAtExit={dump}",
+        f"spark.java_options={base.spark.java_options or ''} -XX:ArchiveClassesAtExit={dump}",
     ]
     conf = load_config("local", overrides)
     spark = get_spark(conf)
