@@ -45,7 +45,10 @@ def _duration_or_zero(value: Any) -> dt.timedelta:
 
 
 def _size(value: Any) -> int:
-    return parse_bytes(value, "").__int__()
+    try:
+        return parse_bytes(value, "size")
+    except ValueError:
+        raise ValueError("give a size such as 16m, 512k or 1g") from None
 
 
 def _spark_value(value: Any) -> str | None:

@@ -87,3 +87,11 @@ def test_overrides_are_checked_together_and_leave_the_settings_given_unchanged()
     assert conf.generate.rows == 200_000 and conf.paths.features.endswith("/data/features")
     with pytest.raises(ConfigError, match="generate.rows is 'many': Input should be a valid"):
         apply_override(conf, "generate.rows=many")
+
+
+def test_a_size_that_does_not_parse_is_said_once():
+    with pytest.raises(ConfigError) as raised:
+        load_config("local", ["spark.small_input_bytes=lots"])
+    assert str(raised.value).endswith(
+        "spark.small_input_bytes is 'lots': give a size such as 16m, 512k or 1g"
+    )
