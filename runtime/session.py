@@ -85,7 +85,7 @@ def session_settings(conf: Settings) -> dict[str, str]:
     the required ones. A session built here gets them, and a JVM spark-submit starts gets them on
     its command line (runtime.submit_conf)."""
     given = conf.spark.conf
-    settings = {key: str(value) for key, value in given.items() if value is not None}
+    settings = {key: value for key, value in given.items() if value is not None}
     return {**settings, **REQUIRED_RUNTIME_CONF}
 
 

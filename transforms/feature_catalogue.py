@@ -222,11 +222,7 @@ def _accuracy(table: str, given: str | None, features: tuple[Feature, ...]) -> s
     """A table's accuracy: temporal by default where every feature is a driver window (a window
     can be computed at any moment), else snapshot; temporal only where it can be."""
     windows_only = bool(features) and all(f.kind == "driver_window" for f in features)
-    accuracy = given or (TEMPORAL if windows_only else SNAPSHOT)
-    if accuracy not in (TEMPORAL, SNAPSHOT):
-        raise CatalogueError(
-            f"features.tables.{table}.accuracy {accuracy!r}: choose {TEMPORAL} or {SNAPSHOT}"
-        )
+    accuracy = given or (TEMPORAL if windows_only else SNAPSHOT)  # given: one of the two
     if accuracy == TEMPORAL and not windows_only:
         raise CatalogueError(
             f"features.tables.{table}.accuracy temporal: only tables of driver windows can be "
