@@ -25,6 +25,8 @@ from feature_runs.feature_run import run as run_features
 from feature_runs.request import FeatureRequest
 from jobs import generate_trips
 from quality.report import REPORTS
+from runtime import input_size
+from runtime.session import get_spark
 from runtime.settings import Settings
 from transforms.feature_tables import TABLES
 
@@ -51,14 +53,46 @@ def sample_entities(spark: SparkSession, conf: Settings, path: str, rows: int = 
     return rows
 
 
-def run(spark: SparkSession, conf: Settings, regenerate: bool = False) -> dict[str, Any]:
+def run(spark: SparkSession | None, conf: Settings, regenerate: bool = False) -> dict[str, Any]:
     """Runs every stage; returns rows and seconds per stage and the samples. Each stage's job
-    emits its OpenLineage events as a child of the pipeline's run."""
+    emits its OpenLineage events as a child of the pipeline's run. Without `spark`, a session
+    starts once the trips exist, so that their size picks the driver's flags (runtime.input_size)."""
     with job_run(conf, "pipeline"):
-        return _stages(spark, conf, regenerate)
+        stages = Stages()
+        generated = generate_if_missing(stages, conf, regenerate)
+        if spark is None:
+            spark = get_spark(conf, input_size.small_inputs(conf, [conf.paths.trips]))
+        return _stages(spark, conf, stages, generated)
 
 
-def _stages(spark: SparkSession, conf: Settings, regenerate: bool) -> dict[str, Any]:
+class Stages:
+    """Runs a pipeline's stages one by one, logging each and keeping its seconds in `summary`."""
+
+    def __init__(self) -> None:
+        self.summary: dict[str, Any] = {}
+
+    def __call__(self, name: str, fn, *args, **kwargs):
+        log.info("stage %s: started", name)
+        began = time.perf_counter()
+        result = fn(*args, **kwargs)
+        self.summary[f"{name} seconds"] = time.perf_counter() - began
+        log.info("stage %s: done in %.1f s", name, self.summary[f"{name} seconds"])
+        return result
+
+
+def generate_if_missing(stage: Stages, conf: Settings, regenerate: bool) -> bool:
+    """Writes sample trips when asked to or when there are none; whether it did. Needs no Spark:
+    the job runs it before its session starts, so the size of the trips is known then."""
+    trips = conf.paths.trips
+    if not (regenerate or not os.path.isdir(trips) or not os.listdir(trips)):
+        return False
+    stage.summary["trips generated"] = stage(
+        "generate", generate_trips.run, conf, trips, overwrite=True
+    )
+    return True
+
+
+def _stages(spark: SparkSession, conf: Settings, stage: Stages, generated: bool) -> dict[str, Any]:
     from definitions.serving_log import LogSettings
     from jobs import (  # Feast: imported once it is needed
         consistency,
@@ -67,23 +101,9 @@ def _stages(spark: SparkSession, conf: Settings, regenerate: bool) -> dict[str, 
         training_set,
     )
 
-    summary: dict[str, Any] = {}
+    summary = stage.summary
     data = os.path.dirname(conf.paths.features)
     trips = conf.paths.trips
-
-    def stage(name: str, fn, *args, **kwargs):
-        log.info("stage %s: started", name)
-        began = time.perf_counter()
-        result = fn(*args, **kwargs)
-        summary[f"{name} seconds"] = time.perf_counter() - began
-        log.info("stage %s: done in %.1f s", name, summary[f"{name} seconds"])
-        return result
-
-    generated = regenerate or not os.path.isdir(trips) or not os.listdir(trips)
-    if generated:
-        summary["trips generated"] = stage(
-            "generate", generate_trips.run, conf, trips, overwrite=True
-        )
     versions = code_versions.table_code_versions(conf)
     published = code_versions.published_versions(spark, conf)
     stale = [t for t in TABLES if generated or published[t] != versions[t]]
@@ -195,9 +215,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime import input_size
     from runtime.command_line import answered, base_parser, configure_logging, load_from_args
-    from runtime.session import get_spark
 
     parser = base_parser(__doc__)
     parser.add_argument("--regenerate", action="store_true", help="write new sample trips first")
@@ -207,9 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     def body():
         conf = load_from_args(args)
         FeatureRequest.of(conf)  # configuration checked before Spark starts
-        # Trips yet to be generated are of unknown size here: the driver starts as for any job.
-        small = not args.regenerate and input_size.small_inputs(conf, [conf.paths.trips])
-        print_summary(run(get_spark(conf, small), conf, regenerate=args.regenerate))
+        print_summary(run(None, conf, regenerate=args.regenerate))
 
     return answered(body)
 

@@ -97,6 +97,8 @@ def test_an_edited_transform_recomputes_and_refreshes_only_what_it_reaches(tmp_p
     conf = load_config("local")
 
     first_log = _pipeline(copy, workspace)
+    # the trips are generated before the session starts: their small size is known to it
+    assert "small inputs: the driver adds" in first_log
     before = _state(conf)
     refreshed = "driver_activity, driver_activity_recent_trips, trips_stats_3h"
     assert _summary_line(first_log, "online refreshed") == refreshed
