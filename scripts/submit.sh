@@ -55,13 +55,12 @@ submit_conf=()
 mapfile -t submit_conf <<<"$settings"
 
 build="$root/build/submit"
-rm -rf "$build/dist" && mkdir -p "$build/dist"
-"$python_bin" -m pip wheel --quiet --no-deps --wheel-dir "$build/dist" "$root" >/dev/null
-wheel="$(ls "$build/dist"/trip_features-*.whl)"
-# A wheel is a zip with the packages at its root, but PySpark puts only .zip/.egg/.jar files of
-# --py-files on the executors' path: the same bytes go under a .zip name.
-code_zip="$build/trip_features_code.zip"
-cp "$wheel" "$code_zip"
+mkdir -p "$build"
+# Built from a clean copy of the sources, once per change of them (runtime/project_wheel.py); the
+# same bytes as a .zip beside it: PySpark puts only .zip/.egg/.jar files of --py-files on the
+# executors' path.
+wheel="$(cd "$root" && "$python_bin" -m runtime.project_wheel "$root/build/wheels")" || exit 2
+code_zip="$(dirname "$wheel")/trip_features_code.zip"
 # The driver's entry point: runs the job module as `python -m` would.
 cat >"$build/run_job.py" <<'EOF'
 import runpy
@@ -75,12 +74,14 @@ python_confs=(--conf "spark.pyspark.driver.python=$python_bin")
 archives=()
 if [ "$packed" = 1 ]; then
   env_dir="$build/env"
-  if [ ! -f "$build/env.tar.gz" ] || [ "$wheel" -nt "$build/env.tar.gz" ]; then
+  env_key="$(basename "$(dirname "$wheel")") $(sha256sum <"$root/requirements.lock" | cut -c1-16)"
+  if [ ! -f "$build/env.tar.gz" ] || [ "$(cat "$build/env.key" 2>/dev/null)" != "$env_key" ]; then
     rm -rf "$env_dir"
     "$python_bin" -m venv "$env_dir"
     "$env_dir/bin/python" -m pip install --quiet --require-hashes --no-deps -r "$root/requirements.lock"
     "$env_dir/bin/python" -m pip install --quiet --no-deps venv-pack "$wheel"
     "$env_dir/bin/venv-pack" --quiet --force -p "$env_dir" -o "$build/env.tar.gz"
+    echo "$env_key" >"$build/env.key"
   fi
   archives=(--archives "$build/env.tar.gz#environment")
   python_confs+=(--conf "spark.pyspark.python=./environment/bin/python")

@@ -71,6 +71,16 @@ def workers_python(tmp_path_factory):
     return str(python)
 
 
+@pytest.fixture(scope="session")
+def project_wheel() -> Path:
+    """The project's wheel as scripts/submit.sh and the Databricks bundle build it, in the
+    checkout's wheel cache (built once per change of the sources)."""
+    from runtime.project_wheel import WHEEL_CACHE, built_wheel
+
+    root = Path(__file__).resolve().parents[1]
+    return built_wheel(root, root / WHEEL_CACHE)
+
+
 @pytest.fixture
 def unused_port():
     """A loopback port nothing listens on."""

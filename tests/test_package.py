@@ -19,11 +19,8 @@ def _run(args, **kwargs) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_the_wheel_runs_the_pipeline_from_an_empty_folder(tmp_path):
-    _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", PROJECT]
-    )
-    wheel = next((tmp_path / "dist").glob("trip_features-*.whl"))
+def test_the_wheel_runs_the_pipeline_from_an_empty_folder(tmp_path, project_wheel):
+    wheel = project_wheel
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", venv])
     python = venv / "bin" / "python"

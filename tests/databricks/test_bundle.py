@@ -7,8 +7,6 @@ import configparser
 import datetime as dt
 import importlib
 import re
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -42,7 +40,9 @@ def test_the_bundle_includes_every_job_and_has_dev_and_prod_targets():
     assert sorted(included) == JOB_FILES
     assert set(bundle["targets"]) == {"dev", "prod"}
     assert bundle["targets"]["dev"]["default"] is True
-    assert "pip wheel" in bundle["artifacts"]["trip_features_wheel"]["build"]
+    assert bundle["artifacts"]["trip_features_wheel"]["build"].startswith(
+        "python -m runtime.project_wheel build/wheels --into dist"
+    )
 
 
 def test_every_job_parses_and_uses_only_declared_variables():
@@ -70,14 +70,8 @@ def test_tasks_run_compute_then_register_then_training_set_and_materialize():
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", folder, PROJECT],
-        check=True,
-        timeout=600,
-    )
-    return next(folder.glob("trip_features-*.whl"))
+def wheel(project_wheel) -> Path:
+    return project_wheel
 
 
 def _entry_points(wheel: Path) -> dict[str, str]:

@@ -1,0 +1,69 @@
+"""The project's wheel: built from exactly its sources (nothing stale a build folder still holds),
+once per change of them, and kept whole or not at all."""
+
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from runtime.project_packages import PROJECT_PACKAGES
+from runtime.project_wheel import CODE_ZIP, build_sources, built_wheel, source_digest
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def _copy(to: Path) -> Path:
+    for path in build_sources(PROJECT):
+        copy = to / path.relative_to(PROJECT)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, copy)
+    return to
+
+
+def test_the_digest_changes_with_any_source_and_not_with_bytecode(tmp_path):
+    copy = _copy(tmp_path / "project")
+    digest = source_digest(copy)
+    (copy / "jobs" / "__pycache__").mkdir(exist_ok=True)
+    (copy / "jobs" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"compiled")
+    (copy / "build" / "lib").mkdir(parents=True)
+    assert source_digest(copy) == digest
+    edited = copy / "conf" / "base.yaml"
+    original = edited.read_text()
+    edited.write_text(original + "\n")
+    assert source_digest(copy) != digest
+    edited.write_text(original)
+    assert source_digest(copy) == digest
+    edited.rename(copy / "conf" / "renamed.yaml")  # the same bytes under another name
+    assert source_digest(copy) != digest
+
+
+@pytest.mark.slow  # pip builds the wheel in a process of its own
+def test_the_wheel_holds_exactly_the_sources_and_is_built_once_per_change(tmp_path):
+    copy = _copy(tmp_path / "project")
+    stale = copy / "build" / "lib" / "jobs" / "deleted_since.py"  # what setuptools would pack
+    stale.parent.mkdir(parents=True)
+    stale.write_text("LEFT = 'from a module deleted since'\n")
+    cache = tmp_path / "wheels"
+
+    wheel = built_wheel(copy, cache)
+    names = set(zipfile.ZipFile(wheel).namelist())
+    packaged = {
+        p.relative_to(copy).as_posix()
+        for p in build_sources(copy)
+        if p.relative_to(copy).parts[0] in PROJECT_PACKAGES
+    }
+    assert packaged <= names, sorted(packaged - names)
+    assert not {n for n in names if not n.startswith("trip_features-")} - packaged
+    assert (wheel.parent / CODE_ZIP).read_bytes() == wheel.read_bytes()
+
+    built = os.stat(wheel).st_mtime_ns
+    assert built_wheel(copy, cache) == wheel and os.stat(wheel).st_mtime_ns == built
+    source = copy / "transforms" / "feature_tables.py"
+    source.write_text(source.read_text() + "\n# edited\n")
+    edited = built_wheel(copy, cache)
+    assert edited.parent != wheel.parent and wheel.is_file()  # a running job may still read it
+    with zipfile.ZipFile(edited) as archive:
+        assert archive.read("transforms/feature_tables.py").endswith(b"# edited\n")
+    assert not list(cache.glob(".building-*"))
