@@ -58,6 +58,7 @@ def built_wheel(root: Path, cache: Path) -> Path:
     kept = cache / f"wheel-{source_digest(root)[:16]}"
     found = sorted(kept.glob("trip_features-*.whl"))
     if found:
+        os.utime(kept)  # in use again: kept another KEPT_SECONDS
         return found[0]
     cache.mkdir(parents=True, exist_ok=True)
     _drop_old(cache)
@@ -84,8 +85,8 @@ def built_wheel(root: Path, cache: Path) -> Path:
 
 
 def _drop_old(cache: Path) -> None:
-    """Wheels of other code not touched for KEPT_SECONDS (a running job's executors may still
-    fetch a recent one)."""
+    """Wheels not built or reused for KEPT_SECONDS (a running job's executors may still fetch
+    one in use lately)."""
     for folder in cache.glob("wheel-*"):
         if time.time() - folder.stat().st_mtime > KEPT_SECONDS:
             shutil.rmtree(folder, ignore_errors=True)

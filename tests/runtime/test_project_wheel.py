@@ -3,13 +3,20 @@ once per change of them, and kept whole or not at all."""
 
 import os
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from runtime.project_packages import PROJECT_PACKAGES
-from runtime.project_wheel import CODE_ZIP, build_sources, built_wheel, source_digest
+from runtime.project_wheel import (
+    CODE_ZIP,
+    KEPT_SECONDS,
+    build_sources,
+    built_wheel,
+    source_digest,
+)
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -67,3 +74,12 @@ def test_the_wheel_holds_exactly_the_sources_and_is_built_once_per_change(tmp_pa
     with zipfile.ZipFile(edited) as archive:
         assert archive.read("transforms/feature_tables.py").endswith(b"# edited\n")
     assert not list(cache.glob(".building-*"))
+
+    # A wheel goes once neither built nor reused for a day, when another one is built.
+    day_old = time.time() - KEPT_SECONDS - 60
+    os.utime(wheel.parent, (day_old, day_old))
+    os.utime(edited.parent, (day_old, day_old))
+    assert built_wheel(copy, cache) == edited  # reused: kept another day
+    source.write_text(source.read_text() + "# edited again\n")
+    built_wheel(copy, cache)
+    assert not wheel.parent.exists() and edited.is_file()
