@@ -84,7 +84,8 @@ def generate_if_missing(stage: Stages, conf: Settings, regenerate: bool) -> bool
     """Writes sample trips when asked to or when there are none; whether it did. Needs no Spark:
     the job runs it before its session starts, so the size of the trips is known then."""
     trips = conf.paths.trips
-    if not (regenerate or not os.path.isdir(trips) or not os.listdir(trips)):
+    missing = not os.path.isdir(trips) or not os.listdir(trips)
+    if not (regenerate or missing):
         return False
     stage.summary["trips generated"] = stage(
         "generate", generate_trips.run, conf, trips, overwrite=True
