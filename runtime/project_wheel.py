@@ -43,6 +43,15 @@ def build_sources(root: Path) -> list[Path]:
     return files
 
 
+def copy_sources(root: Path, to: Path) -> Path:
+    """The build sources under `root` copied to the same places under `to`; returns `to`."""
+    for path in build_sources(root):
+        copy = to / path.relative_to(root)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, copy)
+    return to
+
+
 def source_digest(root: Path) -> str:
     """Names and contents of the build sources under `root`, hashed."""
     digest = hashlib.sha256()
@@ -64,11 +73,7 @@ def built_wheel(root: Path, cache: Path) -> Path:
     _drop_old(cache)
     staging = Path(tempfile.mkdtemp(dir=cache, prefix=".building-"))
     try:
-        source, out = staging / "source", staging / "out"
-        for path in build_sources(root):
-            copy = source / path.relative_to(root)
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, copy)
+        source, out = copy_sources(root, staging / "source"), staging / "out"
         pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir"]
         done = subprocess.run([*pip, str(out), str(source)], capture_output=True, text=True)
         if done.returncode != 0:

@@ -69,11 +69,6 @@ def test_tasks_run_compute_then_register_then_training_set_and_materialize():
     assert cluster["spark_env_vars"]["TRIP_FEATURES_REDIS"].startswith("{{secrets/")
 
 
-@pytest.fixture(scope="module")
-def wheel(project_wheel) -> Path:
-    return project_wheel
-
-
 def _entry_points(wheel: Path) -> dict[str, str]:
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt"))
@@ -109,9 +104,9 @@ def _options_of(entry_point: str, monkeypatch) -> set[str]:
 
 
 def test_every_wheel_task_runs_an_entry_point_of_the_built_wheel_with_known_arguments(
-    wheel, monkeypatch
+    project_wheel, monkeypatch
 ):
-    entry_points = _entry_points(wheel)
+    entry_points = _entry_points(project_wheel)
     for name, body in _jobs().items():
         for task in body["tasks"]:
             wheel_task = task["python_wheel_task"]

@@ -2,7 +2,6 @@
 once per change of them, and kept whole or not at all."""
 
 import os
-import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -15,22 +14,16 @@ from runtime.project_wheel import (
     KEPT_SECONDS,
     build_sources,
     built_wheel,
+    copied_into,
+    copy_sources,
     source_digest,
 )
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def _copy(to: Path) -> Path:
-    for path in build_sources(PROJECT):
-        copy = to / path.relative_to(PROJECT)
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, copy)
-    return to
-
-
 def test_the_digest_changes_with_any_source_and_not_with_bytecode(tmp_path):
-    copy = _copy(tmp_path / "project")
+    copy = copy_sources(PROJECT, tmp_path / "project")
     digest = source_digest(copy)
     (copy / "jobs" / "__pycache__").mkdir(exist_ok=True)
     (copy / "jobs" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"compiled")
@@ -48,7 +41,7 @@ def test_the_digest_changes_with_any_source_and_not_with_bytecode(tmp_path):
 
 @pytest.mark.slow  # pip builds the wheel in a process of its own
 def test_the_wheel_holds_exactly_the_sources_and_is_built_once_per_change(tmp_path):
-    copy = _copy(tmp_path / "project")
+    copy = copy_sources(PROJECT, tmp_path / "project")
     stale = copy / "build" / "lib" / "jobs" / "deleted_since.py"  # what setuptools would pack
     stale.parent.mkdir(parents=True)
     stale.write_text("LEFT = 'from a module deleted since'\n")
@@ -83,3 +76,19 @@ def test_the_wheel_holds_exactly_the_sources_and_is_built_once_per_change(tmp_pa
     source.write_text(source.read_text() + "# edited again\n")
     built_wheel(copy, cache)
     assert not wheel.parent.exists() and edited.is_file()
+
+
+def test_a_wheel_copied_into_a_folder_is_the_only_trip_features_wheel_there(tmp_path):
+    wheel = tmp_path / "built" / "trip_features-0.2.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"new wheel")
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "trip_features-0.1.0-py3-none-any.whl").write_bytes(b"old wheel")
+    (dist / "other_project-1.0-py3-none-any.whl").write_bytes(b"not ours")
+    copy = copied_into(wheel, dist)
+    assert copy == dist / wheel.name and copy.read_bytes() == b"new wheel"
+    assert sorted(p.name for p in dist.iterdir()) == [
+        "other_project-1.0-py3-none-any.whl",
+        "trip_features-0.2.0-py3-none-any.whl",
+    ]
