@@ -162,5 +162,8 @@ def test_a_materialization_killed_inside_a_view_leaves_it_served_until_completed
         _, err = done.communicate(timeout=600)
         assert done.returncode == 0, err[-3000:]
         time.sleep(1.5)  # the server reads the registry again
+        # A new connection: the job may outlast the server's keep-alive (30 s), which closes an
+        # idle one, as it would any client's.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         status, answer = post(connection, body)
         assert status == 200 and _rows(answer) == new
