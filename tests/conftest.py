@@ -26,6 +26,9 @@ def conf(tmp_path_factory):
         [
             "spark.conf.spark.sql.shuffle.partitions=2",
             "spark.conf.spark.driver.memory=2g",
+            # Jobs keep it on (a failing expression's error names the transform line that made
+            # it); it costs each column function five py4j round trips: a tenth of the fast tier.
+            "spark.conf.spark.python.sql.dataFrameDebugging.enabled=false",
             "spark.app_name=trip-features-tests",
             f"paths.metastore={tmp_path_factory.mktemp('metastore')}",
             f"paths.lineage_events={tmp_path_factory.mktemp('lineage') / 'events.jsonl'}",
