@@ -111,13 +111,13 @@ def test_a_job_killed_between_tables_or_before_the_swap_changes_nothing(
 
 @pytest.mark.slow
 def test_two_jobs_on_different_dates_at_once(spark, conf, trips, tmp_path):
-    full = tmp_path / "full"
-    compute_features.run(spark, conf, trips=trips["old"], out=str(full))
     shared = tmp_path / "shared"
     jobs = [
         _job(trips["old"], shared, "--start", "2026-01-05", "--end", "2026-01-07"),
         _job(trips["old"], shared, "--start", "2026-01-08", "--end", "2026-01-10"),
     ]
+    full = tmp_path / "full"  # the reference, while the jobs start
+    compute_features.run(spark, conf, trips=trips["old"], out=str(full))
     for job in jobs:
         assert job.wait(600) == 0, job.stderr.read()[-3000:]
     for table in PUBLISHED:

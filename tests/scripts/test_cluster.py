@@ -3,8 +3,10 @@ submitted to it by scripts/submit.sh, and its output equal to a local-mode run o
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -71,40 +73,6 @@ def _read(path: Path) -> pd.DataFrame:
     return frame.sort_values("trip_id", ignore_index=True) if "trip_id" in frame else frame
 
 
-def test_the_pipeline_on_a_cluster_equals_local_mode(
-    cluster, workers_python, spark, conf_at, tmp_path
-):
-    url, state = cluster
-    work = tmp_path / "submitted"
-    work.mkdir()
-    pipeline = ("jobs.pipeline", "--set", "generate.rows=6000", "--set", "generate.days=4")
-    result = _submit(url, workers_python, *pipeline, cwd=work)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    assert "pipeline summary" in result.stdout
-    assert f"master {url}" in result.stdout + result.stderr
-
-    apps = _master_state(state)["completedapps"]
-    assert [a["state"] for a in apps if a["name"] == "trip-features"] == ["FINISHED"]
-    for worker in ("worker-1", "worker-2"):  # both workers ran executors of the application
-        assert list((state / worker).glob("app-*/*/stderr")), f"{worker} ran no executor"
-
-    data = work / "data"
-    local = tmp_path / "local"
-    conf = conf_at(local, trips=data / "trips")
-    compute_features.run(spark, conf)
-    for table in (*TABLES, "quarantine"):
-        pd.testing.assert_frame_equal(
-            _read(data / "features" / table), _read(local / "features" / table), obj=table
-        )
-    register.run(conf)
-    training_set.run(
-        spark, conf, str(data / "training_entities"), "driver_trips_v1", str(local / "ts")
-    )
-    pd.testing.assert_frame_equal(
-        pd.read_parquet(data / "training_sets" / "driver_trips_v1"), pd.read_parquet(local / "ts")
-    )
-
-
 def test_a_master_nobody_listens_on_is_a_clear_error(workers_python, tmp_path, unused_port):
     nowhere = f"spark://127.0.0.1:{unused_port}"
     job = ("jobs.compute_features", "--trips", tmp_path / "none", "--out", tmp_path / "out")
@@ -143,19 +111,17 @@ def test_workers_without_the_dependencies_are_a_clear_error(cluster, tmp_path):
     assert not (tmp_path / "out" / "trips_stats_3h").exists()
 
 
-def test_a_worker_killed_during_the_job_changes_nothing_in_the_output(
-    cluster, workers_python, spark, conf, tmp_path
+def test_the_pipeline_on_a_cluster_loses_a_worker_and_equals_local_mode(
+    cluster, workers_python, spark, conf_at, tmp_path
 ):
-    """The second worker is killed (its pid) once the job says it computes its second table:
-    Spark re-runs the lost tasks on the other worker and the tables equal a local run's."""
-    import signal
-    import time
-
-    from storage.sample_trips import generate_trips, write_trips
-
+    """jobs.pipeline submitted to the cluster, its second worker killed (by its pid) once the job
+    says it computes its second table: Spark re-runs the lost tasks on the other worker, the
+    application finishes, and its tables and training set equal a local-mode run's. Last in the
+    module: the cluster keeps one worker after it."""
     url, state = cluster
-    write_trips(generate_trips(rows=200_000, days=6, seed=8, drivers=200), tmp_path / "trips")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
+    work = tmp_path / "submitted"
+    work.mkdir()
+    generate = ("generate.rows=200000", "generate.days=6", "generate.drivers=200")
     command = [
         "bash",
         str(PROJECT / "scripts" / "submit.sh"),
@@ -163,14 +129,13 @@ def test_a_worker_killed_during_the_job_changes_nothing_in_the_output(
         url,
         "--workers-python",
         workers_python,
-        "jobs.compute_features",
-        "--trips",
-        str(tmp_path / "trips"),
-        "--out",
-        str(tmp_path / "out"),
+        "jobs.pipeline",
+        *(a for setting in generate for a in ("--set", setting)),
     ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
+    earlier = {a["id"] for a in _master_state(state)["completedapps"]}
     job = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     said = []
     worker = state / "worker-2.pid"
@@ -185,12 +150,28 @@ def test_a_worker_killed_during_the_job_changes_nothing_in_the_output(
     finally:
         if job.poll() is None:
             job.kill()
+    said = "".join(said)
+    assert "pipeline summary" in said
+    assert f"master {url}" in said
     assert not worker.exists(), "the job never reached its second table"
-    assert "Lost executor" in "".join(said), "the worker died after its tasks were done"
+    assert "Lost executor" in said, "the worker died after its tasks were done"
+    apps = [a for a in _master_state(state)["completedapps"] if a["id"] not in earlier]
+    assert [(a["name"], a["state"]) for a in apps] == [("trip-features", "FINISHED")]
+    for name in ("worker-1", "worker-2"):  # both workers ran executors of the application
+        assert list((state / name).glob("app-*/*/stderr")), f"{name} ran no executor"
 
+    data = work / "data"
     local = tmp_path / "local"
-    compute_features.run(spark, conf, trips=str(tmp_path / "trips"), out=str(local))
+    conf = conf_at(local, trips=data / "trips")
+    compute_features.run(spark, conf)
     for table in (*TABLES, "quarantine"):
         pd.testing.assert_frame_equal(
-            _read(tmp_path / "out" / table), _read(local / table), obj=table
+            _read(data / "features" / table), _read(local / "features" / table), obj=table
         )
+    register.run(conf)
+    training_set.run(
+        spark, conf, str(data / "training_entities"), "driver_trips_v1", str(local / "ts")
+    )
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(data / "training_sets" / "driver_trips_v1"), pd.read_parquet(local / "ts")
+    )
