@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -100,7 +101,8 @@ def test_a_job_killed_between_tables_or_before_the_swap_changes_nothing(
 ):
     out, before = published
     job = _job(trips["new"], out, kill_at=point)
-    assert job.wait(300) == -9, job.stderr.read()[-3000:]
+    _, said = job.communicate(timeout=300)  # read while it runs: a full pipe would stall it
+    assert job.returncode == -9, said[-3000:]
     _assert_unchanged(out, before)
     assert any((out / ".staging").iterdir()) or (out / ".versions").exists()
     compute_features.run(spark, conf, trips=trips["old"], out=str(out))  # the next run repairs
@@ -116,10 +118,13 @@ def test_two_jobs_on_different_dates_at_once(spark, conf, trips, tmp_path):
         _job(trips["old"], shared, "--start", "2026-01-05", "--end", "2026-01-07"),
         _job(trips["old"], shared, "--start", "2026-01-08", "--end", "2026-01-10"),
     ]
-    full = tmp_path / "full"  # the reference, while the jobs start
-    compute_features.run(spark, conf, trips=trips["old"], out=str(full))
-    for job in jobs:
-        assert job.wait(600) == 0, job.stderr.read()[-3000:]
+    with ThreadPoolExecutor() as pool:  # their output read while they run: a full pipe stalls
+        ends = [pool.submit(job.communicate, timeout=600) for job in jobs]
+        full = tmp_path / "full"  # the reference, meanwhile
+        compute_features.run(spark, conf, trips=trips["old"], out=str(full))
+        for job, end in zip(jobs, ends, strict=True):
+            said = end.result()[1]
+            assert job.returncode == 0, said[-3000:]
     for table in PUBLISHED:
         pd.testing.assert_frame_equal(_read(shared, table), _read(full, table), obj=table)
 
