@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -114,18 +115,21 @@ def test_every_lookup_during_a_materialization_is_answered_old_or_new_per_driver
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         job = _job(conf)
         answers = 0
-        try:
-            while job.poll() is None:
-                status, answer = post(connection, body)
-                assert status == 200, answer
-                rows = _rows(answer)
-                for driver, row, before, after in zip(drivers, rows, old, new, strict=True):
-                    assert row in (before, after), f"driver {driver}: {row} is neither row"
-                answers += 1
-        finally:
-            if job.poll() is None:
-                job.kill()
-            _, err = job.communicate(timeout=60)
+        # the job's output read while it runs (a full pipe would stall it), for at most 10 min
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ended = pool.submit(job.communicate, timeout=600)
+            try:
+                while not ended.done():
+                    status, answer = post(connection, body)
+                    assert status == 200, answer
+                    rows = _rows(answer)
+                    for driver, row, before, after in zip(drivers, rows, old, new, strict=True):
+                        assert row in (before, after), f"driver {driver}: {row} is neither row"
+                    answers += 1
+            finally:
+                if not ended.done():
+                    job.kill()
+            err = ended.result()[1]
         assert job.returncode == 0, err[-3000:]
         status, answer = post(connection, body)
     assert status == 200 and _rows(answer) == new
