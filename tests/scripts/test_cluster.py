@@ -157,8 +157,9 @@ def test_the_pipeline_on_a_cluster_loses_a_worker_and_equals_local_mode(
     assert "Lost executor" in said, "the worker died after its tasks were done"
     apps = [a for a in _master_state(state)["completedapps"] if a["id"] not in earlier]
     assert [(a["name"], a["state"]) for a in apps] == [("trip-features", "FINISHED")]
-    for name in ("worker-1", "worker-2"):  # both workers ran executors of the application
-        assert list((state / name).glob("app-*/*/stderr")), f"{name} ran no executor"
+    for name in ("worker-1", "worker-2"):  # both workers ran executors of this application
+        ran = list((state / name / apps[0]["id"]).glob("*/stderr"))
+        assert ran, f"{name} ran no executor of {apps[0]['id']}"
 
     data = work / "data"
     local = tmp_path / "local"
