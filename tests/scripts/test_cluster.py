@@ -52,13 +52,18 @@ def cluster(tmp_path_factory):
             pytest.fail(f"{pidfile} left behind")
 
 
-def _submit(url: str, workers_python, *job, cwd: Path) -> subprocess.CompletedProcess:
-    """scripts/submit.sh from `cwd` (the job's workspace), without this run's Spark variables."""
+def _submission(url: str, workers_python, *job) -> tuple[list[str], dict[str, str]]:
+    """The command line of scripts/submit.sh for `job`, and its environment: this one without
+    this run's Spark variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
     submit = PROJECT / "scripts" / "submit.sh"
-    return _script(
-        submit, "--master", url, "--workers-python", workers_python, *job, env=env, cwd=cwd
-    )
+    return [str(submit), "--master", url, "--workers-python", str(workers_python), *job], env
+
+
+def _submit(url: str, workers_python, *job, cwd: Path) -> subprocess.CompletedProcess:
+    """scripts/submit.sh from `cwd` (the job's workspace)."""
+    args, env = _submission(url, workers_python, *job)
+    return _script(*args, env=env, cwd=cwd)
 
 
 def _master_state(state: Path) -> dict:
@@ -122,20 +127,16 @@ def test_the_pipeline_on_a_cluster_loses_a_worker_and_equals_local_mode(
     work = tmp_path / "submitted"
     work.mkdir()
     generate = ("generate.rows=200000", "generate.days=6", "generate.drivers=200")
-    command = [
-        "bash",
-        str(PROJECT / "scripts" / "submit.sh"),
-        "--master",
-        url,
-        "--workers-python",
-        workers_python,
-        "jobs.pipeline",
-        *(a for setting in generate for a in ("--set", setting)),
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
+    pipeline = ("jobs.pipeline", *(a for setting in generate for a in ("--set", setting)))
+    args, env = _submission(url, workers_python, *pipeline)
     earlier = {a["id"] for a in _master_state(state)["completedapps"]}
     job = subprocess.Popen(
-        command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ["bash", *args],
+        cwd=work,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     said = []
     worker = state / "worker-2.pid"
