@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import numbers
+
 import pandas as pd
 
 
 def parse_duration(value: str | pd.Timedelta, what: str) -> pd.Timedelta:
     """A positive duration, or an error naming `what` and the form to give."""
+    if isinstance(value, numbers.Real):  # pandas would take it as nanoseconds: 3600 -> 3.6 us
+        raise ValueError(
+            f"{what} {value!r} has no unit: write it like '90s', '30min', '3h' or '7d' "
+            "(in YAML, 1:00:00 is the number 3600)"
+        )
     try:
         length = pd.Timedelta(value)
     except (ValueError, TypeError) as err:

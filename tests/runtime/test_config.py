@@ -80,6 +80,17 @@ def test_every_mistake_of_a_file_is_named_at_once_before_any_job_runs(tmp_path):
         assert problem in said
 
 
+@pytest.mark.parametrize("written", ["3600", "1:00:00", "0.5"])
+def test_a_duration_without_a_unit_is_refused_not_read_as_nanoseconds(written):
+    """pandas reads a bare number as nanoseconds (a ttl of 3600 was 4 us, a slack of 60 was 0),
+    and YAML reads 1:00:00 as the number 3600."""
+    conf = load_config("local")
+    for setting in ("quality.future_slack", "features.tables.driver_activity.ttl"):
+        with pytest.raises(ConfigError, match=f"{setting} is .*has no unit: write it like '90s'"):
+            apply_override(conf, f"{setting}={written}")
+    assert apply_override(conf, "publication.retention=0").publication.retention == dt.timedelta(0)
+
+
 def test_overrides_are_checked_together_and_leave_the_settings_given_unchanged():
     conf = load_config("local")
     moved = apply_override(conf, "paths.features=elsewhere", "generate.rows=7")
