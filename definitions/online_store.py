@@ -6,7 +6,8 @@
             Databricks, a cluster variable set from a secret scope) or, when the variable is
             unset, from `secret_scope`/`secret_key` through dbutils; never from a file
 
-Lookups and materialization against a Redis that is down fail with a message naming the server.
+Lookups and materialization against a Redis that is down fail, after the few tries conf's
+`retries` allows (definitions/redis_online_store.py), with a message naming the server.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from runtime.errors import JobError
 from runtime.settings import OnlineStoreSettings, Settings
 
 SQLITE_STORE_TYPE = "definitions.sqlite_online_store.ProjectSqliteOnlineStore"
+REDIS_STORE_TYPE = "definitions.redis_online_store.ProjectRedisOnlineStore"
 REDIS_TIMEOUTS = {"socket_connect_timeout": 3, "socket_timeout": 10}  # seconds: fail, never hang
 
 
@@ -51,9 +53,11 @@ def online_store_settings(conf: Settings, expand: bool = True) -> dict[str, Any]
     present = {part.split("=", 1)[0] for part in connection.split(",") if "=" in part}
     extra = [f"{k}={v}" for k, v in REDIS_TIMEOUTS.items() if k not in present]
     settings = {
-        "type": "redis",
+        "type": REDIS_STORE_TYPE,
         "redis_type": chosen.redis_type,
         "connection_string": ",".join([connection, *extra]),
+        "retries": chosen.retries,
+        "retry_backoff_cap_seconds": chosen.retry_backoff_cap.total_seconds(),
     }
     if chosen.key_ttl_seconds:
         settings["key_ttl_seconds"] = chosen.key_ttl_seconds
@@ -111,7 +115,7 @@ def answering(settings: dict[str, Any]) -> Iterator[None]:
                 f"({type(err).__name__}: {err}): point paths.online_store at a file this user "
                 "can write (not a folder), on a local disk"
             ) from err
-        if settings.get("type") == "redis":
+        if settings.get("type") == REDIS_STORE_TYPE:
             from redis.exceptions import ConnectionError, TimeoutError
 
             if isinstance(err, ConnectionError | TimeoutError):
@@ -124,7 +128,7 @@ def check_writable(store, settings: dict[str, Any]) -> None:
     `store` (Feast's, configured by `settings`) cannot be written: a Redis that does not answer, a
     sqlite path that is a folder, not a database, or read-only."""
     with answering(settings):
-        if settings["type"] == "redis":
+        if settings["type"] == REDIS_STORE_TYPE:
             online = store._get_provider().online_store
             online._get_client(store.config.online_store).ping()
         elif settings["type"] == SQLITE_STORE_TYPE:

@@ -190,6 +190,10 @@ class OnlineStoreSettings(Section):
     key_ttl_seconds: Annotated[int, Field(gt=0)] | None = None
     secret_scope: str | None = None  # Databricks: read the string from this secret scope
     secret_key: str = "redis"
+    # A call to a Redis that does not answer is tried 1 + retries times, the pause between tries
+    # doubling from 50 ms up to retry_backoff_cap (definitions/redis_online_store.py)
+    retries: Annotated[int, Field(ge=0)] = 2
+    retry_backoff_cap: Duration = dt.timedelta(milliseconds=500)
 
 
 class FeastSettings(Section):

@@ -20,7 +20,7 @@ from jobs import materialize
 from runtime.config import apply_override
 from runtime.settings import Settings
 from tests.feature_serving.conftest import FULL_END, post, running_server
-from tests.jobs.feast_serving import PROJECT, latest_per_driver
+from tests.jobs.feast_serving import PROJECT, latest_per_driver, online_store_overrides
 from tests.shipped_catalogue import WINDOWS
 
 ACTIVITY = WINDOWS  # every window the catalogue declares
@@ -59,10 +59,7 @@ def _job(conf: Settings, kill_at: str | None = None) -> subprocess.Popen:
         env["TRIP_FEATURES_KILL_AT"] = kill_at
     overrides = [f"paths.{k}={getattr(conf.paths, k)}" for k in ("trips", "features", "registry")]
     overrides += [f"paths.online_store={conf.paths.online_store}"]
-    overrides += [
-        f"feast.online_store.{k}={v}"
-        for k, v in conf.feast.online_store.model_dump(exclude_none=True).items()
-    ]
+    overrides += online_store_overrides(conf)
     overrides += ["spark.conf.spark.sql.shuffle.partitions=2"]
     return subprocess.Popen(
         [sys.executable, "-m", "jobs.materialize", "--start", "2026-01-01", "--end", FULL_END]

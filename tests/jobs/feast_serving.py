@@ -66,10 +66,7 @@ def start_project_serve(conf: Settings, stderr=subprocess.DEVNULL) -> tuple[subp
         f"paths.registry={conf.paths.registry}",
         f"paths.online_store={conf.paths.online_store}",
         f"serving.port={port}",
-        *(
-            f"feast.online_store.{k}={v}"
-            for k, v in conf.feast.online_store.model_dump(exclude_none=True).items()
-        ),
+        *online_store_overrides(conf),
     ]
     server = subprocess.Popen(
         [sys.executable, "-m", "jobs.serve", *(a for o in overrides for a in ("--set", o))],
@@ -140,3 +137,10 @@ def own_materialized(conf: Settings, folder: Path, end: str) -> dict:
     register.run(conf)
     materialize.run(conf, start="2026-01-01", end=end)
     return conf
+
+
+def online_store_overrides(conf) -> list[str]:
+    """conf's online store as `--set` overrides for a job in another process (durations in the
+    ISO form conf reads back, e.g. PT0.5S)."""
+    chosen = conf.feast.online_store.model_dump(mode="json", exclude_none=True)
+    return [f"feast.online_store.{k}={v}" for k, v in chosen.items()]

@@ -2,6 +2,7 @@
 real redis-server as they do on sqlite; a Redis that is down is named in one clear error; an
 interrupted materialization is completed by the next and nothing older replaces what is served."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -91,6 +92,75 @@ def test_a_redis_that_is_down_is_named(redis_conf, unused_port, monkeypatch):
         materialize.lookup(conf, [1000])
     with pytest.raises(OnlineStoreError, match="does not answer"):
         materialize.run(conf, start="2026-01-01", end="2026-01-12")
+
+
+def test_each_call_to_a_redis_that_drops_connections_is_tried_as_often_as_conf_says(
+    redis_conf, monkeypatch
+):
+    """1 + feast.online_store.retries tries a call, on the clients of lookups (sync and async)
+    and writes, not redis-py's default of 4 tries with pauses of seconds."""
+    conf, _, _ = redis_conf
+    with _dropping_listener() as (address, accepted):
+        monkeypatch.setenv("TRIP_FEATURES_REDIS", address)
+        once = _tries(apply_override(conf, "feast.online_store.retries=0"), accepted)
+        four_times = _tries(apply_override(conf, "feast.online_store.retries=3"), accepted)
+    for path, tries in once.items():
+        assert tries >= 1, once
+        assert four_times[path] == 4 * tries, (once, four_times)
+
+
+def _tries(conf, accepted) -> dict[str, int]:
+    """The connections a lookup (sync and async) and a materialization's write check each made
+    before failing."""
+    import asyncio
+
+    from redis.exceptions import ConnectionError
+
+    store = feature_store(conf)
+    asked = store.get_feature_service("driver_activity_v1")
+    row = {"driver_id": 1000, "request_timestamp": pd.Timestamp("2026-01-10", tz="UTC")}
+    calls = {
+        "lookup": lambda: materialize.lookup(conf, [1000]),
+        "async lookup": lambda: asyncio.run(store.get_online_features_async(asked, [row])),
+        "write check": lambda: materialize.run(conf, start="2026-01-01"),
+    }
+    tries = {}
+    for path, call in calls.items():
+        before = accepted()
+        with pytest.raises((OnlineStoreError, ConnectionError)):
+            call()
+        tries[path] = accepted() - before
+    return tries
+
+
+@contextlib.contextmanager
+def _dropping_listener():
+    """A loopback port that accepts each connection and closes it at once; yields its address
+    and a function giving how many connections it accepted."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    accepted = []
+
+    def serve():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:  # closed: the test is over
+                return
+            accepted.append(1)
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}", lambda: len(accepted)
+    finally:
+        listener.close()
+        thread.join(timeout=10)
 
 
 @pytest.mark.parametrize("kind", ["a folder", "a read-only file"])
