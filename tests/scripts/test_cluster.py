@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -137,9 +138,13 @@ def test_the_pipeline_on_a_cluster_loses_a_worker_and_equals_local_mode(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own group: the deadline stops the driver's Python too
     )
     said = []
     worker = state / "worker-2.pid"
+    # A job that hangs without a word would hold the loop below: its whole group goes at 600 s
+    deadline = threading.Timer(600, os.killpg, (job.pid, signal.SIGKILL))
+    deadline.start()
     try:
         for line in job.stdout:
             said.append(line)
@@ -149,8 +154,9 @@ def test_the_pipeline_on_a_cluster_loses_a_worker_and_equals_local_mode(
                 worker.unlink()
         assert job.wait(600) == 0, "".join(said)[-4000:]
     finally:
+        deadline.cancel()
         if job.poll() is None:
-            job.kill()
+            os.killpg(job.pid, signal.SIGKILL)
     said = "".join(said)
     assert "pipeline summary" in said
     assert f"master {url}" in said
