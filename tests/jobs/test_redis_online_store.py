@@ -143,14 +143,16 @@ def _dropping_listener():
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
+    listener.settimeout(0.1)  # a closed socket does not wake accept(): the loop looks at `over`
+    over = threading.Event()
     accepted = []
 
     def serve():
-        while True:
+        while not over.is_set():
             try:
                 connection, _ = listener.accept()
-            except OSError:  # closed: the test is over
-                return
+            except TimeoutError:
+                continue
             accepted.append(1)
             connection.close()
 
@@ -159,8 +161,9 @@ def _dropping_listener():
     try:
         yield f"127.0.0.1:{listener.getsockname()[1]}", lambda: len(accepted)
     finally:
+        over.set()
+        thread.join()
         listener.close()
-        thread.join(timeout=10)
 
 
 @pytest.mark.parametrize("kind", ["a folder", "a read-only file"])
