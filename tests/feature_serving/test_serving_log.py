@@ -116,7 +116,7 @@ def _answered_after_start(server, port: int, drivers: list[int]) -> None:
         except OSError:
             assert server.poll() is None, "jobs.serve exited"
             assert time.monotonic() < deadline, "jobs.serve did not answer within 120 s"
-            time.sleep(0.5)
+            time.sleep(0.1)
     for driver in drivers[1:]:
         _ask(port, driver)
 

@@ -129,7 +129,7 @@ def test_the_job_serves_over_tls_to_key_holders_only(own_registry, tmp_path):
             except OSError:
                 assert server.poll() is None, server.stderr.read()[-3000:]
                 assert time.monotonic() < deadline, "jobs.serve did not answer within 120 s"
-                time.sleep(0.5)
+                time.sleep(0.1)
         assert status == 401
         status, answer = ask({"Authorization": f"Bearer {api_key}"})
         assert status == 200 and json.loads(answer)["results"]

@@ -35,7 +35,7 @@ def _wait_for(port: int, process: subprocess.Popen, seconds: float = 90) -> None
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
         except OSError:
-            time.sleep(0.3)
+            time.sleep(0.1)
     raise AssertionError(f"the UI server did not listen on {port} within {seconds} s")
 
 
