@@ -94,6 +94,31 @@ def test_a_redis_that_is_down_is_named(redis_conf, unused_port, monkeypatch):
         materialize.run(conf, start="2026-01-01", end="2026-01-12")
 
 
+def test_the_feature_server_answers_a_redis_that_is_down_with_a_503_that_says_what_to_do(
+    redis_conf, unused_port, monkeypatch
+):
+    """Through the HTTP server, as a model server would ask: a 503 naming the Redis and what to
+    do, on a connection that stays open for the next request."""
+    import http.client
+
+    from tests.feature_serving.conftest import post, running_server
+
+    conf, _, _ = redis_conf
+    monkeypatch.setenv("TRIP_FEATURES_REDIS", f"127.0.0.1:{unused_port}")
+    asked = {
+        "feature_service": "driver_activity_v1",
+        "entities": {"driver_id": [1001], "request_timestamp": ["2026-01-09T17:45:00Z"]},
+    }
+    with running_server(conf) as (port, _):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(2):
+            status, answer = post(connection, asked)
+            assert status == 503, answer
+            assert f"127.0.0.1:{unused_port} does not answer" in answer["error"], answer
+            assert "start it" in answer["error"], answer
+        connection.close()
+
+
 def test_each_call_to_a_redis_that_drops_connections_is_tried_as_often_as_conf_says(
     redis_conf, monkeypatch
 ):
