@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.temporal_windows import _best
+from benchmarks.windows_vs_asof_join import _best
 from runtime.config import load_config
 from storage.sample_trips import generate_trips, write_trips
 

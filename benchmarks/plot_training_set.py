@@ -1,4 +1,4 @@
-"""Plots benchmarks/results/training_set.csv (from benchmarks.training_set) into docs/.
+"""Plots benchmarks/results/training_set.csv (from benchmarks.versus_feast_store) into docs/.
 
 .venv/bin/python -m benchmarks.plot_training_set
 """

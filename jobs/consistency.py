@@ -1,5 +1,5 @@
 """Replays the serving log: every logged answer rebuilt offline at its request time, compared
-feature by feature, every difference given one cause (quality.consistency).
+feature by feature, every difference given one cause (quality.serving_replay).
 
     python -m jobs.consistency [--service NAME ...] [--since YYYY-MM-DD]
 
@@ -19,8 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-from quality.consistency import UNEXPLAINED, replay, summary
 from quality.report import REPORTS
+from quality.serving_replay import UNEXPLAINED, replay, summary
 from runtime.errors import JobError
 from runtime.settings import Settings
 

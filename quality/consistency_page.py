@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from quality.consistency import CAUSES
 from quality.report_page import STYLE, _e, _svg
+from quality.serving_replay import CAUSES
 
 _WHY = {
     "code changed": "the view's code changed between serving and replay",

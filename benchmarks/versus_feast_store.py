@@ -1,6 +1,6 @@
 """Training set, materialization and online lookup benchmark: the project's store against Feast's.
 
-    .venv/bin/python -m benchmarks.training_set [--entities 10000 100000 1000000]
+    .venv/bin/python -m benchmarks.versus_feast_store [--entities 10000 100000 1000000]
         [--features 1000000 10000000] [--timeout 900] [--lookups 1000]
 
 Both stores read the same feature parquet (1,000 drivers) and write the training set as parquet

@@ -1,7 +1,7 @@
 """Time and peak memory of the feature job and of its Polars peer as the input grows, each run in
 a fresh process on the same trips:
 
-    .venv/bin/python -m benchmarks.sizes [--sizes 1000000 10000000 30000000] [--days-per-million 3]
+    .venv/bin/python -m benchmarks.input_growth [--sizes 1000000 10000000 30000000] [--days-per-million 3]
 
 Peak memory is the largest total resident memory of the run's process tree, sampled every 0.2 s
 (for the project: the Python driver, the JVM, whose heap spark.driver.memory caps, and the Python
@@ -143,7 +143,7 @@ def plot(rows: list[dict]) -> None:
         axis.set_ylabel(label)
         axis.grid(True, alpha=0.3)
         axis.legend()
-    fig.suptitle("Both feature tables, default quality rules (benchmarks/sizes.py)")
+    fig.suptitle("Both feature tables, default quality rules (benchmarks/input_growth.py)")
     fig.tight_layout()
     fig.savefig(PLOT, dpi=110)
 

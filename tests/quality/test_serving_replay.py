@@ -12,7 +12,7 @@ import pytest
 
 from definitions.feature_store import feature_store
 from jobs import compute_features, consistency, materialize, register
-from quality.consistency import (
+from quality.serving_replay import (
     BEFORE_ONLINE,
     CODE_CHANGED,
     LATE_TRIP,

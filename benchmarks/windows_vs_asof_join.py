@@ -1,6 +1,6 @@
 """Windows at the moment asked, measured against the as-of join they replace, in one run.
 
-    .venv/bin/python -m benchmarks.temporal_windows [--trips 10000000] [--entities 1000000]
+    .venv/bin/python -m benchmarks.windows_vs_asof_join [--trips 10000000] [--entities 1000000]
         [--drivers 1000] [--repeats 2]
 
 Offline: the same entity rows (random moments over 30 days) get the 5 driver windows of a

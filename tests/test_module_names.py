@@ -1,0 +1,30 @@
+"""No two of the project's modules share a file name: a name says which module it is, in a
+traceback, a search or an import, without its folder."""
+
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOT_SOURCES = {"build", "data", "spark-warehouse"}  # made by setup, jobs and tests
+SHARED_BY_DESIGN = {"__init__.py", "conftest.py"}
+
+
+def _modules() -> list[Path]:
+    return [
+        path
+        for path in ROOT.rglob("*.py")
+        if not any(
+            part.startswith(".") or part in NOT_SOURCES or part.endswith(".egg-info")
+            for part in path.relative_to(ROOT).parts[:-1]
+        )
+        and path.name not in SHARED_BY_DESIGN
+    ]
+
+
+def test_no_two_modules_share_a_name():
+    folders = defaultdict(list)
+    for path in _modules():
+        folders[path.name].append(str(path.parent.relative_to(ROOT)))
+    assert len(folders) > 100  # the project's modules were found
+    shared = {name: sorted(where) for name, where in folders.items() if len(where) > 1}
+    assert not shared, f"rename one of each: {shared}"
