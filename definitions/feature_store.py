@@ -22,6 +22,7 @@ from definitions.online_on_demand import on_demand_read
 from definitions.online_store import online_store_settings
 from definitions.serving_log import LogSettings, ServingLog, context_of
 from offline_store.spark_store import quiet_feast_warnings
+from runtime.config import parse_yaml
 from runtime.errors import JobError
 from runtime.locations import is_local
 from runtime.settings import Settings
@@ -41,7 +42,7 @@ def shipped_repo_settings(expand: bool = True) -> dict[str, Any]:
     """feature_repo/feature_store.yaml as shipped; ${VARIABLES} expand from the environment
     unless `expand` is False (secrets stay out of files)."""
     text = resources.files("feature_repo").joinpath("feature_store.yaml").read_text()
-    return yaml.safe_load(os.path.expandvars(text) if expand else text)
+    return parse_yaml(os.path.expandvars(text) if expand else text)
 
 
 def _repo_settings(conf: Settings, expand: bool = True) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from runtime.locations import expand_environment, is_table_name, is_uri
 from runtime.settings import Settings
 
 CONF_DIR_VARIABLE = "TRIP_FEATURES_CONF_DIR"
+# libyaml's parser, five times the speed of the pure-Python one, with the same safe types
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 HOME_VARIABLE = "TRIP_FEATURES_HOME"
 
 
@@ -48,9 +50,14 @@ def workspace() -> Path:
     return Path(os.environ.get(HOME_VARIABLE) or os.getcwd()).resolve()
 
 
+def parse_yaml(text: str) -> Any:
+    """`text` as YAML's safe types (what `yaml.safe_load` gives)."""
+    return yaml.load(text, Loader=_SAFE_LOADER)
+
+
 def _read_yaml(path: Traversable) -> dict[str, Any]:
     try:
-        content = yaml.safe_load(path.read_text()) or {}
+        content = parse_yaml(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"{path} is not valid YAML: {err}") from err
     if not isinstance(content, dict):
@@ -123,7 +130,7 @@ def _override(conf: dict[str, Any], assignment: str) -> dict[str, Any]:
         raise ConfigError(f"override '{assignment}' must look like key.path=value")
     dotted, raw = assignment.split("=", 1)
     keys = _split_key(conf, dotted.strip())
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    value = parse_yaml(raw) if raw.strip() else ""
     updated = copy.deepcopy(conf)
     node = updated
     for key in keys[:-1]:

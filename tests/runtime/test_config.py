@@ -59,6 +59,15 @@ def test_settings_are_typed_and_read_only():
         conf.paths.features = "/elsewhere"
 
 
+def test_a_file_that_is_not_yaml_is_named_with_the_line_to_fix(tmp_path):
+    (tmp_path / "mine.yaml").write_text("spark:\n  master: [local[1]\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config("mine", conf_dir=tmp_path)
+    said = str(raised.value)
+    assert "mine.yaml is not valid YAML" in said
+    assert "line 2, column" in said
+
+
 def test_every_mistake_of_a_file_is_named_at_once_before_any_job_runs(tmp_path):
     (tmp_path / "mine.yaml").write_text(
         "spark:\n  mastr: local[1]\n"
