@@ -19,19 +19,23 @@ def percentile_oracle(trips: pd.DataFrame, window: str) -> pd.Series:
     w = pd.Timedelta(window) // pd.Timedelta(1, "us")
     ts, ids = _micros(trips["event_timestamp"]), trips["trip_id"].to_numpy()
     dist = trips["trip_dist"].to_numpy(dtype=float, na_value=np.nan)
-    key = list(zip(ts, ids, strict=True))
     out = {}
     for i in range(len(trips)):
         if np.isnan(dist[i]):
             out[ids[i]] = np.nan
             continue
-        members = [j for j in range(len(trips)) if key[j] <= key[i] and ts[j] > ts[i] - w]
+        members = _not_after(ts, ids, i) & (ts > ts[i] - w)
         values = dist[members]
         values = values[~np.isnan(values)]
         less = np.sum(values < dist[i])
         equal = np.sum(values == dist[i])
         out[ids[i]] = (less + (equal + 1) / 2) / len(values)
     return pd.Series(out, name="percentile_dist_rolling_3h")
+
+
+def _not_after(ts: np.ndarray, ids: np.ndarray, i: int) -> np.ndarray:
+    """Which rows come at or before row i in (time, trip_id) order."""
+    return (ts < ts[i]) | ((ts == ts[i]) & (ids <= ids[i]))
 
 
 def _aggregate(how: str, members: np.ndarray) -> float:
@@ -51,12 +55,11 @@ def driver_window_oracle(trips: pd.DataFrame, windows: dict[str, tuple[str, str]
     dist = trips["trip_dist"].to_numpy(dtype=float, na_value=np.nan)
     rows = {}
     for i in range(len(trips)):
-        same = np.flatnonzero(drivers == drivers[i])
-        earlier = [j for j in same if (ts[j], ids[j]) <= (ts[i], ids[i])]
+        earlier = (drivers == drivers[i]) & _not_after(ts, ids, i)
         row = {}
         for name, (how, length) in windows.items():
             w = pd.Timedelta(length) // pd.Timedelta(1, "us")
-            members = [j for j in earlier if ts[j] > ts[i] - w]
+            members = np.flatnonzero(earlier & (ts > ts[i] - w))
             row[name] = _aggregate(how, dist[members])
         rows[ids[i]] = row
     return pd.DataFrame.from_dict(rows, orient="index")
