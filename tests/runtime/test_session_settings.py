@@ -53,3 +53,24 @@ def test_an_in_process_spark_listens_on_loopback_only_and_has_no_web_ui(spark):
     assert mine, f"the driver JVM (pid {pid}) listens nowhere: ss shows {listening[:5]}"
     addresses = {line.split()[3].rsplit(":", 1)[0] for line in mine}
     assert addresses <= {"127.0.0.1", "[::ffff:127.0.0.1]"}, mine
+
+
+def test_python_workers_import_none_of_hamiltons_extensions(spark, conf):
+    """conf gives a session's Python workers HAMILTON_AUTOLOAD_EXTENSIONS=0 (spark.executorEnv,
+    on spark-submit's command line too: cluster workers inherit nothing from the driver), so the
+    transforms they import bring no dask or matplotlib."""
+    from runtime.submit_conf import submit_arguments
+
+    assert spark.sparkContext.environment["HAMILTON_AUTOLOAD_EXTENSIONS"] == "0"
+    assert "spark.executorEnv.HAMILTON_AUTOLOAD_EXTENSIONS=0" in submit_arguments(conf)
+
+    def imported(_):
+        import os
+        import sys
+
+        import transforms.feature_tables  # noqa: F401
+
+        extensions = sorted(m for m in ("dask", "matplotlib", "polars") if m in sys.modules)
+        yield os.environ.get("HAMILTON_AUTOLOAD_EXTENSIONS"), extensions
+
+    assert spark.sparkContext.parallelize([0], 1).mapPartitions(imported).collect() == [("0", [])]
