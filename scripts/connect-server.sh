@@ -53,9 +53,15 @@ start() {
   settings="$("$python_bin" -m runtime.submit_conf --env "$env_name" --caller connect-server.sh)" || exit 2
   local submit_conf=()
   mapfile -t submit_conf <<<"$settings"
+  # Spark Connect gives its sessions' Python workers the server's own environment, not conf's
+  # spark.executorEnv (as a classic session does): so the server gets those variables.
+  local worker_env=() line
+  for line in "${submit_conf[@]}"; do
+    if [[ "$line" == spark.executorEnv.*=* ]]; then worker_env+=("${line#spark.executorEnv.}"); fi
+  done
   # What sbin/start-connect-server.sh runs, in the foreground of a background job, so its pid is ours.
   SPARK_HOME="$spark_home" SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$python_bin" TZ=UTC \
-    nohup "$spark_home/bin/spark-submit" --master "$master" \
+    nohup env "${worker_env[@]}" "$spark_home/bin/spark-submit" --master "$master" \
     --class org.apache.spark.sql.connect.service.SparkConnectServer \
     --name trip-features-connect \
     "${submit_conf[@]}" \

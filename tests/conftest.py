@@ -168,7 +168,9 @@ def connect_server(tmp_path_factory, workers_python):
     from tests.connect_clients import ConnectServer
 
     state = tmp_path_factory.mktemp("connect")
-    env = {**os.environ, "TRIP_FEATURES_CONNECT_DIR": str(state), "PYTHON": workers_python}
+    # A server's environment, not this process's: importing jobs set HAMILTON_AUTOLOAD_EXTENSIONS.
+    own = {k: v for k, v in os.environ.items() if k != "HAMILTON_AUTOLOAD_EXTENSIONS"}
+    env = {**own, "TRIP_FEATURES_CONNECT_DIR": str(state), "PYTHON": workers_python}
     script = Path(__file__).resolve().parents[1] / "scripts" / "connect-server.sh"
     try:
         started = subprocess.run(

@@ -188,6 +188,31 @@ def test_the_server_runs_with_the_spark_settings_of_conf(server, tmp_path):
     }
 
 
+def test_the_sessions_python_workers_get_the_environment_conf_gives_executors(server, tmp_path):
+    """conf's spark.executorEnv reaches the Python workers of a Connect session (the server
+    hands them its own environment): HAMILTON_AUTOLOAD_EXTENSIONS=0 spares each worker Hamilton's
+    imports of dask, matplotlib and the rest when it imports the transforms."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from pyspark.sql import SparkSession
+        spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+
+        def seen(batches):
+            import os
+            import pyarrow as pa
+            value = os.environ.get("HAMILTON_AUTOLOAD_EXTENSIONS", "unset")
+            for _ in batches:
+                yield pa.RecordBatch.from_pydict({"value": [value]})
+
+        print(spark.range(1).mapInArrow(seen, "value string").first()["value"])
+        """
+    )
+    result = _client(server, "-c", code, server, cwd=tmp_path)
+    expected = load_config("local").spark.conf["spark.executorEnv.HAMILTON_AUTOLOAD_EXTENSIONS"]
+    assert result.stdout.strip().splitlines()[-1] == expected == "0"
+
+
 def test_a_connect_url_with_nothing_behind_it_is_a_clear_error(tmp_path, unused_port):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
     result = subprocess.run(
