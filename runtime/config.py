@@ -24,9 +24,9 @@ from runtime.locations import expand_environment, is_table_name, is_uri
 from runtime.settings import Settings
 
 CONF_DIR_VARIABLE = "TRIP_FEATURES_CONF_DIR"
+HOME_VARIABLE = "TRIP_FEATURES_HOME"
 # libyaml's parser, five times the speed of the pure-Python one, with the same safe types
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-HOME_VARIABLE = "TRIP_FEATURES_HOME"
 
 
 def cache_folder(name: str, override_variable: str) -> Path:
