@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from storage.sample_trips import generate_trips, write_trips
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 PROJECT = Path(__file__).resolve().parents[1]
 

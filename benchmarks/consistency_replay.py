@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.windows_vs_asof_join import _best
-from runtime.config import load_config
-from storage.sample_trips import generate_trips, write_trips
+from trip_features.runtime.config import load_config
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 SERVICE = "driver_trips_v1"
 
@@ -36,7 +36,7 @@ def main() -> None:
     try:
         from definitions.feature_store import feature_store
         from jobs import compute_features, consistency, materialize, register, training_set
-        from runtime.session import get_spark
+        from trip_features.runtime.session import get_spark
 
         write_trips(generate_trips(rows=200_000, days=14, seed=42), root / "trips")
         conf = load_config(

@@ -19,10 +19,10 @@ import time
 import pandas as pd
 
 from jobs import compute_features
-from runtime.config import load_config
-from runtime.session import get_spark
-from storage.sample_trips import generate_trips, write_trips
-from storage.table_layout import PARTITION_COLUMN, with_date_partition
+from trip_features.runtime.config import load_config
+from trip_features.runtime.session import get_spark
+from trip_features.storage.sample_trips import generate_trips, write_trips
+from trip_features.storage.table_layout import PARTITION_COLUMN, with_date_partition
 
 
 def seed_pandas(trips_path: str, out: str, deterministic: bool) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from storage.sample_trips import generate_trips, write_trips
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 PROJECT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT / "benchmarks" / "results" / "sizes.csv"

@@ -30,8 +30,8 @@ from benchmarks.online_lookup import (
     serving,
     store_overrides,
 )
-from runtime.config import load_config
-from storage.sample_trips import generate_trips, write_trips
+from trip_features.runtime.config import load_config
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 SERVICE = "driver_activity_v1"
 BUSY, HOT = 900_001, 900_002
@@ -76,7 +76,7 @@ def main() -> None:
         os.environ["TRIP_FEATURES_REDIS"] = address
         from definitions.feature_store import feature_store
         from jobs import compute_features, materialize, register
-        from runtime.session import get_spark
+        from trip_features.runtime.session import get_spark
 
         shared = [f"paths.trips={root / 'trips'}", f"paths.features={root / 'features'}"]
         spark = get_spark(load_config("local", shared))

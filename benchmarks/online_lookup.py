@@ -8,7 +8,7 @@ features of sample trips, registers and materializes them into each store, then 
 service sends --requests sequential lookups of one random driver after 100 warm-up ones, in
 process (get_online_features) and over HTTP, one kept-alive connection, to two servers on free
 loopback ports (stopped by their pids): the stock `feast serve`, and `jobs.serve` (the project's
-server, `feature_serving/`). In process, the lookups are measured with the serving log on (as
+server, `trip_features/feature_serving/`). In process, the lookups are measured with the serving log on (as
 shipped: every answer logged), then off, per store and service. Materialized up to the
 last trip and asked at it, so the windows at the moment asked hold that driver's week of trips.
 Prints p50, p99 and max in milliseconds and the ratio of p50 to the in-process sqlite p50 (log on)
@@ -33,9 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from runtime.config import load_config
-from runtime.settings import Settings
-from storage.sample_trips import generate_trips, write_trips
+from trip_features.runtime.config import load_config
+from trip_features.runtime.settings import Settings
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 SERVICES = ("driver_activity_v1", "driver_trips_v1")
 
@@ -201,7 +201,7 @@ def main() -> None:
         os.environ["TRIP_FEATURES_REDIS"] = address
         from definitions.feature_store import feature_store
         from jobs import compute_features, materialize, register
-        from runtime.session import get_spark
+        from trip_features.runtime.session import get_spark
 
         shared = [f"paths.trips={root / 'trips'}", f"paths.features={root / 'features'}"]
         base = load_config("local", shared)

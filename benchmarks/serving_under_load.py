@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.online_lookup import _serve, _start_redis, store_overrides
-from runtime.config import load_config
-from storage.sample_trips import generate_trips, write_trips
+from trip_features.runtime.config import load_config
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 BAD_BODIES = [
     {"feature_service": "driver_activity_v1", "entities": {"driver_id": ["abc"]}},
@@ -163,7 +163,7 @@ def main() -> None:
     rows = []
     try:
         from jobs import compute_features, materialize, register
-        from runtime.session import get_spark
+        from trip_features.runtime.session import get_spark
 
         shared = [f"paths.trips={root / 'trips'}", f"paths.features={root / 'features'}"]
         base = load_config("local", shared)

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from runtime.config import apply_override, load_config
-from storage.sample_trips import generate_trips, write_trips
+from trip_features.runtime.config import apply_override, load_config
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 PROJECT = Path(__file__).resolve().parents[1]
 SERVICES = ("driver_activity_v1", "driver_trips_v1")
@@ -62,7 +62,7 @@ def registered_features(root: Path, trips: int, more: tuple[str, ...] = ()) -> l
     """Writes `trips` sample trips under `root`, computes and registers their features in a
     session of its own (stopped after); returns the conf overrides that point jobs at them."""
     from jobs import compute_features, register
-    from runtime.session import get_spark
+    from trip_features.runtime.session import get_spark
 
     write_trips(generate_trips(rows=trips, days=14, seed=42), root / "trips")
     settings = [
@@ -115,7 +115,7 @@ def _warm_client(
 def _client_runs(remote: str, entities: str, service: str, out: str, repeats: str, *settings):
     """The client side of `_warm_client`: prints the timed runs' seconds as a JSON list."""
     from jobs import training_set
-    from runtime.session import get_spark
+    from trip_features.runtime.session import get_spark
 
     conf = load_config("local")
     for setting in [*settings, f"spark.remote={remote}"]:
@@ -167,7 +167,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="training-latency-"))
     try:
         from jobs import training_set
-        from runtime.session import get_spark
+        from trip_features.runtime.session import get_spark
 
         settings = registered_features(root, args.trips)
         conf = load_config("local")

@@ -33,9 +33,9 @@ from feast.types import Float64, Int64
 from pyspark.sql import functions as F
 
 from definitions.feature_store import shipped_repo_settings
-from offline_store.spark_store import ProjectSparkOfflineStoreConfig
-from runtime.config import load_config
-from runtime.session import get_spark
+from trip_features.offline_store.spark_store import ProjectSparkOfflineStoreConfig
+from trip_features.runtime.config import load_config
+from trip_features.runtime.session import get_spark
 
 DRIVERS = 1_000
 SHIPPED_REPO = shipped_repo_settings()
@@ -153,7 +153,7 @@ def http_latency(root: Path, store: FeatureStore, lookups: int) -> dict[str, flo
         "project: bench\nprovider: local\n"
         f"registry: {root / 'registry.db'}\n"
         f"online_store:\n  type: sqlite\n  path: {root / 'online.db'}\n"
-        "offline_store:\n  type: offline_store.spark_store.ProjectSparkOfflineStore\n"
+        "offline_store:\n  type: trip_features.offline_store.spark_store.ProjectSparkOfflineStore\n"
         "entity_key_serialization_version: 3\n"
     )
     with socket.socket() as s:

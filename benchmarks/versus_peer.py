@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from storage.sample_trips import generate_trips, write_trips
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 PROJECT = Path(__file__).resolve().parents[1]
 VARIANTS = ("peer", "fresh", "warm", "connect", "scale-out")
@@ -170,8 +170,8 @@ def _measure(args, work: Path) -> dict[str, list[float]]:
         same_tables(work / "fresh", peer_out)
     if "warm" in args.variants:
         from jobs import compute_features
-        from runtime.config import load_config
-        from runtime.session import get_spark
+        from trip_features.runtime.config import load_config
+        from trip_features.runtime.session import get_spark
 
         conf = load_config("local")
         spark = get_spark(conf)

@@ -5,8 +5,8 @@
 
 Offline: the same entity rows (random moments over 30 days) get the 5 driver windows of a
 per-trip table of --trips rows, once by the as-of join of the table's rows (the old answer, the
-last trip's windows; `offline_store.asof_join`) and once by the windows at each row's own time
-(`offline_store.temporal_windows`), written to Spark's noop sink; best of --repeats after a
+last trip's windows; `trip_features.offline_store.asof_join`) and once by the windows at each row's own time
+(`trip_features.offline_store.temporal_windows`), written to Spark's noop sink; best of --repeats after a
 warm-up. Materialization: each driver's recent trips (7 days before the end) built from the
 table and collected to Arrow, as Feast's materialization pulls them: source rows per second.
 Online: the per-request work the windows add, for a driver with 1,000 and with 100,000 trips in
@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import functions as F
 
-from runtime.config import load_config
-from runtime.session import get_spark
+from trip_features.runtime.config import load_config
+from trip_features.runtime.session import get_spark
 
 START = pd.Timestamp("2026-01-01", tz="UTC")
 DAYS = 30
@@ -72,8 +72,8 @@ def _best(run, repeats: int) -> float:
 
 
 def offline(spark, args) -> tuple[float, float, float]:
-    from offline_store.asof_join import ROW_ID, ViewJoin, point_in_time_join
-    from offline_store.temporal_windows import recent_trips, with_windows_at_rows
+    from trip_features.offline_store.asof_join import ROW_ID, ViewJoin, point_in_time_join
+    from trip_features.offline_store.temporal_windows import recent_trips, with_windows_at_rows
 
     folder = f"/tmp/temporal-bench-{args.trips}"
     _rows(spark, args.trips, args.drivers, 1, True).write.mode("overwrite").parquet(folder)

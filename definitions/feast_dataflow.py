@@ -19,8 +19,8 @@ from definitions import (
     temporal_views,
 )
 from definitions.serving_log import LogSettings
-from runtime.settings import Settings
 from transforms.feature_catalogue import Catalogue
+from trip_features.runtime.settings import Settings
 
 DEFINITION_MODULES = [
     entities,
@@ -73,7 +73,7 @@ def build_definitions(
 ) -> dict[str, Any]:
     """Node name -> Feast object, for every Feast object the definitions DAG makes; each view
     tagged with its table's published code version from `code_versions` (table -> version,
-    feature_lineage.code_versions.published_versions), "unknown" for a table not in it."""
+    trip_features.feature_lineage.code_versions.published_versions), "unknown" for a table not in it."""
     inputs = definition_inputs(conf, code_versions or {})
     dr = definitions_driver(inputs["catalogue"], modules)
     return dr.execute(feast_object_nodes(dr), inputs=inputs)

@@ -21,11 +21,11 @@ from definitions.feast_dataflow import build_definitions
 from definitions.online_on_demand import on_demand_read
 from definitions.online_store import online_store_settings
 from definitions.serving_log import LogSettings, ServingLog, context_of
-from offline_store.spark_store import quiet_feast_warnings
-from runtime.config import parse_yaml
-from runtime.errors import JobError
-from runtime.locations import is_local
-from runtime.settings import Settings
+from trip_features.offline_store.spark_store import quiet_feast_warnings
+from trip_features.runtime.config import parse_yaml
+from trip_features.runtime.errors import JobError
+from trip_features.runtime.locations import is_local
+from trip_features.runtime.settings import Settings
 
 quiet_feast_warnings()
 # Feast warns that the flag "typically has no effect" on a file registry; it has: a view being
@@ -307,7 +307,7 @@ def registered_store(conf: Settings) -> FeatureStore:
 
 def repo_contents(conf: Settings, code_versions: dict[str, str]) -> RepoContents:
     """The definitions DAG's objects, sorted into what Feast registers; `code_versions` are the
-    published tables' (feature_lineage.code_versions.published_versions)."""
+    published tables' (trip_features.feature_lineage.code_versions.published_versions)."""
     from feast import Entity, FeatureService, FeatureView, OnDemandFeatureView
     from feast.data_source import DataSource
 

@@ -35,7 +35,7 @@ def _table_view(
         tags={
             "table": table,
             "produced_by": f"transforms.feature_tables.{table}",
-            # the code that made the published table (feature_lineage.code_versions)
+            # the code that made the published table (trip_features.feature_lineage.code_versions)
             CODE_VERSION_TAG: code_versions.get(table, UNKNOWN),
         },
     )

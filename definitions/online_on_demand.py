@@ -28,8 +28,8 @@ from feast.type_map import python_values_to_proto_values
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from definitions.temporal_views import TIMES, _recent_column
-from offline_store.temporal_windows import TEMPORAL_TAG, plan_of_view
 from transforms.kernels.window_kernels import windows_at_times
+from trip_features.offline_store.temporal_windows import TEMPORAL_TAG, plan_of_view
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _REQUEST_TIME = "request_timestamp"

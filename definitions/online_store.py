@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import Any
 
-from runtime.errors import JobError
-from runtime.settings import OnlineStoreSettings, Settings
+from trip_features.runtime.errors import JobError
+from trip_features.runtime.settings import OnlineStoreSettings, Settings
 
 SQLITE_STORE_TYPE = "definitions.sqlite_online_store.ProjectSqliteOnlineStore"
 REDIS_STORE_TYPE = "definitions.redis_online_store.ProjectRedisOnlineStore"

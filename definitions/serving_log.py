@@ -12,7 +12,7 @@ request data, each feature's value, `__timestamp` and `__status`, then `__log_ti
 Recording is an append to a bounded queue (the answer's protobuf, not a copy); a thread turns
 the queue into Arrow tables every `flush_seconds` and hands them to Feast's
 `write_logged_features`, which the project's offline store writes as parquet under the service's
-destination, partitioned by `__log_date` (`offline_store.logged_features`). A clean stop
+destination, partitioned by `__log_date` (`trip_features.offline_store.logged_features`). A clean stop
 (SIGTERM, the end of a process) flushes what is queued. A SIGKILL loses what was queued: the
 answers of at most the last `flush_seconds`. A queue that is full drops new answers and counts
 them (`dropped`, a metric of `jobs.serve`), so a slow disk never slows lookups nor grows memory.
@@ -39,8 +39,8 @@ from feast.feature_logging import (
     FeatureServiceLoggingSource,
 )
 
-from runtime.locations import is_uri
-from runtime.settings import Settings
+from trip_features.runtime.locations import is_uri
+from trip_features.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 

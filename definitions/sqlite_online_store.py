@@ -32,7 +32,7 @@ from feast.repo_config import RepoConfig
 from feast.utils import to_naive_utc
 
 from definitions.online_store import SQLITE_STORE_TYPE
-from runtime.faults import checkpoint
+from trip_features.runtime.faults import checkpoint
 
 
 class ProjectSqliteOnlineStoreConfig(SqliteOnlineStoreConfig):

@@ -10,11 +10,11 @@ online alike; online answers are exact for the trips materialized so far.
 - `<table>_recent_trips` (online; `driver_activity_recent_trips`): per driver, the event times (microseconds) and measures of
   its trips in the longest window before the materialization's end, sorted by time. The
   project's offline store builds these rows when Feast materializes the view
-  (`offline_store.temporal_windows.recent_trips`).
+  (`trip_features.offline_store.temporal_windows.recent_trips`).
 - `<table>_now` (on demand; `driver_activity_now`): the windows, from those arrays and the request time, in
   the view's own function (`_windows_at_request`): the same code in the SDK, `jobs.serve` and
   `feast serve`. Offline the project's store computes the same windows at each training row
-  over the table's trips in one sort per driver (`offline_store.temporal_windows`), tested equal.
+  over the table's trips in one sort per driver (`trip_features.offline_store.temporal_windows`), tested equal.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from feast.types import Bytes, Float64, Int64
 from definitions.code_version_tag import CODE_VERSION_TAG, UNKNOWN
 from definitions.per_table import per_temporal_table, reading_its_table
 from definitions.sources import _table_source
-from offline_store.temporal_windows import RECENT_TRIPS_TAG, TEMPORAL_TAG
 from transforms.feature_catalogue import Catalogue
 from transforms.kernels.time_columns import window_micros
 from transforms.kernels.window_kernels import windows_at_times
+from trip_features.offline_store.temporal_windows import RECENT_TRIPS_TAG, TEMPORAL_TAG
 
 TIMES = "recent_trip_times_us"
 

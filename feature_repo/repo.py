@@ -13,8 +13,8 @@ from pathlib import Path
 os.environ.setdefault("TRIP_FEATURES_HOME", str(Path(__file__).resolve().parent.parent))
 
 from definitions.feast_dataflow import build_definitions
-from feature_lineage.code_versions import published_versions
-from runtime.config import load_config
+from trip_features.feature_lineage.code_versions import published_versions
+from trip_features.runtime.config import load_config
 
 _conf = load_config(os.environ.get("TRIP_FEATURES_ENV", "local"))
 globals().update(build_definitions(_conf, code_versions=published_versions(None, _conf)))

@@ -1,5 +1,5 @@
 """Audits every declared feature for leakage: no value depends on later trips, no window on trips
-that have left it (quality.leakage_audit): the feature tables on the pandas and the Spark engine,
+that have left it (trip_features.quality.leakage_audit): the feature tables on the pandas and the Spark engine,
 and the windows at the moment asked as training sets and online lookups compute them.
 
     python -m jobs.audit_leakage [--engine all|pandas|spark|"training rows"|online] [--cuts 3]
@@ -17,8 +17,8 @@ import sys
 
 import pandas as pd
 
-from quality.leakage_audit import AT_TRAINING_ROWS, ONLINE, audit_declared
-from runtime.errors import JobError
+from trip_features.quality.leakage_audit import AT_TRAINING_ROWS, ONLINE, audit_declared
+from trip_features.runtime.errors import JobError
 
 ENGINES = ("pandas", "spark", AT_TRAINING_ROWS, ONLINE)
 
@@ -45,7 +45,12 @@ def _shown(window) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
+    from trip_features.runtime.command_line import (
+        answered,
+        base_parser,
+        configure_logging,
+        load_from_args,
+    )
 
     parser = base_parser(__doc__)
     parser.add_argument("--engine", choices=["all", *ENGINES], default="all")
@@ -63,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         engines = list(ENGINES) if args.engine == "all" else [args.engine]
         spark = None
         if {"spark", AT_TRAINING_ROWS} & set(engines):
-            from runtime.config import apply_override
-            from runtime.session import get_spark
+            from trip_features.runtime.config import apply_override
+            from trip_features.runtime.session import get_spark
 
             # the audit's trips are a few thousand rows: a few partitions, a small-input driver
             small = apply_override(conf, "spark.conf.spark.sql.shuffle.partitions=2")

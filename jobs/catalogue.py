@@ -24,7 +24,7 @@ def readme_with_catalogue(readme: str, catalogue: Catalogue) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.command_line import base_parser, load_from_args
+    from trip_features.runtime.command_line import base_parser, load_from_args
 
     parser = base_parser(__doc__)
     parser.add_argument("--write-readme", metavar="README", help="update this README in place")

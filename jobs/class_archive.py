@@ -1,4 +1,4 @@
-"""Makes the JVM class archive of this Java and Spark installation (runtime/class_data_sharing.py).
+"""Makes the JVM class archive of this Java and Spark installation (trip_features/runtime/class_data_sharing.py).
 
     python -m jobs.class_archive [--force] [--rows 20000]
 
@@ -18,15 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from runtime import class_data_sharing
-from runtime.errors import JobError
+from trip_features.runtime import class_data_sharing
+from trip_features.runtime.errors import JobError
 
 log = logging.getLogger("jobs.class_archive")
 
 
 def build(force: bool = False, rows: int = 20_000) -> Path:
     """The archive's path, made now unless it exists (or `force`)."""
-    from runtime.session import check_java
+    from trip_features.runtime.session import check_java
 
     path = class_data_sharing.archive_path(check_java())
     if path is None:
@@ -65,8 +65,8 @@ def _record(work: str, rows: int, dump: str) -> None:
     from pyspark import SparkContext
 
     from jobs import pipeline
-    from runtime.config import load_config
-    from runtime.session import get_spark
+    from trip_features.runtime.config import load_config
+    from trip_features.runtime.session import get_spark
 
     base = load_config("local")
     overrides = [
@@ -91,7 +91,7 @@ def _record(work: str, rows: int, dump: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.command_line import answered, configure_logging
+    from trip_features.runtime.command_line import answered, configure_logging
 
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--force", action="store_true", help="make it again even if it exists")

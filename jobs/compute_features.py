@@ -5,7 +5,7 @@
     spark-submit jobs/compute_features.py --trips ... --out ...
 
 Writes `<out>/trips_stats_3h/`, `<out>/driver_activity/` and `<out>/quarantine/`, replacing only
-the dates computed, all of them at once or none (feature_runs/, storage/file_publication.py), and a quality
+the dates computed, all of them at once or none (trip_features/feature_runs/, trip_features/storage/file_publication.py), and a quality
 report under `<out>/_reports/`, also when the run fails. Windows need history: trips up to the
 longest window before --start are read, not written.
 """
@@ -16,18 +16,23 @@ import argparse
 import sys
 from pathlib import Path
 
-from feature_runs.feature_run import run
-from feature_runs.request import FeatureRequest
-from runtime.locations import is_local, is_table_name
 from transforms.feature_tables import TABLES
+from trip_features.feature_runs.feature_run import run
+from trip_features.feature_runs.request import FeatureRequest
+from trip_features.runtime.locations import is_local, is_table_name
 
 __all__ = ["main", "run"]  # run: the feature run itself (feature_runs), for notebooks
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime import input_size
-    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
-    from runtime.session import get_spark
+    from trip_features.runtime import input_size
+    from trip_features.runtime.command_line import (
+        answered,
+        base_parser,
+        configure_logging,
+        load_from_args,
+    )
+    from trip_features.runtime.session import get_spark
 
     parser: argparse.ArgumentParser = base_parser(__doc__)
     parser.add_argument("--trips", help="parquet folder or Spark table (default: conf paths.trips)")

@@ -1,5 +1,5 @@
 """Replays the serving log: every logged answer rebuilt offline at its request time, compared
-feature by feature, every difference given one cause (quality.serving_replay).
+feature by feature, every difference given one cause (trip_features.quality.serving_replay).
 
     python -m jobs.consistency [--service NAME ...] [--since YYYY-MM-DD]
 
@@ -19,10 +19,10 @@ import os
 import sys
 from pathlib import Path
 
-from quality.report import REPORTS
-from quality.serving_replay import UNEXPLAINED, replay, summary
-from runtime.errors import JobError
-from runtime.settings import Settings
+from trip_features.quality.report import REPORTS
+from trip_features.quality.serving_replay import UNEXPLAINED, replay, summary
+from trip_features.runtime.errors import JobError
+from trip_features.runtime.settings import Settings
 
 log = logging.getLogger("jobs.consistency")
 
@@ -39,8 +39,8 @@ def run(
     from pyspark.sql import functions as F
 
     from definitions.feature_store import registered_store
-    from feature_lineage.run_events import job_run, path_dataset
-    from quality.consistency_page import write_consistency_page
+    from trip_features.feature_lineage.run_events import job_run, path_dataset
+    from trip_features.quality.consistency_page import write_consistency_page
 
     store = registered_store(conf)
     logged = {
@@ -97,8 +97,13 @@ def unexplained_fraction(report: dict) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
-    from runtime.session import get_spark
+    from trip_features.runtime.command_line import (
+        answered,
+        base_parser,
+        configure_logging,
+        load_from_args,
+    )
+    from trip_features.runtime.session import get_spark
 
     parser = base_parser(__doc__)
     parser.add_argument("--service", action="append", help="a logged service (default: all)")

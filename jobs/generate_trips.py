@@ -10,11 +10,11 @@ import os
 import sys
 import time
 
-from feature_lineage.job_datasets import location_dataset
-from feature_lineage.run_events import job_run
-from runtime.config import apply_override
-from runtime.settings import Settings
-from storage.sample_trips import generate_trips, write_trips
+from trip_features.feature_lineage.job_datasets import location_dataset
+from trip_features.feature_lineage.run_events import job_run
+from trip_features.runtime.config import apply_override
+from trip_features.runtime.settings import Settings
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,12 @@ def _generate(conf: Settings, out: str, overwrite: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
+    from trip_features.runtime.command_line import (
+        answered,
+        base_parser,
+        configure_logging,
+        load_from_args,
+    )
 
     parser = base_parser(__doc__)
     parser.add_argument("--rows", type=int, help="number of trips (default: conf generate.rows)")

@@ -6,7 +6,7 @@
     python -m jobs.lineage unused                        # transforms and columns no service uses
     python -m jobs.lineage nodes                         # every node, its kind and code hash
     python -m jobs.lineage graph --format svg --output lineage.svg
-    python -m jobs.lineage check                         # the code against feature_lineage/snapshot.json
+    python -m jobs.lineage check                         # the code against trip_features/feature_lineage/snapshot.json
     python -m jobs.lineage update                        # rewrite the snapshot and docs/lineage.md
 
 --format text (trees, the default), mermaid, dot, or svg/png (Graphviz's `dot` program).
@@ -22,7 +22,7 @@ COMMANDS = ("upstream", "downstream", "path", "unused", "nodes", "graph", "check
 
 def answer(graph, command: str, names: list[str], fmt: str) -> str | bytes:
     """The text (or picture bytes) a command prints."""
-    from feature_lineage import render
+    from trip_features.feature_lineage import render
 
     if command in ("upstream", "downstream"):
         (name,) = names
@@ -57,7 +57,7 @@ def answer(graph, command: str, names: list[str], fmt: str) -> str | bytes:
 
 
 def _drawn(graph, names, fmt: str) -> str | bytes:
-    from feature_lineage import render
+    from trip_features.feature_lineage import render
 
     selection = graph.subgraph(names)
     if fmt == "mermaid":
@@ -69,10 +69,16 @@ def _drawn(graph, names, fmt: str) -> str | bytes:
 
 def check_or_update(conf, update: bool) -> tuple[int, str]:
     """(exit code, message) of `check` or `update`."""
-    from feature_lineage.docs_page import PAGE, lineage_page
-    from feature_lineage.graph import build_graph
-    from feature_lineage.snapshot import SNAPSHOT, compare, explain, read_snapshot, snapshot_text
     from transforms.feature_catalogue import Catalogue
+    from trip_features.feature_lineage.docs_page import PAGE, lineage_page
+    from trip_features.feature_lineage.graph import build_graph
+    from trip_features.feature_lineage.snapshot import (
+        SNAPSHOT,
+        compare,
+        explain,
+        read_snapshot,
+        snapshot_text,
+    )
 
     graph = build_graph(conf)
     page = lineage_page(graph, Catalogue.from_conf(conf.features))
@@ -89,8 +95,8 @@ def check_or_update(conf, update: bool) -> tuple[int, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from feature_lineage.render import FORMATS
-    from runtime.command_line import answered, base_parser, load_from_args
+    from trip_features.feature_lineage.render import FORMATS
+    from trip_features.runtime.command_line import answered, base_parser, load_from_args
 
     parser = base_parser(__doc__)
     parser.add_argument("command", choices=COMMANDS)
@@ -107,15 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     outcome = {"code": 0}
 
     def body() -> None:
-        from feature_lineage.snapshot import SNAPSHOT_ENV
-        from runtime.config import load_config
+        from trip_features.feature_lineage.snapshot import SNAPSHOT_ENV
+        from trip_features.runtime.config import load_config
 
         if args.command in ("check", "update"):
             code, message = check_or_update(load_config(SNAPSHOT_ENV, []), args.command == "update")
             print(message)
             outcome["code"] = code
             return
-        from feature_lineage.graph import build_graph
+        from trip_features.feature_lineage.graph import build_graph
 
         result = answer(build_graph(load_from_args(args)), args.command, args.names, args.format)
         if args.output:

@@ -14,12 +14,12 @@ import pandas as pd
 
 from definitions.feature_store import feature_store
 from definitions.online_store import answering, check_writable, online_store_settings
-from feature_lineage import job_datasets
-from feature_lineage.run_events import job_run
-from runtime.errors import JobError
-from runtime.faults import checkpoint
-from runtime.session import get_spark
-from runtime.settings import Settings
+from trip_features.feature_lineage import job_datasets
+from trip_features.feature_lineage.run_events import job_run
+from trip_features.runtime.errors import JobError
+from trip_features.runtime.faults import checkpoint
+from trip_features.runtime.session import get_spark
+from trip_features.runtime.settings import Settings
 
 log = logging.getLogger("jobs.materialize")
 
@@ -84,7 +84,7 @@ def _materialize(conf, store, views: list[str], start, end_time, incremental: bo
 def warn_about_old_code(conf: Settings, views: list) -> list[str]:
     """Views whose tables were made by other code than this (their code_version tag): their
     online rows would be too. Logged with what to run; returned."""
-    from feature_lineage.code_versions import CODE_VERSION_TAG, table_code_versions
+    from trip_features.feature_lineage.code_versions import CODE_VERSION_TAG, table_code_versions
 
     code = table_code_versions(conf)
     old = [v.name for v in views if v.name in code and v.tags.get(CODE_VERSION_TAG) != code[v.name]]
@@ -140,7 +140,12 @@ def lookup(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
+    from trip_features.runtime.command_line import (
+        answered,
+        base_parser,
+        configure_logging,
+        load_from_args,
+    )
 
     parser = base_parser(__doc__)
     parser.add_argument("--start", help="materialize rows from this time (UTC)")

@@ -19,16 +19,16 @@ import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from feature_lineage import code_versions
-from feature_lineage.run_events import job_run
-from feature_runs.feature_run import run as run_features
-from feature_runs.request import FeatureRequest
 from jobs import generate_trips
-from quality.report import REPORTS
-from runtime import input_size
-from runtime.session import get_spark
-from runtime.settings import Settings
 from transforms.feature_tables import TABLES
+from trip_features.feature_lineage import code_versions
+from trip_features.feature_lineage.run_events import job_run
+from trip_features.feature_runs.feature_run import run as run_features
+from trip_features.feature_runs.request import FeatureRequest
+from trip_features.quality.report import REPORTS
+from trip_features.runtime import input_size
+from trip_features.runtime.session import get_spark
+from trip_features.runtime.settings import Settings
 
 log = logging.getLogger("jobs.pipeline")
 SERVICE = "driver_trips_v1"
@@ -56,7 +56,7 @@ def sample_entities(spark: SparkSession, conf: Settings, path: str, rows: int = 
 def run(spark: SparkSession | None, conf: Settings, regenerate: bool = False) -> dict[str, Any]:
     """Runs every stage; returns rows and seconds per stage and the samples. Each stage's job
     emits its OpenLineage events as a child of the pipeline's run. Without `spark`, a session
-    starts once the trips exist, so that their size picks the driver's flags (runtime.input_size)."""
+    starts once the trips exist, so that their size picks the driver's flags (trip_features.runtime.input_size)."""
     with job_run(conf, "pipeline"):
         stages = Stages()
         generated = generate_if_missing(stages, conf, regenerate)
@@ -216,7 +216,12 @@ def print_summary(summary: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
+    from trip_features.runtime.command_line import (
+        answered,
+        base_parser,
+        configure_logging,
+        load_from_args,
+    )
 
     parser = base_parser(__doc__)
     parser.add_argument("--regenerate", action="store_true", help="write new sample trips first")

@@ -10,13 +10,13 @@ import json
 import sys
 from pathlib import Path
 
-from quality.report import REPORTS
-from runtime.errors import JobError
+from trip_features.quality.report import REPORTS
+from trip_features.runtime.errors import JobError
 
 
 def run(out: str, run_id: str | None = None) -> Path:
     """The page of run `run_id` (default: the latest), written beside its JSON report."""
-    from quality.report_page import write_quality_page
+    from trip_features.quality.report_page import write_quality_page
 
     folder = Path(out) / REPORTS
     runs = sorted(p.stem for p in folder.glob("*.json") if p.stem != "latest")
@@ -32,7 +32,12 @@ def run(out: str, run_id: str | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
+    from trip_features.runtime.command_line import (
+        answered,
+        base_parser,
+        configure_logging,
+        load_from_args,
+    )
 
     parser = base_parser(__doc__)
     parser.add_argument("--out", help="the feature folder (default: conf paths.features)")

@@ -11,12 +11,12 @@ import tempfile
 
 from definitions.feature_store import feature_store, plan_and_apply, repo_contents
 from definitions.serving_log import LogSettings
-from feature_lineage.code_versions import published_versions
-from feature_lineage.run_events import job_run, path_dataset, table_dataset
-from runtime.config import apply_override
-from runtime.errors import JobError
-from runtime.locations import is_local, is_uri
-from runtime.settings import Settings
+from trip_features.feature_lineage.code_versions import published_versions
+from trip_features.feature_lineage.run_events import job_run, path_dataset, table_dataset
+from trip_features.runtime.config import apply_override
+from trip_features.runtime.errors import JobError
+from trip_features.runtime.locations import is_local, is_uri
+from trip_features.runtime.settings import Settings
 
 log = logging.getLogger("jobs.register")
 
@@ -73,7 +73,12 @@ def _plan_only(conf: Settings, code_versions: dict[str, str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
+    from trip_features.runtime.command_line import (
+        answered,
+        base_parser,
+        configure_logging,
+        load_from_args,
+    )
 
     parser = base_parser(__doc__)
     parser.add_argument("--plan-only", action="store_true", help="print the plan, change nothing")

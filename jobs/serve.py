@@ -1,4 +1,4 @@
-"""Serves online features over HTTP, read-only unless conf says otherwise (feature_serving/).
+"""Serves online features over HTTP, read-only unless conf says otherwise (trip_features/feature_serving/).
 
     python -m jobs.serve [--host 127.0.0.1] [--port 6566] [--workers 1] [--env local] [--insecure]
 
@@ -15,8 +15,8 @@ import logging
 import socket
 import sys
 
-from runtime.serving_settings import ServingError, ServingSettings
-from runtime.settings import Settings
+from trip_features.runtime.serving_settings import ServingError, ServingSettings
+from trip_features.runtime.settings import Settings
 
 log = logging.getLogger("jobs.serve")
 
@@ -38,7 +38,7 @@ def bound_port(host: str, port: int) -> int:
 def serve(conf: Settings, insecure: bool = False) -> None:
     """Serves until interrupted; the registry must hold a feature service (jobs.register)."""
     from definitions.feature_store import registered_store
-    from feature_serving.http_server import run
+    from trip_features.feature_serving.http_server import run
 
     settings = conf.serving.with_api_keys()
     warning = settings.refuse_unsafe_exposure(insecure)
@@ -66,7 +66,12 @@ def _banner(settings: ServingSettings, port: int, services: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
+    from trip_features.runtime.command_line import (
+        answered,
+        base_parser,
+        configure_logging,
+        load_from_args,
+    )
 
     parser = base_parser(__doc__)
     parser.add_argument("--host", help="address to listen on (default: serving.host)")

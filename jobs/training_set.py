@@ -16,13 +16,19 @@ from pyspark.errors import PySparkException
 from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
 
-from feature_lineage.run_events import job_run
-from runtime.errors import JobError
-from runtime.settings import Settings
-from storage.entity_rows import SQL, check_output, mark_output, read_entities, spark_reason
+from trip_features.feature_lineage.run_events import job_run
+from trip_features.runtime.errors import JobError
+from trip_features.runtime.settings import Settings
+from trip_features.storage.entity_rows import (
+    SQL,
+    check_output,
+    mark_output,
+    read_entities,
+    spark_reason,
+)
 
 # Feast and the definitions (seconds of imports) are imported where used, so that a fresh
-# process imports them while its JVM starts (main, runtime.session.get_spark_while).
+# process imports them while its JVM starts (main, trip_features.runtime.session.get_spark_while).
 
 log = logging.getLogger("jobs.training_set")
 
@@ -47,8 +53,8 @@ def registered_service(conf: Settings, service: str):
 
 def small_inputs(conf: Settings, entities: str) -> bool:
     """Whether the entity rows and the feature tables are local files, small together
-    (runtime.input_size): the driver of a fresh process then starts for a short job."""
-    from runtime import input_size
+    (trip_features.runtime.input_size): the driver of a fresh process then starts for a short job."""
+    from trip_features.runtime import input_size
 
     if conf.publication.kind != "files":  # tables by name
         return False
@@ -78,7 +84,7 @@ def run(
 def _run(spark, conf, store, feature_service, entities, out, full_feature_names, lineage) -> int:
     """The run itself; `lineage` receives what it reads and writes."""
     from definitions.on_demand_views import ON_SPARK
-    from offline_store.spark_store import with_on_demand_features
+    from trip_features.offline_store.spark_store import with_on_demand_features
 
     began = time.perf_counter()
     service = feature_service.name
@@ -135,8 +141,8 @@ def training_set_lineage(conf, store, service, entities, entity_columns, out, fr
     request's calendar from the request time."""
     from feast import FeatureView
 
-    from feature_lineage import job_datasets
-    from offline_store.temporal_windows import TEMPORAL_TAG, plan_of_view
+    from trip_features.feature_lineage import job_datasets
+    from trip_features.offline_store.temporal_windows import TEMPORAL_TAG, plan_of_view
 
     entity_source = None if SQL.match(entities) else job_datasets.location_dataset(conf, entities)
     read_from: dict[str, str] = {}  # projection -> the view whose table it reads
@@ -176,8 +182,13 @@ def training_set_lineage(conf, store, service, entities, entity_columns, out, fr
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
-    from runtime.session import get_spark_while
+    from trip_features.runtime.command_line import (
+        answered,
+        base_parser,
+        configure_logging,
+        load_from_args,
+    )
+    from trip_features.runtime.session import get_spark_while
 
     parser = base_parser(__doc__)
     parser.add_argument("--entities", required=True, help="parquet path, Spark table or SQL query")

@@ -20,8 +20,8 @@ import socket
 import sys
 from pathlib import Path
 
-from runtime.errors import JobError
-from runtime.settings import Settings
+from trip_features.runtime.errors import JobError
+from trip_features.runtime.settings import Settings
 
 log = logging.getLogger("jobs.ui")
 HOST = "127.0.0.1"
@@ -51,8 +51,8 @@ def app(conf: Settings, store):
     from fastapi.responses import HTMLResponse
     from feast.ui_server import get_app
 
-    from feature_serving.ui_guard import ReadOnlyUI
-    from runtime.serving_settings import LOOPBACK_NAMES
+    from trip_features.feature_serving.ui_guard import ReadOnlyUI
+    from trip_features.runtime.serving_settings import LOOPBACK_NAMES
 
     outer = FastAPI(title="trip-features")
 
@@ -71,8 +71,8 @@ def app(conf: Settings, store):
 
 
 def _lineage_page(conf: Settings, node: str) -> tuple[str, int]:
-    from feature_lineage.graph import UnknownNodeError, build_graph
-    from feature_lineage.render import RenderError, picture, tree
+    from trip_features.feature_lineage.graph import UnknownNodeError, build_graph
+    from trip_features.feature_lineage.render import RenderError, picture, tree
 
     graph = build_graph(conf)
     name = _node_named(graph, node)
@@ -87,7 +87,7 @@ def _lineage_page(conf: Settings, node: str) -> tuple[str, int]:
         drawn = f"<p>{html.escape(str(err))}</p>"
     code = f"code fingerprint <code>{html.escape(graph.nodes[name].code or '-')}</code>"
     if graph.nodes[name].kind == "table":
-        from feature_lineage.code_versions import table_code_versions
+        from trip_features.feature_lineage.code_versions import table_code_versions
 
         version = table_code_versions(conf).get(name, "-")
         code += f"; the table's code version here: <code>{html.escape(version)}</code>"
@@ -111,7 +111,7 @@ def _node_named(graph, node: str) -> str:
 
 
 def _quality_page(conf: Settings) -> tuple[str, int]:
-    from quality.report import REPORTS
+    from trip_features.quality.report import REPORTS
 
     page = Path(conf.paths.features) / REPORTS / "latest.html"
     if not page.exists():
@@ -152,7 +152,12 @@ def serve(conf: Settings, port: int | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from runtime.command_line import answered, base_parser, configure_logging, load_from_args
+    from trip_features.runtime.command_line import (
+        answered,
+        base_parser,
+        configure_logging,
+        load_from_args,
+    )
 
     parser = base_parser(__doc__)
     parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")

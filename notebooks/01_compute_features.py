@@ -18,7 +18,7 @@ dbutils.widgets.text("end", "")
 # COMMAND ----------
 
 from jobs import compute_features
-from runtime.config import load_config
+from trip_features.runtime.config import load_config
 
 overrides = [o.strip() for o in dbutils.widgets.get("overrides").split(";") if o.strip()]
 conf = load_config(dbutils.widgets.get("env"), overrides)
@@ -36,12 +36,12 @@ report = compute_features.run(
 
 # COMMAND ----------
 
-from quality.report import counts
+from trip_features.quality.report import counts
 
 display(spark.createDataFrame(counts(report), "measure string, value long"))
 
 # COMMAND ----------
 
-from storage.publishers import read_published
+from trip_features.storage.publishers import read_published
 
 display(read_published(spark, conf, "driver_activity").orderBy("event_timestamp").limit(20))

@@ -19,7 +19,7 @@ dbutils.widgets.text("out", "")
 import os
 
 from jobs import pipeline, register, training_set
-from runtime.config import load_config
+from trip_features.runtime.config import load_config
 
 overrides = [o.strip() for o in dbutils.widgets.get("overrides").split(";") if o.strip()]
 conf = load_config(dbutils.widgets.get("env"), overrides)

@@ -14,8 +14,8 @@ dbutils.widgets.text("feature", "percentile_dist_rolling_3h")
 
 # COMMAND ----------
 
-from quality.report import column_profiles, latest_report
-from runtime.config import load_config
+from trip_features.quality.report import column_profiles, latest_report
+from trip_features.runtime.config import load_config
 
 overrides = [o.strip() for o in dbutils.widgets.get("overrides").split(";") if o.strip()]
 conf = load_config(dbutils.widgets.get("env"), overrides)
@@ -44,8 +44,8 @@ display(
 
 # COMMAND ----------
 
-from feature_lineage.graph import build_graph
-from feature_lineage.render import tree
+from trip_features.feature_lineage.graph import build_graph
+from trip_features.feature_lineage.render import tree
 from transforms.feature_catalogue import Catalogue
 
 print(Catalogue.from_conf(conf.features).markdown())

@@ -48,9 +48,9 @@ start() {
   spark_home="$("$python_bin" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
   mkdir -p "$state"
   # conf's spark settings (the heap among them), its JVM flags and the driver's class archive: the
-  # server's sessions run as a session built in-process does (runtime/submit_conf.py)
+  # server's sessions run as a session built in-process does (trip_features/runtime/submit_conf.py)
   local settings
-  settings="$("$python_bin" -m runtime.submit_conf --env "$env_name" --caller connect-server.sh)" || exit 2
+  settings="$("$python_bin" -m trip_features.runtime.submit_conf --env "$env_name" --caller connect-server.sh)" || exit 2
   local submit_conf=()
   mapfile -t submit_conf <<<"$settings"
   # Spark Connect gives its sessions' Python workers the server's own environment, not conf's

@@ -39,9 +39,9 @@ def _workspace(root: Path) -> dict:
     sys.path.insert(0, str(PROJECT))
     os.environ["TRIP_FEATURES_HOME"] = str(root)
     from jobs import compute_features, materialize, register
-    from runtime.config import load_config
-    from runtime.session import get_spark
-    from storage.sample_trips import generate_trips, write_trips
+    from trip_features.runtime.config import load_config
+    from trip_features.runtime.session import get_spark
+    from trip_features.storage.sample_trips import generate_trips, write_trips
 
     conf = load_config("local")
     frame = generate_trips(rows=20_000, days=7, seed=3, drivers=200)

@@ -42,7 +42,7 @@ job="$1"; shift
 
 # spark-submit starts the driver's JVM before the job reads conf/: conf's spark settings (the
 # driver's heap among them) and JVM flags are read here, from the environment the job is given
-# (--env, default local), and given on the command line (runtime/submit_conf.py).
+# (--env, default local), and given on the command line (trip_features/runtime/submit_conf.py).
 env_name=local
 for ((i = 1; i <= $#; i++)); do
   case "${!i}" in
@@ -50,16 +50,16 @@ for ((i = 1; i <= $#; i++)); do
     --env) j=$((i + 1)); [ "$j" -le $# ] && env_name="${!j}" ;;
   esac
 done
-settings="$(cd "$root" && "$python_bin" -m runtime.submit_conf --env "$env_name" --caller submit.sh)" || exit 2
+settings="$(cd "$root" && "$python_bin" -m trip_features.runtime.submit_conf --env "$env_name" --caller submit.sh)" || exit 2
 submit_conf=()
 mapfile -t submit_conf <<<"$settings"
 
 build="$root/build/submit"
 mkdir -p "$build"
-# Built from a clean copy of the sources, once per change of them (runtime/project_wheel.py); the
+# Built from a clean copy of the sources, once per change of them (trip_features/runtime/project_wheel.py); the
 # same bytes as a .zip beside it: PySpark puts only .zip/.egg/.jar files of --py-files on the
 # executors' path.
-wheel="$(cd "$root" && "$python_bin" -m runtime.project_wheel "$root/build/wheels")" || exit 2
+wheel="$(cd "$root" && "$python_bin" -m trip_features.runtime.project_wheel "$root/build/wheels")" || exit 2
 code_zip="$(dirname "$wheel")/trip_features_code.zip"
 # The driver's entry point: runs the job module as `python -m` would.
 cat >"$build/run_job.py" <<'EOF'

@@ -19,7 +19,7 @@ os.environ.setdefault(
 def conf(tmp_path_factory):
     """The local configuration; the session has a Hive metastore of its own (embedded Derby) so
     the catalog publication can be tested, while files publication stays the default."""
-    from runtime.config import load_config
+    from trip_features.runtime.config import load_config
 
     return load_config(
         "local",
@@ -38,7 +38,7 @@ def conf(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def spark(conf):
-    from runtime.session import get_spark
+    from trip_features.runtime.session import get_spark
 
     session = get_spark(conf)
     yield session
@@ -78,7 +78,7 @@ def workers_python(tmp_path_factory):
 def project_wheel() -> Path:
     """The project's wheel as scripts/submit.sh and the Databricks bundle build it, in the
     checkout's wheel cache (built once per change of the sources)."""
-    from runtime.project_wheel import WHEEL_CACHE, built_wheel
+    from trip_features.runtime.project_wheel import WHEEL_CACHE, built_wheel
 
     root = Path(__file__).resolve().parents[1]
     return built_wheel(root, root / WHEEL_CACHE)
@@ -98,8 +98,8 @@ def unused_port():
 def conf_at(conf):
     """conf with its data under `root`: features, the Feast registry and online store (and the
     trips, unless given)."""
-    from runtime.config import apply_override
-    from runtime.settings import Settings
+    from trip_features.runtime.config import apply_override
+    from trip_features.runtime.settings import Settings
 
     def at(root: Path, trips: Path | None = None) -> Settings:
         return apply_override(
@@ -191,7 +191,7 @@ def connect_server(tmp_path_factory, workers_python):
 def trips(tmp_path_factory):
     """Two trip inputs ("old", "new") whose features differ, both with rows to quarantine: for
     the tests that publish one version over another."""
-    from storage.sample_trips import generate_trips, write_trips
+    from trip_features.storage.sample_trips import generate_trips, write_trips
 
     root = tmp_path_factory.mktemp("trips")
     paths = {}
@@ -208,7 +208,7 @@ def feast_conf(spark, conf_at, tmp_path_factory):
     """Features of 8,000 trips, registered; the sqlite online store; a repo for the feast CLI."""
     from definitions.feature_store import write_repo
     from jobs import compute_features, register
-    from storage.sample_trips import generate_trips, write_trips
+    from trip_features.storage.sample_trips import generate_trips, write_trips
 
     tmp = tmp_path_factory.mktemp("feast")
     write_trips(generate_trips(rows=8_000, days=6, seed=9, drivers=25), tmp / "trips")
@@ -225,7 +225,7 @@ def redis_conf(feast_conf, redis_server, tmp_path_factory):
     comes from the environment, as it must."""
     from definitions.feature_store import write_repo
     from jobs import register
-    from runtime.config import apply_override
+    from trip_features.runtime.config import apply_override
 
     conf, features_at = feast_conf
     tmp = tmp_path_factory.mktemp("feast_redis")

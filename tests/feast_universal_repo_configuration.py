@@ -11,7 +11,7 @@ from feast.infra.offline_stores.contrib.spark_offline_store.tests.data_source im
 )
 from pyspark.sql import SparkSession
 
-from offline_store.spark_store import ProjectSparkOfflineStoreConfig
+from trip_features.offline_store.spark_store import ProjectSparkOfflineStoreConfig
 
 
 class ProjectSparkDataSourceCreator(SparkDataSourceCreator):

@@ -186,8 +186,8 @@ def minutes_after(minutes):
 
 def shipped_windows() -> dict[str, tuple[str, str]]:
     """The shipped catalogue's temporal windows: feature -> (aggregation, window)."""
-    from runtime.config import load_config
     from transforms.feature_catalogue import Catalogue
+    from trip_features.runtime.config import load_config
 
     temporal = Catalogue.from_conf(load_config("local").features).temporal()["driver_activity"]
     return {name: (how, window) for name, (how, window, _) in temporal.items()}

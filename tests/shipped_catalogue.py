@@ -1,8 +1,8 @@
 """What the shipped feature catalogue (conf/base.yaml) declares, for tests that go over every
 declared feature: a declaration added there is tested without editing a list here."""
 
-from runtime.config import load_config
 from transforms.feature_catalogue import Catalogue
+from trip_features.runtime.config import load_config
 
 CATALOGUE = Catalogue.from_conf(load_config("local").features)
 # The temporal table's features: the windows at the moment asked

@@ -3,7 +3,7 @@
 A declaration names the feature, its table, its kind (and aggregation, window, input column),
 its checks and, if the generated one will not do, its description. Everything else derives from
 it: the Hamilton nodes of both engines (`hamilton_config`), the output checks
-(`quality.checks.table_checks`), the Feast fields (`definitions.feature_views`), the README's
+(`trip_features.quality.checks.table_checks`), the Feast fields (`definitions.feature_views`), the README's
 feature table (`markdown`, kept current by `python -m jobs.catalogue --write-readme`) and the
 tests' expectations. Adding a per-driver window is one declaration:
 
@@ -21,9 +21,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.durations import parse_duration
-from runtime.settings import FeatureDeclaration, FeatureSettings, TableDeclaration
 from transforms.kernels.time_columns import DAY_US, window_micros
+from trip_features.runtime.durations import parse_duration
+from trip_features.runtime.settings import FeatureDeclaration, FeatureSettings, TableDeclaration
 
 # table -> the kinds of feature its Hamilton function can assemble (transforms/feature_tables.py)
 TABLE_KINDS = {

@@ -10,7 +10,6 @@ from hamilton.base import DictResult
 from hamilton.execution.graph_functions import topologically_sort_nodes
 from hamilton.lifecycle.base import BaseDoCheckEdgeTypesMatch
 
-from runtime.settings import FeatureSettings, QualitySettings
 from transforms import (
     accepted_trips,
     calendar_features,
@@ -20,6 +19,7 @@ from transforms import (
     trips_quality,
 )
 from transforms.feature_catalogue import Catalogue
+from trip_features.runtime.settings import FeatureSettings, QualitySettings
 
 FEATURE_MODULES = [accepted_trips, rolling_windows, driver_windows, feature_tables]
 # On Spark, calendar features run inside `feature_tables`' `with_columns`; on pandas, as nodes.

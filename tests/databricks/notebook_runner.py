@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from pyspark.sql import SparkSession
 
-    from runtime.session import ship_project
+    from trip_features.runtime.session import ship_project
 
     spark = SparkSession.builder.remote(args.remote).getOrCreate()
     ship_project(spark)

@@ -15,8 +15,8 @@ import yaml
 from databricks.bundles.jobs import Job
 
 from jobs.cli import COMMANDS
-from runtime.command_line import base_parser
-from runtime.config import load_config
+from trip_features.runtime.command_line import base_parser
+from trip_features.runtime.config import load_config
 
 PROJECT = Path(__file__).resolve().parents[2]
 JOB_FILES = sorted((PROJECT / "resources").glob("*.job.yml"))
@@ -41,7 +41,7 @@ def test_the_bundle_includes_every_job_and_has_dev_and_prod_targets():
     assert set(bundle["targets"]) == {"dev", "prod"}
     assert bundle["targets"]["dev"]["default"] is True
     assert bundle["artifacts"]["trip_features_wheel"]["build"].startswith(
-        "python -m runtime.project_wheel build/wheels --into dist"
+        "python -m trip_features.runtime.project_wheel build/wheels --into dist"
     )
 
 
@@ -97,7 +97,7 @@ def _options_of(entry_point: str, monkeypatch) -> set[str]:
         return parser
 
     with monkeypatch.context() as patched:
-        patched.setattr("runtime.command_line.base_parser", capture)
+        patched.setattr("trip_features.runtime.command_line.base_parser", capture)
         with pytest.raises(_Parsed):
             module.main([])
     return {option for action in parsers[0]._actions for option in action.option_strings}

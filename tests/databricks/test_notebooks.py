@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from storage.sample_trips import generate_trips, write_trips
 from tests.connect_clients import run_client
 from tests.databricks.notebook_runner import as_rows, cells, run_notebook
 from tests.oracles import windows_at
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
 

@@ -5,9 +5,9 @@ import importlib
 import pytest
 
 from definitions.feast_dataflow import DEFINITION_MODULES, build_definitions
-from runtime.config import ConfigError, apply_override
 from tests.shipped_catalogue import CATALOGUE, WINDOWS
 from transforms.feature_catalogue import CatalogueError
+from trip_features.runtime.config import ConfigError, apply_override
 
 
 def test_every_feast_object_of_the_dag_is_collected(conf):

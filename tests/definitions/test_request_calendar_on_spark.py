@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from definitions.on_demand_views import ON_SPARK
-from offline_store.spark_store import with_on_demand_features
+from trip_features.offline_store.spark_store import with_on_demand_features
 
 FEATURES = ["request_day_of_week", "request_is_weekend", "request_hour_of_day"]
 TIMES = [

@@ -1,6 +1,7 @@
 """Code versions of the feature tables: what changes them, and how dates record them."""
 
-from feature_lineage.code_versions import (
+from transforms.feature_tables import TABLES
+from trip_features.feature_lineage.code_versions import (
     MIXED,
     UNKNOWN,
     record,
@@ -8,8 +9,7 @@ from feature_lineage.code_versions import (
     version_of_table,
     versions_of_dates,
 )
-from runtime.config import apply_override, load_config
-from transforms.feature_tables import TABLES
+from trip_features.runtime.config import apply_override, load_config
 
 
 def test_a_declaration_changes_only_its_tables_version_and_quality_changes_both():

@@ -6,11 +6,11 @@ import sys
 import textwrap
 
 from definitions.feast_dataflow import build_definitions
-from feature_lineage.fingerprints import fingerprint
-from feature_lineage.graph import build_graph, column_lineage
-from runtime.config import load_config
 from transforms.feature_catalogue import KEY_COLUMNS, Catalogue
 from transforms.trips_contract import TRIPS_COLUMNS
+from trip_features.feature_lineage.fingerprints import fingerprint
+from trip_features.feature_lineage.graph import build_graph, column_lineage
+from trip_features.runtime.config import load_config
 
 
 def test_each_service_is_made_of_the_views_feast_says(graph):

@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from feature_lineage.code_versions import CODE_VERSION_TAG, SIDECAR
-from runtime.project_packages import PROJECT_PACKAGES
 from tests.jobs.feast_serving import latest_per_driver
 from tests.shipped_catalogue import WINDOWS
 from transforms.feature_tables import TABLES
+from trip_features.feature_lineage.code_versions import CODE_VERSION_TAG, SIDECAR
+from trip_features.runtime.project_packages import PROJECT_PACKAGES
 
 PROJECT = Path(__file__).resolve().parents[2]
 ACTIVITY = WINDOWS  # every window the catalogue declares
@@ -92,7 +92,7 @@ def test_an_edited_transform_recomputes_and_refreshes_only_what_it_reaches(tmp_p
         )
     workspace.mkdir()
     monkeypatch.setenv("TRIP_FEATURES_HOME", str(workspace))
-    from runtime.config import load_config
+    from trip_features.runtime.config import load_config
 
     conf = load_config("local")
 

@@ -6,9 +6,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from feature_lineage.run_events import Dataset, job_run
-from runtime.config import ConfigError, load_config
-from runtime.settings import Settings
+from trip_features.feature_lineage.run_events import Dataset, job_run
+from trip_features.runtime.config import ConfigError, load_config
+from trip_features.runtime.settings import Settings
 
 
 def _conf(tmp_path, **lineage) -> Settings:

@@ -3,8 +3,9 @@ is reported with what it reaches and how to accept it."""
 
 import copy
 
-from feature_lineage.docs_page import PAGE
-from feature_lineage.snapshot import (
+from jobs.lineage import check_or_update
+from trip_features.feature_lineage.docs_page import PAGE
+from trip_features.feature_lineage.snapshot import (
     SNAPSHOT,
     UPDATE_COMMAND,
     compare,
@@ -12,8 +13,7 @@ from feature_lineage.snapshot import (
     read_snapshot,
     snapshot_of,
 )
-from jobs.lineage import check_or_update
-from runtime.config import load_config
+from trip_features.runtime.config import load_config
 
 
 def test_the_committed_snapshot_and_lineage_page_are_current():
@@ -58,13 +58,13 @@ def test_a_changed_feast_definition_is_reported(graph):
 
 
 def test_update_writes_what_check_then_accepts(tmp_path, monkeypatch):
-    import feature_lineage.docs_page
-    import feature_lineage.snapshot
     import jobs.lineage
+    import trip_features.feature_lineage.docs_page
+    import trip_features.feature_lineage.snapshot
 
     snapshot, page = tmp_path / "snapshot.json", tmp_path / "lineage.md"
-    monkeypatch.setattr(feature_lineage.snapshot, "SNAPSHOT", snapshot)
-    monkeypatch.setattr(feature_lineage.docs_page, "PAGE", page)
+    monkeypatch.setattr(trip_features.feature_lineage.snapshot, "SNAPSHOT", snapshot)
+    monkeypatch.setattr(trip_features.feature_lineage.docs_page, "PAGE", page)
     conf = load_config("local")
     code, message = jobs.lineage.check_or_update(conf, update=False)
     assert code == 1 and "+ node driver_trips_v1 (service)" in message

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from feature_serving.http_server import build_server, server_options
 from jobs import materialize
-from runtime.config import apply_override
-from runtime.settings import Settings
+from trip_features.feature_serving.http_server import build_server, server_options
+from trip_features.runtime.config import apply_override
+from trip_features.runtime.settings import Settings
 
 FULL_END = "2026-01-12"
 

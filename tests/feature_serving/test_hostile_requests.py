@@ -184,11 +184,11 @@ def test_every_mistake_is_a_4xx_naming_its_field_and_the_connection_answers_on(
     socket_before = connection.sock
     for body, status_wanted, field in CATALOGUE:
         caplog.clear()
-        with caplog.at_level(logging.INFO, logger="feature_serving"):
+        with caplog.at_level(logging.INFO, logger="trip_features.feature_serving"):
             status, answer = post(connection, body)
         assert (status, answer.get("field")) == (status_wanted, field), (body, answer)
         assert answer["error"] and "\n" not in answer["error"] and len(answer["error"]) < 300
-        logged = [r for r in caplog.records if r.name == "feature_serving"]
+        logged = [r for r in caplog.records if r.name == "trip_features.feature_serving"]
         assert len(logged) == 1 and logged[0].exc_info is None, [r.getMessage() for r in logged]
         assert field in logged[0].getMessage()
         # The same connection answers the next good request, and answers it right.

@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 
 from jobs import materialize
-from runtime.config import apply_override
-from runtime.settings import Settings
 from tests.feature_serving.conftest import FULL_END, post, running_server
 from tests.jobs.feast_serving import PROJECT, latest_per_driver, online_store_overrides
 from tests.shipped_catalogue import WINDOWS
+from trip_features.runtime.config import apply_override
+from trip_features.runtime.settings import Settings
 
 ACTIVITY = WINDOWS  # every window the catalogue declares
 EARLY_END = "2026-01-07"

@@ -13,8 +13,8 @@ import pytest
 
 from definitions.feature_store import feature_store
 from definitions.serving_log import LogSettings, ServingLog
-from runtime.config import ConfigError, load_config
 from tests.jobs.feast_serving import own_materialized, start_project_serve
+from trip_features.runtime.config import ConfigError, load_config
 
 END = "2026-01-08T06:00:00Z"
 

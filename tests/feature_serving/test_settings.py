@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.config import apply_override
-from runtime.serving_settings import ServingError, is_loopback
+from trip_features.runtime.config import apply_override
+from trip_features.runtime.serving_settings import ServingError, is_loopback
 
 KEYS = {"TEST_KEYS": "a-key-of-twenty-characters,another-key-of-20-chars"}
 

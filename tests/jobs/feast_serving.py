@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from runtime.settings import Settings
+from trip_features.runtime.settings import Settings
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -130,7 +130,7 @@ def own_materialized(conf: Settings, folder: Path, end: str) -> dict:
     """`conf` with a registry and sqlite online store of its own under `folder`, registered and
     materialized up to `end`."""
     from jobs import materialize, register
-    from runtime.config import apply_override
+    from trip_features.runtime.config import apply_override
 
     conf = apply_override(conf, f"paths.registry={folder / 'registry.db'}")
     conf = apply_override(conf, f"paths.online_store={folder / 'online.db'}")

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs import compute_features
-from runtime.config import apply_override
-from runtime.errors import JobError
-from storage.sample_trips import generate_trips
+from trip_features.runtime.config import apply_override
+from trip_features.runtime.errors import JobError
+from trip_features.storage.sample_trips import generate_trips
 
 ROWS = 300
 

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs import compute_features
-from runtime.errors import JobError
-from storage.sample_trips import generate_trips, write_trips
 from transforms.feature_tables import TABLES
+from trip_features.runtime.errors import JobError
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from feature_runs.table_families import TableFamilies
 from jobs import compute_features
-from runtime.config import apply_override
-from runtime.errors import JobError
 from transforms.feature_tables import TABLES as FEATURE_TABLES
+from trip_features.feature_runs.table_families import TableFamilies
+from trip_features.runtime.config import apply_override
+from trip_features.runtime.errors import JobError
 
 PROJECT = Path(__file__).resolve().parents[2]
 PUBLISHED = (*FEATURE_TABLES, "quarantine")

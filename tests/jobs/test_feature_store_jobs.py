@@ -9,10 +9,10 @@ import pytest
 
 from definitions.feature_store import feature_store
 from jobs import compute_features, materialize, register, training_set
-from runtime.errors import JobError
 from tests.jobs.feast_serving import ask_project_serve_all, latest_per_driver, served
 from tests.oracles import shipped_windows, windows_at, windows_at_times_oracle
 from tests.shipped_catalogue import COUNT_WINDOWS, WINDOWS
+from trip_features.runtime.errors import JobError
 
 PROJECT = Path(__file__).resolve().parents[2]
 ACTIVITY = WINDOWS  # every window the catalogue declares
@@ -27,7 +27,7 @@ def test_register_twice_changes_nothing_the_second_time(feast_conf, capsys):
 def test_a_plan_writes_nothing_and_still_shows_what_would_change(feast_conf, tmp_path):
     import os
 
-    from runtime.config import apply_override
+    from trip_features.runtime.config import apply_override
 
     conf, _ = feast_conf
     before = {p: os.stat(p).st_mtime_ns for p in (conf.paths.registry, conf.paths.online_store)}
@@ -227,7 +227,7 @@ def test_online_equals_the_training_set_at_the_same_moment(spark, feast_conf, tm
     trips, at night, and a day after many drivers' last trip (past the 1-day ttl of the per-trip
     statistics, inside the 7-day window): for every driver, the lookup equals the training set
     at that moment, and the windows equal the oracle."""
-    from runtime.config import apply_override
+    from trip_features.runtime.config import apply_override
 
     conf, tmp = feast_conf
     conf = apply_override(conf, f"paths.registry={tmp_path / 'registry.db'}")
@@ -320,7 +320,7 @@ def test_the_feature_server_answers_online_requests(feast_conf):
 def test_training_sets_over_catalog_tables_equal_those_over_folders(spark, conf_at, feast_conf):
     """With the catalog publication, Feast reads the views by name; the training sets of both
     services equal those read from the published folders, and so does the online store."""
-    from runtime.config import apply_override
+    from trip_features.runtime.config import apply_override
 
     conf, tmp = feast_conf
     catalog = conf_at(tmp / "catalog", trips=tmp / "trips")

@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from runtime.config import load_config
-from storage.sample_trips import generate_trips
 from transforms.feature_dataflow import build_driver
 from transforms.feature_tables import TABLES
+from trip_features.runtime.config import load_config
+from trip_features.storage.sample_trips import generate_trips
 
 pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
 
@@ -26,8 +26,8 @@ CHILD = textwrap.dedent(
     """
     import json, sys
     import jobs.compute_features  # a job's imports, in the order `python -m jobs...` makes them
-    from runtime.config import load_config
-    from storage.sample_trips import generate_trips
+    from trip_features.runtime.config import load_config
+    from trip_features.storage.sample_trips import generate_trips
     from transforms.feature_dataflow import build_driver
     from transforms.feature_tables import TABLES
 

@@ -6,9 +6,9 @@ import pytest
 
 from definitions.feature_store import feature_store
 from jobs import compute_features, materialize, register
-from runtime.config import apply_override
-from storage.sample_trips import generate_trips, write_trips
 from tests.oracles import driver_window_oracle, windows_at_times_oracle
+from trip_features.runtime.config import apply_override
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 DECLARATION = (
     "features.tables.driver_activity.features.trips_30m="

@@ -14,10 +14,10 @@ import pytest
 from definitions.feature_store import feature_store
 from definitions.online_store import OnlineStoreError, online_store_settings
 from jobs import materialize
-from runtime.config import apply_override
 from tests.jobs.feast_serving import PROJECT, ask_feast_serve, latest_per_driver, served
 from tests.oracles import windows_at
 from tests.shipped_catalogue import COUNT_WINDOWS, WINDOWS
+from trip_features.runtime.config import apply_override
 
 pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
 

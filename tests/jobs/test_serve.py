@@ -15,9 +15,9 @@ import pytest
 
 from definitions.feature_store import feature_store
 from jobs import serve
-from runtime.config import apply_override
-from runtime.serving_settings import ServingError
 from tests.jobs.feast_serving import PROJECT
+from trip_features.runtime.config import apply_override
+from trip_features.runtime.serving_settings import ServingError
 
 SERVICE = "driver_activity_v1"
 

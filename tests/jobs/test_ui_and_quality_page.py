@@ -194,7 +194,7 @@ def _numbers(dom: str, attribute: str) -> dict[str, int]:
 def broken_run(spark, feast_conf, tmp_path_factory):
     """A feature run over trips with broken rows of two kinds, on two dates at least."""
     from jobs import compute_features
-    from storage.sample_trips import generate_trips, write_trips
+    from trip_features.storage.sample_trips import generate_trips, write_trips
 
     conf, _ = feast_conf
     tmp = tmp_path_factory.mktemp("broken")

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from offline_store.asof_join import ROW_ID, ViewJoin, point_in_time_join
 from tests.oracles import minutes_after as _ts
 from tests.oracles import point_in_time_oracle
+from trip_features.offline_store.asof_join import ROW_ID, ViewJoin, point_in_time_join
 
 
 def _joined(

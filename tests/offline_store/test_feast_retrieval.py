@@ -19,8 +19,8 @@ from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
 from feast.repo_config import RepoConfig
 from feast.types import Float64, Int64
 
-from offline_store.spark_store import ProjectSparkOfflineStoreConfig
 from tests.oracles import point_in_time_oracle
+from trip_features.offline_store.spark_store import ProjectSparkOfflineStoreConfig
 
 TTL = dt.timedelta(minutes=60)
 
@@ -116,7 +116,7 @@ def test_project_store_equals_oracle_row_for_row(repo, adversarial):
 @pytest.mark.xfail(
     strict=True,
     reason="Feast 0.67's Spark join concatenates keys, so (1, 23) meets (12, 3), and returns one "
-    "row per tied feature row: the reason offline_store/ exists. When this passes, Feast fixed "
+    "row per tied feature row: the reason trip_features/offline_store/ exists. When this passes, Feast fixed "
     "its join and the project's store may go.",
 )
 def test_stock_store_gives_the_oracle_rows(repo, adversarial):

@@ -6,8 +6,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from offline_store.asof_join import ROW_ID, ViewJoin, latest_rows, point_in_time_join
 from tests.oracles import minutes_after as _ts
+from trip_features.offline_store.asof_join import ROW_ID, ViewJoin, latest_rows, point_in_time_join
 
 KEYS = ["driver_id", "rider_id"]
 START, END = _ts(100), _ts(500)

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from offline_store import source_size
+from trip_features.offline_store import source_size
 
 
 def test_only_local_files_under_the_limit_count_as_small(spark, tmp_path, monkeypatch):

@@ -5,9 +5,9 @@ without a key or a time get nulls, not zeros."""
 import numpy as np
 import pytest
 
-from offline_store import temporal_windows
 from tests.oracles import adversarial_queries, adversarial_trips, windows_at_times_oracle
 from transforms.kernels.time_columns import window_micros
+from trip_features.offline_store import temporal_windows
 
 WINDOWS = {
     "trips_1h": ("count", "1h", None),

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quality.checks import Check, evaluate, profile
-from quality.footer_profile import profile_staged
-from storage.table_layout import PART_FILE
+from trip_features.quality.checks import Check, evaluate, profile
+from trip_features.quality.footer_profile import profile_staged
+from trip_features.storage.table_layout import PART_FILE
 
 
 def _staged(spark, tmp_path, frame: pd.DataFrame, nan_for_null: str | None = None):

@@ -2,8 +2,9 @@
 
 import pytest
 
-from quality.checks import Check
-from quality.gate import (
+from transforms.quality_rules import RULES
+from trip_features.quality.checks import Check
+from trip_features.quality.gate import (
     QUARANTINE_TABLE,
     FeatureRun,
     QualityGateError,
@@ -11,7 +12,6 @@ from quality.gate import (
     judge_table,
     take_input_counts,
 )
-from transforms.quality_rules import RULES
 
 
 def _metrics(read=10, accepted=9, **broken):

@@ -4,7 +4,9 @@ on either engine; every planted leak is caught, with its feature and cut."""
 import pandas as pd
 import pytest
 
-from quality.leakage_audit import (
+from tests.quality import leaky_transforms
+from tests.shipped_catalogue import WINDOWS
+from trip_features.quality.leakage_audit import (
     AT_TRAINING_ROWS,
     FUTURE,
     ONLINE,
@@ -15,8 +17,6 @@ from quality.leakage_audit import (
     cut_times,
     moment_asked_features,
 )
-from tests.quality import leaky_transforms
-from tests.shipped_catalogue import WINDOWS
 
 PLANTED = {  # feature -> (declared window, what changing catches it)
     "centred_mean_dist": (None, FUTURE),

@@ -12,7 +12,7 @@ import pytest
 
 from definitions.feature_store import feature_store
 from jobs import compute_features, consistency, materialize, register
-from quality.serving_replay import (
+from trip_features.quality.serving_replay import (
     BEFORE_ONLINE,
     CODE_CHANGED,
     LATE_TRIP,
@@ -21,8 +21,8 @@ from quality.serving_replay import (
     UNEXPLAINED,
     replay,
 )
-from runtime.config import apply_override
-from storage.sample_trips import generate_trips, write_trips
+from trip_features.runtime.config import apply_override
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 pytestmark = pytest.mark.slow  # three feature runs and four materializations
 W = pd.Timestamp("2026-01-08T06:00:00Z")  # the lagging materialization's end

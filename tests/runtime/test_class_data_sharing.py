@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from runtime import class_data_sharing
-from runtime.config import apply_override
-from runtime.session import check_java, driver_jvm_options, jvm_options
+from trip_features.runtime import class_data_sharing
+from trip_features.runtime.config import apply_override
+from trip_features.runtime.session import check_java, driver_jvm_options, jvm_options
 
 JAVA = 'openjdk version "17.0.15" 2025-04-15'
 
@@ -77,8 +77,8 @@ _FRESH_DRIVER = """
 import sys
 
 import pytest
-from runtime.config import load_config
-from runtime.session import get_spark
+from trip_features.runtime.config import load_config
+from trip_features.runtime.session import get_spark
 conf = load_config("local", [f"spark.java_options=-XX:+UseParallelGC -Xlog:class+load:file={sys.argv[1]}"])
 spark = get_spark(conf)
 assert spark.range(10).selectExpr("sum(id)").first()[0] == 45

@@ -5,7 +5,7 @@ import datetime as dt
 import pydantic
 import pytest
 
-from runtime.config import ConfigError, apply_override, load_config
+from trip_features.runtime.config import ConfigError, apply_override, load_config
 
 
 def test_local_env_merges_over_base():

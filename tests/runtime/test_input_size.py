@@ -5,11 +5,11 @@ import os
 import pytest
 
 from jobs import training_set
-from runtime import class_data_sharing
-from runtime.config import apply_override
-from runtime.input_size import local_bytes, small_inputs
-from runtime.session import driver_jvm_options, jvm_options
-from runtime.sizes import parse_bytes
+from trip_features.runtime import class_data_sharing
+from trip_features.runtime.config import apply_override
+from trip_features.runtime.input_size import local_bytes, small_inputs
+from trip_features.runtime.session import driver_jvm_options, jvm_options
+from trip_features.runtime.sizes import parse_bytes
 
 JAVA = 'openjdk version "17.0.15" 2025-04-15'
 

@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from runtime.session import JavaMissingError, check_java
+from trip_features.runtime.session import JavaMissingError, check_java
 
 
 def _fake_java(tmp_path, monkeypatch, *lines: str) -> None:

@@ -1,10 +1,10 @@
-"""What a location names, decided once (runtime/locations.py): every reader of trips, the run
+"""What a location names, decided once (trip_features/runtime/locations.py): every reader of trips, the run
 events and the configuration's path resolution agree."""
 
 import pytest
 
-from runtime.config import resolve_path
-from runtime.locations import is_table_name, is_uri
+from trip_features.runtime.config import resolve_path
+from trip_features.runtime.locations import is_table_name, is_uri
 
 
 @pytest.mark.parametrize(

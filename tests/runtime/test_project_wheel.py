@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.project_packages import PROJECT_PACKAGES
-from runtime.project_wheel import (
+from trip_features.runtime.project_packages import PROJECT_PACKAGES
+from trip_features.runtime.project_wheel import (
     CODE_ZIP,
     KEPT_SECONDS,
     build_sources,

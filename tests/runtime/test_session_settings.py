@@ -25,7 +25,7 @@ def test_start_up_work_runs_beside_the_session_and_its_error_reaches_the_caller(
 
     import pytest
 
-    from runtime.session import get_spark_while
+    from trip_features.runtime.session import get_spark_while
 
     session, worker = get_spark_while(conf, lambda: threading.current_thread().name)
     assert session is spark and worker != threading.current_thread().name
@@ -59,7 +59,7 @@ def test_python_workers_import_none_of_hamiltons_extensions(spark, conf):
     """conf gives a session's Python workers HAMILTON_AUTOLOAD_EXTENSIONS=0 (spark.executorEnv,
     on spark-submit's command line too: cluster workers inherit nothing from the driver), so the
     transforms they import bring no dask or matplotlib."""
-    from runtime.submit_conf import submit_arguments
+    from trip_features.runtime.submit_conf import submit_arguments
 
     assert spark.sparkContext.environment["HAMILTON_AUTOLOAD_EXTENSIONS"] == "0"
     assert "spark.executorEnv.HAMILTON_AUTOLOAD_EXTENSIONS=0" in submit_arguments(conf)

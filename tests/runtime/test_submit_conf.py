@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.config import ConfigError, load_config
-from runtime.submit_conf import submit_arguments
+from trip_features.runtime.config import ConfigError, load_config
+from trip_features.runtime.submit_conf import submit_arguments
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -52,12 +52,15 @@ def test_a_setting_with_a_line_break_is_refused_not_split():
 
 def test_the_command_prints_one_argument_a_line_and_names_a_missing_environment():
     printed = subprocess.run(
-        [sys.executable, "-m", "runtime.submit_conf"], cwd=PROJECT, capture_output=True, text=True
+        [sys.executable, "-m", "trip_features.runtime.submit_conf"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
     )
     assert printed.returncode == 0, printed.stderr
     assert printed.stdout.splitlines() == submit_arguments(load_config("local"))
     missing = subprocess.run(
-        [sys.executable, "-m", "runtime.submit_conf", "--env", "nowhere"],
+        [sys.executable, "-m", "trip_features.runtime.submit_conf", "--env", "nowhere"],
         cwd=PROJECT,
         capture_output=True,
         text=True,

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow  # starts processes or servers: the full suite run
 _DIGESTS = """
 import hashlib, inspect, json, sys, types
 if sys.argv[1] == "cached":
-    from runtime import typeguard_cache
+    from trip_features.runtime import typeguard_cache
     typeguard_cache.install()
 import feast
 from feast import Entity

@@ -103,7 +103,7 @@ def test_an_unknown_environment_is_named_before_anything_is_built(
 
 
 def test_workers_without_the_dependencies_are_a_clear_error(cluster, tmp_path):
-    from storage.sample_trips import generate_trips, write_trips
+    from trip_features.storage.sample_trips import generate_trips, write_trips
 
     url, _ = cluster
     bare = tmp_path / "bare"

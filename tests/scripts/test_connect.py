@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from jobs import compute_features, materialize, register, training_set
-from runtime.config import apply_override, load_config
-from storage.sample_trips import generate_trips, write_trips
 from tests.connect_clients import ConnectServer, run_client
+from trip_features.runtime.config import apply_override, load_config
+from trip_features.storage.sample_trips import generate_trips, write_trips
 
 PROJECT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -134,11 +134,11 @@ def test_two_training_sets_built_before_either_is_read_keep_their_own_rows(serve
         import sys
         import pandas as pd
         from pyspark.sql import SparkSession
-        from runtime.config import load_config
-        from runtime.session import get_spark
+        from trip_features.runtime.config import load_config
+        from trip_features.runtime.session import get_spark
         from definitions.feature_store import feature_store
         from jobs import compute_features, register
-        from storage.sample_trips import generate_trips, write_trips
+        from trip_features.storage.sample_trips import generate_trips, write_trips
 
         conf = load_config("local", [f"spark.remote={sys.argv[1]}"])
         write_trips(generate_trips(rows=2000, days=2, seed=5, drivers=10), "data/trips")

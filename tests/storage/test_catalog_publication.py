@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from feature_lineage import code_versions
 from jobs import compute_features
-from runtime.config import apply_override
-from runtime.errors import JobError
-from storage.catalog_publication import CatalogPublisher
+from trip_features.feature_lineage import code_versions
+from trip_features.runtime.config import apply_override
+from trip_features.runtime.errors import JobError
+from trip_features.storage.catalog_publication import CatalogPublisher
 
 pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
 
@@ -209,7 +209,7 @@ def _job(out: Path, metastore: Path, trips: str, *extra: str, kill_at: str | Non
 def _exported(metastore: Path, folder: Path) -> dict[str, pd.DataFrame]:
     """The views as a reader in another process sees them."""
     script = (
-        "import sys; from runtime.config import load_config; from runtime.session import get_spark\n"
+        "import sys; from trip_features.runtime.config import load_config; from trip_features.runtime.session import get_spark\n"
         f"conf = load_config('local', ['paths.metastore={metastore}'])\n"
         "spark = get_spark(conf)\n"
         f"for t in {TABLES!r}:\n"
@@ -302,7 +302,7 @@ def test_a_run_stopped_before_its_swaps_changes_nothing_and_its_version_goes(
         if point == "publish:assembled":
             raise KeyboardInterrupt("stopped before the swaps")
 
-    monkeypatch.setattr("storage.catalog_publication.checkpoint", stop)
+    monkeypatch.setattr("trip_features.storage.catalog_publication.checkpoint", stop)
     with pytest.raises(KeyboardInterrupt):
         compute_features.run(spark, catalog, trips=trips["new"], out=str(out))
     for table, frame in before.items():

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from storage.file_publication import current_table, publish, remove_dead_staging, run_staging
+from trip_features.storage.file_publication import (
+    current_table,
+    publish,
+    remove_dead_staging,
+    run_staging,
+)
 
 
 def _staged(out: Path, run: str, tables: dict[str, list[str]]) -> dict[str, Path]:
@@ -95,7 +100,7 @@ def test_staging_of_dead_runs_is_removed_and_of_live_runs_kept(tmp_path):
 def test_a_publication_killed_before_its_swap_changes_nothing(tmp_path, point):
     publish(tmp_path, _staged(tmp_path, "a", {"t": ["2026-01-01"], "u": ["2026-01-01"]}), "a")
     code = (
-        "import sys; from pathlib import Path; from storage.file_publication import publish\n"
+        "import sys; from pathlib import Path; from trip_features.storage.file_publication import publish\n"
         "out = Path(sys.argv[1]); staged = {}\n"
         "for t in ('t', 'u'):\n"
         "    d = out / '.staging' / 'b-1' / t / 'date=2026-01-01'; d.mkdir(parents=True)\n"
@@ -111,7 +116,7 @@ def test_a_publication_killed_before_its_swap_changes_nothing(tmp_path, point):
 
 
 def test_a_folder_another_tool_wrote_under_a_tables_name_stops_the_run_untouched(tmp_path):
-    from runtime.errors import JobError
+    from trip_features.runtime.errors import JobError
 
     publish(tmp_path, _staged(tmp_path, "a", {"t": ["2026-01-01"]}), "a")
     foreign = tmp_path / "u" / "date=2026-01-01"

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from storage.sample_trips import TRIPS_SCHEMA, generate_trips, write_trips
+from trip_features.storage.sample_trips import TRIPS_SCHEMA, generate_trips, write_trips
 
 
 def _digest(folder: Path) -> dict[str, str]:

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from storage.table_layout import PART_FILE, write_by_date
+from trip_features.storage.table_layout import PART_FILE, write_by_date
 
 
 def _trips(rows=2000, seed=4) -> pd.DataFrame:

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from runtime.config import load_config
 from transforms.feature_dataflow import build_driver
+from trip_features.runtime.config import load_config
 
 FEATURES = load_config("local").features  # the shipped feature catalogue
 
@@ -63,8 +63,8 @@ def test_spark_calendar_equals_pandas(spark, session_zone):
     """Through the real Spark wiring; a caller's other session zone is reset to UTC, not used."""
     from pyspark.sql import functions as F
 
-    from runtime.config import load_config
-    from runtime.session import get_spark
+    from trip_features.runtime.config import load_config
+    from trip_features.runtime.session import get_spark
 
     spark.conf.set("spark.sql.session.timeZone", session_zone)
     session = get_spark(load_config("local"))

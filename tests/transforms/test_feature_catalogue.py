@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from jobs.catalogue import readme_with_catalogue
-from quality.checks import table_checks
-from runtime.config import ConfigError, apply_override, load_config
 from transforms.feature_catalogue import Catalogue, CatalogueError
+from trip_features.quality.checks import table_checks
+from trip_features.runtime.config import ConfigError, apply_override, load_config
 
 PROJECT = Path(__file__).resolve().parents[2]
 DRIVER = "features.tables.driver_activity.features"

@@ -4,14 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from runtime.config import apply_override
-from runtime.settings import FeatureSettings
-from storage.sample_trips import generate_trips
 from tests.oracles import adversarial_trips, driver_window_oracle, percentile_oracle
 from transforms.feature_catalogue import Catalogue
 from transforms.feature_dataflow import build_driver
 from transforms.feature_tables import TABLES
 from transforms.kernels.time_columns import PARTITION_COLUMN
+from trip_features.runtime.config import apply_override
+from trip_features.runtime.settings import FeatureSettings
+from trip_features.storage.sample_trips import generate_trips
 
 
 def spark_tables(spark, trips, features_conf: FeatureSettings) -> dict:

@@ -5,10 +5,10 @@ import datetime as dt
 import pytest
 from pyspark.sql import functions as F
 
-from runtime.config import load_config
 from tests.oracles import adversarial_trips
 from transforms.feature_dataflow import build_driver
 from transforms.trips_contract import TripsSchemaError
+from trip_features.runtime.config import load_config
 
 FEATURES = load_config("local").features  # the shipped feature catalogue
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from runtime.durations import parse_duration
+from trip_features.runtime.durations import parse_duration
 
 DAY_US = 86_400_000_000
 PARTITION_COLUMN = "date"  # every table's partition: the UTC date of its event time

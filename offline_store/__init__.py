@@ -1,5 +1,0 @@
-"""The project's Spark offline store for Feast: Feast's own, with a correct point-in-time join."""
-
-from runtime import typeguard_cache
-
-typeguard_cache.install()  # before this package's first `import feast`
