@@ -28,3 +28,15 @@ def test_no_two_modules_share_a_name():
     assert len(folders) > 100  # the project's modules were found
     shared = {name: sorted(where) for name, where in folders.items() if len(where) > 1}
     assert not shared, f"rename one of each: {shared}"
+
+
+def test_the_wheel_adds_only_the_cards_folders_and_one_package_of_its_own():
+    """Installed, the project puts the design card's folders and `trip_features` (every support
+    package under it) at the top of site-packages: no generic name such as `runtime` or
+    `storage` beside another library's."""
+    from trip_features.runtime.project_packages import PROJECT_PACKAGES
+
+    card = {"conf", "definitions", "feature_repo", "jobs", "transforms"}
+    assert set(PROJECT_PACKAGES) == card | {"trip_features"}, (
+        "a new package belongs under trip_features/ (the design card's folders stay at the top)"
+    )
