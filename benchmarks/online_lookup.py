@@ -5,14 +5,14 @@ same features, materialized into both, asked for one driver at a time as a model
 
 Starts its own redis-server on a free loopback port (stopped by its pid at the end), computes the
 features of sample trips, registers and materializes them into each store, then per store and
-service sends --requests sequential lookups of one random driver after 100 warm-up ones, in
-process (get_online_features) and over HTTP, one kept-alive connection, to two servers on free
-loopback ports (stopped by their pids): the stock `feast serve`, and `jobs.serve` (the project's
-server, `trip_features/feature_serving/`). In process, the lookups are measured with the serving log on (as
-shipped: every answer logged), then off, per store and service. Materialized up to the
-last trip and asked at it, so the windows at the moment asked hold that driver's week of trips.
-Prints p50, p99 and max in milliseconds and the ratio of p50 to the in-process sqlite p50 (log on)
-of the same service.
+service sends --requests sequential lookups of one random driver after 100 warm-up ones, in process
+(get_online_features) and over HTTP, one kept-alive connection, to two servers on free loopback
+ports (stopped by their pids): the stock `feast serve`, and `jobs.serve` (the project's server,
+`trip_features/feature_serving/`). In process, the lookups are measured with the serving log on (as
+shipped: every answer logged), then off, per store and service. Materialized up to the last trip and
+asked at it, so the windows at the moment asked hold that driver's week of trips. Prints p50, p99
+and max in milliseconds and the ratio of p50 to the in-process sqlite p50 (log on) of the same
+service.
 """
 
 from __future__ import annotations

@@ -3,14 +3,14 @@
     .venv/bin/python -m benchmarks.windows_vs_asof_join [--trips 10000000] [--entities 1000000]
         [--drivers 1000] [--repeats 2]
 
-Offline: the same entity rows (random moments over 30 days) get the 5 driver windows of a
-per-trip table of --trips rows, once by the as-of join of the table's rows (the old answer, the
-last trip's windows; `trip_features.offline_store.asof_join`) and once by the windows at each row's own time
-(`trip_features.offline_store.temporal_windows`), written to Spark's noop sink; best of --repeats after a
-warm-up. Materialization: each driver's recent trips (7 days before the end) built from the
-table and collected to Arrow, as Feast's materialization pulls them: source rows per second.
-Online: the per-request work the windows add, for a driver with 1,000 and with 100,000 trips in
-7 days: decoding its two packed arrays from the online store's protobuf and computing the 5 windows
+Offline: the same entity rows (random moments over 30 days) get the 5 driver windows of a per-trip
+table of --trips rows, once by the as-of join of the table's rows (the old answer, the last trip's
+windows; `trip_features.offline_store.asof_join`) and once by the windows at each row's own time
+(`trip_features.offline_store.temporal_windows`), written to Spark's noop sink; best of --repeats
+after a warm-up. Materialization: each driver's recent trips (7 days before the end) built from the
+table and collected to Arrow, as Feast's materialization pulls them: source rows per second. Online:
+the per-request work the windows add, for a driver with 1,000 and with 100,000 trips in 7 days:
+decoding its two packed arrays from the online store's protobuf and computing the 5 windows
 (`definitions.temporal_views._windows_at_request`), p50/p99 of 1,000 requests, and the bytes a
 driver takes in the store.
 """

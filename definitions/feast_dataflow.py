@@ -71,9 +71,10 @@ def build_definitions(
     modules: list | None = None,
     code_versions: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Node name -> Feast object, for every Feast object the definitions DAG makes; each view
-    tagged with its table's published code version from `code_versions` (table -> version,
-    trip_features.feature_lineage.code_versions.published_versions), "unknown" for a table not in it."""
+    """Node name -> Feast object, for every Feast object the definitions DAG makes; each view tagged
+    with its table's published code version from `code_versions` (table -> version,
+    trip_features.feature_lineage.code_versions.published_versions), "unknown" for a table not in
+    it."""
     inputs = definition_inputs(conf, code_versions or {})
     dr = definitions_driver(inputs["catalogue"], modules)
     return dr.execute(feast_object_nodes(dr), inputs=inputs)

@@ -90,5 +90,6 @@ def _request_calendar_on_spark(frame, outputs: dict[str, str]):
     return with_calendar_of(frame, _REQUEST_TIME, {nodes[f]: out for f, out in outputs.items()})
 
 
-# On-demand view name -> how a training set computes it on Spark (trip_features.offline_store.spark_store).
+# On-demand view name -> how a training set computes it on Spark
+# (trip_features.offline_store.spark_store).
 ON_SPARK = {"request_calendar": _request_calendar_on_spark}

@@ -27,7 +27,8 @@ class ProjectRedisOnlineStoreConfig(RedisOnlineStoreConfig):
     """Feast's Redis settings, under the project's store type, with the retry policy."""
 
     type: Literal["definitions.redis_online_store.ProjectRedisOnlineStore"] = REDIS_STORE_TYPE  # type: ignore[assignment]
-    # No defaults here: online_store_settings writes both from conf (trip_features/runtime/settings.py's)
+    # No defaults here: online_store_settings writes both from conf
+    # (trip_features/runtime/settings.py's)
     retries: Annotated[int, Field(ge=0)]
     retry_backoff_cap_seconds: Annotated[float, Field(gt=0)]
 

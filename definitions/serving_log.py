@@ -9,13 +9,13 @@ request data, each feature's value, `__timestamp` and `__status`, then `__log_ti
 `__registry_version`, `__code_versions` (each view's code version) and `__materialized_until`
 (each online view's materialization end), the last two as JSON.
 
-Recording is an append to a bounded queue (the answer's protobuf, not a copy); a thread turns
-the queue into Arrow tables every `flush_seconds` and hands them to Feast's
-`write_logged_features`, which the project's offline store writes as parquet under the service's
-destination, partitioned by `__log_date` (`trip_features.offline_store.logged_features`). A clean stop
-(SIGTERM, the end of a process) flushes what is queued. A SIGKILL loses what was queued: the
-answers of at most the last `flush_seconds`. A queue that is full drops new answers and counts
-them (`dropped`, a metric of `jobs.serve`), so a slow disk never slows lookups nor grows memory.
+Recording is an append to a bounded queue (the answer's protobuf, not a copy); a thread turns the
+queue into Arrow tables every `flush_seconds` and hands them to Feast's `write_logged_features`,
+which the project's offline store writes as parquet under the service's destination, partitioned by
+`__log_date` (`trip_features.offline_store.logged_features`). A clean stop (SIGTERM, the end of a
+process) flushes what is queued. A SIGKILL loses what was queued: the answers of at most the last
+`flush_seconds`. A queue that is full drops new answers and counts them (`dropped`, a metric of
+`jobs.serve`), so a slow disk never slows lookups nor grows memory.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ online alike; online answers are exact for the trips materialized so far.
   (`trip_features.offline_store.temporal_windows.recent_trips`).
 - `<table>_now` (on demand; `driver_activity_now`): the windows, from those arrays and the request time, in
   the view's own function (`_windows_at_request`): the same code in the SDK, `jobs.serve` and
-  `feast serve`. Offline the project's store computes the same windows at each training row
-  over the table's trips in one sort per driver (`trip_features.offline_store.temporal_windows`), tested equal.
+  `feast serve`. Offline the project's store computes the same windows at each training row over
+  the table's trips in one sort per driver (`trip_features.offline_store.temporal_windows`),
+  tested equal.
 """
 
 from __future__ import annotations

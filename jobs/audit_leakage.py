@@ -1,6 +1,6 @@
 """Audits every declared feature for leakage: no value depends on later trips, no window on trips
-that have left it (trip_features.quality.leakage_audit): the feature tables on the pandas and the Spark engine,
-and the windows at the moment asked as training sets and online lookups compute them.
+that have left it (trip_features.quality.leakage_audit): the feature tables on the pandas and the
+Spark engine, and the windows at the moment asked as training sets and online lookups compute them.
 
     python -m jobs.audit_leakage [--engine all|pandas|spark|"training rows"|online] [--cuts 3]
     python -m jobs.audit_leakage --module my_team.new_features --output trips_2h=2h ...

@@ -1,4 +1,5 @@
-"""Makes the JVM class archive of this Java and Spark installation (trip_features/runtime/class_data_sharing.py).
+"""Makes the JVM class archive of this Java and Spark installation
+(trip_features/runtime/class_data_sharing.py).
 
     python -m jobs.class_archive [--force] [--rows 20000]
 

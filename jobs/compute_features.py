@@ -4,10 +4,11 @@
     trip-features compute --trips ... --out ...
     spark-submit jobs/compute_features.py --trips ... --out ...
 
-Writes `<out>/trips_stats_3h/`, `<out>/driver_activity/` and `<out>/quarantine/`, replacing only
-the dates computed, all of them at once or none (trip_features/feature_runs/, trip_features/storage/file_publication.py), and a quality
-report under `<out>/_reports/`, also when the run fails. Windows need history: trips up to the
-longest window before --start are read, not written.
+Writes `<out>/trips_stats_3h/`, `<out>/driver_activity/` and `<out>/quarantine/`, replacing only the
+dates computed, all of them at once or none (trip_features/feature_runs/,
+trip_features/storage/file_publication.py), and a quality report under `<out>/_reports/`, also when
+the run fails. Windows need history: trips up to the longest window before --start are read, not
+written.
 """
 
 from __future__ import annotations

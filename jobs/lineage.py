@@ -6,7 +6,7 @@
     python -m jobs.lineage unused                        # transforms and columns no service uses
     python -m jobs.lineage nodes                         # every node, its kind and code hash
     python -m jobs.lineage graph --format svg --output lineage.svg
-    python -m jobs.lineage check                         # the code against trip_features/feature_lineage/snapshot.json
+    python -m jobs.lineage check                         # the code against the committed snapshot
     python -m jobs.lineage update                        # rewrite the snapshot and docs/lineage.md
 
 --format text (trees, the default), mermaid, dot, or svg/png (Graphviz's `dot` program).

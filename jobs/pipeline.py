@@ -54,9 +54,10 @@ def sample_entities(spark: SparkSession, conf: Settings, path: str, rows: int = 
 
 
 def run(spark: SparkSession | None, conf: Settings, regenerate: bool = False) -> dict[str, Any]:
-    """Runs every stage; returns rows and seconds per stage and the samples. Each stage's job
-    emits its OpenLineage events as a child of the pipeline's run. Without `spark`, a session
-    starts once the trips exist, so that their size picks the driver's flags (trip_features.runtime.input_size)."""
+    """Runs every stage; returns rows and seconds per stage and the samples. Each stage's job emits
+    its OpenLineage events as a child of the pipeline's run. Without `spark`, a session starts once
+    the trips exist, so that their size picks the driver's flags
+    (trip_features.runtime.input_size)."""
     with job_run(conf, "pipeline"):
         stages = Stages()
         generated = generate_if_missing(stages, conf, regenerate)

@@ -1,4 +1,5 @@
-"""Serves online features over HTTP, read-only unless conf says otherwise (trip_features/feature_serving/).
+"""Serves online features over HTTP, read-only unless conf says otherwise
+(trip_features/feature_serving/).
 
     python -m jobs.serve [--host 127.0.0.1] [--port 6566] [--workers 1] [--env local] [--insecure]
 

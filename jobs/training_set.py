@@ -53,7 +53,8 @@ def registered_service(conf: Settings, service: str):
 
 def small_inputs(conf: Settings, entities: str) -> bool:
     """Whether the entity rows and the feature tables are local files, small together
-    (trip_features.runtime.input_size): the driver of a fresh process then starts for a short job."""
+    (trip_features.runtime.input_size): the driver of a fresh process then starts for a short
+    job."""
     from trip_features.runtime import input_size
 
     if conf.publication.kind != "files":  # tables by name

@@ -51,8 +51,9 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet --require-hashes --no-deps -r requirements.lock
 .venv/bin/python -m pip install --quiet --no-deps -e .
-# Spark's classes in one archive the JVM maps (trip_features/runtime/class_data_sharing.py): fresh jobs start seconds
-# sooner. Once per Java and Spark installation; jobs run without it, only slower to start.
+# Spark's classes in one archive the JVM maps (trip_features/runtime/class_data_sharing.py): fresh
+# jobs start seconds sooner. Once per Java and Spark installation; jobs run without it, only slower
+# to start.
 if ! .venv/bin/python -m jobs.class_archive; then
   echo "warning: the JVM class archive could not be made (above); jobs run, only start slower" >&2
 fi

@@ -56,9 +56,9 @@ mapfile -t submit_conf <<<"$settings"
 
 build="$root/build/submit"
 mkdir -p "$build"
-# Built from a clean copy of the sources, once per change of them (trip_features/runtime/project_wheel.py); the
-# same bytes as a .zip beside it: PySpark puts only .zip/.egg/.jar files of --py-files on the
-# executors' path.
+# Built from a clean copy of the sources, once per change of them
+# (trip_features/runtime/project_wheel.py); the same bytes as a .zip beside it: PySpark puts only
+# .zip/.egg/.jar files of --py-files on the executors' path.
 wheel="$(cd "$root" && "$python_bin" -m trip_features.runtime.project_wheel "$root/build/wheels")" || exit 2
 code_zip="$(dirname "$wheel")/trip_features_code.zip"
 # The driver's entry point: runs the job module as `python -m` would.

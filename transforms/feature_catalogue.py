@@ -1,11 +1,11 @@
 """The feature catalogue: every feature declared once, in `conf/` (`features.tables`).
 
-A declaration names the feature, its table, its kind (and aggregation, window, input column),
-its checks and, if the generated one will not do, its description. Everything else derives from
-it: the Hamilton nodes of both engines (`hamilton_config`), the output checks
-(`trip_features.quality.checks.table_checks`), the Feast fields (`definitions.feature_views`), the README's
-feature table (`markdown`, kept current by `python -m jobs.catalogue --write-readme`) and the
-tests' expectations. Adding a per-driver window is one declaration:
+A declaration names the feature, its table, its kind (and aggregation, window, input column), its
+checks and, if the generated one will not do, its description. Everything else derives from it: the
+Hamilton nodes of both engines (`hamilton_config`), the output checks
+(`trip_features.quality.checks.table_checks`), the Feast fields (`definitions.feature_views`), the
+README's feature table (`markdown`, kept current by `python -m jobs.catalogue --write-readme`) and
+the tests' expectations. Adding a per-driver window is one declaration:
 
     features.tables.driver_activity.features.trips_30m: {kind: driver_window, aggregation: count,
                                                          window: 30min}

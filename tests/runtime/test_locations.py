@@ -1,5 +1,5 @@
-"""What a location names, decided once (trip_features/runtime/locations.py): every reader of trips, the run
-events and the configuration's path resolution agree."""
+"""What a location names, decided once (trip_features/runtime/locations.py): every reader of trips,
+the run events and the configuration's path resolution agree."""
 
 import pytest
 

@@ -1,10 +1,10 @@
 """Which code made a feature table: its code version, recorded with every published date and
 carried by its feature view as a Feast tag.
 
-A table's code version hashes the fingerprints of every node upstream of it in the lineage
-graph (each engine's body and the helpers they call, trip_features.feature_lineage.fingerprints), the catalogue's
-declaration of its features and the quality settings that choose its rows. The feature job
-writes it into each date folder it publishes (`_code_version`: Spark and Feast skip files whose
+A table's code version hashes the fingerprints of every node upstream of it in the lineage graph
+(each engine's body and the helpers they call, trip_features.feature_lineage.fingerprints), the
+catalogue's declaration of its features and the quality settings that choose its rows. The feature
+job writes it into each date folder it publishes (`_code_version`: Spark and Feast skip files whose
 names start with `_`, and both publishers keep a date folder's files together), so a table whose
 dates came from different code says so.
 """

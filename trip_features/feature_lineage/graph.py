@@ -1,12 +1,13 @@
 """One lineage graph over the feature transforms and the Feast definitions.
 
 Built from the Hamilton graphs of the same modules the jobs run: the transforms on each engine
-(pandas: a node per trips column and per feature; Spark: the nodes the feature job runs; Python:
-the bodies the on-demand view calls) and the definitions DAG, with the edges the definitions
-declare by a `lineage_reads` tag (a source reads a published table; the on-demand view runs
-calendar nodes). A name means one thing on every engine (see transforms/calendar_features.py), so
-the engines' graphs are merged by name. Each node has a kind and a fingerprint of its code
-(trip_features.feature_lineage.fingerprints): the functions behind it on every engine and what they call.
+(pandas: a node per trips column and per feature; Spark: the nodes the feature job runs; Python: the
+bodies the on-demand view calls) and the definitions DAG, with the edges the definitions declare by
+a `lineage_reads` tag (a source reads a published table; the on-demand view runs calendar nodes). A
+name means one thing on every engine (see transforms/calendar_features.py), so the engines' graphs
+are merged by name. Each node has a kind and a fingerprint of its code
+(trip_features.feature_lineage.fingerprints): the functions behind it on every engine and what they
+call.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Node:
     feast_name: str | None = None
     description: str = ""
     code: str = ""  # fingerprint of the functions behind the node
-    definition: str = ""  # a Feast object's definition, hashed (trip_features.feature_lineage.graph.definition_hash)
+    definition: str = ""  # a Feast object's definition, hashed (definition_hash below)
 
     def label(self) -> str:
         named = f" {self.feast_name}" if self.feast_name and self.feast_name != self.name else ""
@@ -281,10 +282,10 @@ _VOLATILE = {"meta", "createdTimestamp", "lastUpdatedTimestamp", "body"}
 
 
 def definition_hash(obj, places: dict[str, str]) -> str:
-    """A Feast object's definition, hashed: its spec without registration times, the pickled
-    bytes of an on-demand function (its source text stays), the code version tag (that is the
-    table's, see trip_features.feature_lineage.code_versions) and the machine's folders (`places`: a path ->
-    the name it is hashed as: the features folder, the serving log)."""
+    """A Feast object's definition, hashed: its spec without registration times, the pickled bytes
+    of an on-demand function (its source text stays), the code version tag (that is the table's, see
+    trip_features.feature_lineage.code_versions) and the machine's folders (`places`: a path -> the
+    name it is hashed as: the features folder, the serving log)."""
     import json
 
     from google.protobuf.json_format import MessageToDict

@@ -1,9 +1,9 @@
 """Change control: the committed snapshot of the lineage graph, and what differs from it.
 
-trip_features/feature_lineage/snapshot.json holds every node (kind, code fingerprint, Feast definition hash) and edge,
-for the `local` environment. A test compares it with the code: a difference fails with what
-changed, every table, view and service downstream of it, and the command that accepts it
-(`python -m jobs.lineage update`, which also regenerates docs/lineage.md).
+trip_features/feature_lineage/snapshot.json holds every node (kind, code fingerprint, Feast
+definition hash) and edge, for the `local` environment. A test compares it with the code: a
+difference fails with what changed, every table, view and service downstream of it, and the command
+that accepts it (`python -m jobs.lineage update`, which also regenerates docs/lineage.md).
 """
 
 from __future__ import annotations

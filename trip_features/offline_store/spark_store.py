@@ -315,8 +315,9 @@ class ProjectSparkOfflineStore(SparkOfflineStore):
 
     @staticmethod
     def write_logged_features(config, data, source, logging_config, registry) -> None:
-        """Feast's feature logging: parquet files under the service's destination, one folder
-        per day (trip_features.offline_store.logged_features); written without Spark, from the server."""
+        """Feast's feature logging: parquet files under the service's destination, one folder per
+        day (trip_features.offline_store.logged_features); written without Spark, from the
+        server."""
         from trip_features.offline_store.logged_features import write_logged_features
 
         write_logged_features(config, data, source, logging_config, registry)

@@ -35,7 +35,8 @@ def profile_staged(
 
 
 def _footer_metrics(files: list[Path], schema: T.StructType) -> dict | None:
-    """The metrics of `trip_features.quality.checks.profile_metrics`, from the footers; None if they lack any."""
+    """The metrics of `trip_features.quality.checks.profile_metrics`, from the footers; None if they
+    lack any."""
     metrics = {"rows": 0} | {f"{name}__nulls": 0 for name in schema.names}
     numeric = {f.name for f in schema.fields if f.dataType.typeName() in _NUMERIC}
     for path in files:

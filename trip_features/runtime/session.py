@@ -75,8 +75,9 @@ def check_java() -> str:
 
 
 def jvm_options(conf: Settings) -> str:
-    """The flags of every JVM a job starts (driver, executors, the Connect server): UTC, then
-    conf's `spark.java_options`. The scripts get them, with conf's settings, from trip_features.runtime.submit_conf."""
+    """The flags of every JVM a job starts (driver, executors, the Connect server): UTC, then conf's
+    `spark.java_options`. The scripts get them, with conf's settings, from
+    trip_features.runtime.submit_conf."""
     return f"-Duser.timezone=UTC {conf.spark.java_options or ''}".strip()
 
 
@@ -92,9 +93,10 @@ def session_settings(conf: Settings) -> dict[str, str]:
 def driver_jvm_options(
     conf: Settings, java_version: str | None = None, small_input: bool = False
 ) -> str:
-    """The driver JVM's flags: `jvm_options`, this installation's class archive when one was
-    made (trip_features.runtime.class_data_sharing; executors of a cluster run elsewhere, where it is not), and for
-    a job of small inputs (trip_features.runtime.input_size) conf's `spark.small_input_java_options`."""
+    """The driver JVM's flags: `jvm_options`, this installation's class archive when one was made
+    (trip_features.runtime.class_data_sharing; executors of a cluster run elsewhere, where it is
+    not), and for a job of small inputs (trip_features.runtime.input_size) conf's
+    `spark.small_input_java_options`."""
     archive = class_data_sharing.driver_flag(conf, java_version or check_java())
     small = conf.spark.small_input_java_options if small_input else None
     return " ".join(part for part in (jvm_options(conf), archive, small or "") if part)
@@ -103,8 +105,9 @@ def driver_jvm_options(
 def get_spark(conf: Settings, small_input: bool = False) -> SparkSession:
     """The active session (spark-submit, Databricks, a test's), else a Spark Connect session when
     `spark.remote` (conf, --remote) or SPARK_REMOTE names a server, else a classic session built
-    from `conf`, whose `spark.master` is used only when spark-submit gave none. `small_input`:
-    the job's inputs are small (trip_features.runtime.input_size), for the flags of a driver it starts."""
+    from `conf`, whose `spark.master` is used only when spark-submit gave none. `small_input`: the
+    job's inputs are small (trip_features.runtime.input_size), for the flags of a driver it
+    starts."""
     use_utc_process_time_zone()
     remote = conf.spark.remote or os.environ.get("SPARK_REMOTE")
     spark = SparkSession.getActiveSession()

@@ -3,9 +3,9 @@
 key named. Jobs receive `Settings` and hand each part the section it reads.
 
 The feature declarations (`features:`) are checked here for their form; what they mean (a kind a
-table can compute, a name that carries its window) is checked by transforms.feature_catalogue.
-The serving section keeps its own checks (trip_features.runtime.serving_settings): its messages are about
-exposure and secrets, and its API keys are read from the environment only by the server.
+table can compute, a name that carries its window) is checked by transforms.feature_catalogue. The
+serving section keeps its own checks (trip_features.runtime.serving_settings): its messages are
+about exposure and secrets, and its API keys are read from the environment only by the server.
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ class Section(BaseModel):
 
 
 class Paths(Section):
-    """Where data lives (resolved against the workspace when loaded; trip_features.runtime.config)."""
+    """Where data lives (resolved against the workspace when loaded;
+    trip_features.runtime.config)."""
 
     trips: str
     features: str

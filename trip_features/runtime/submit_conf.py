@@ -1,7 +1,9 @@
 """The settings of a JVM that spark-submit starts before any job reads conf/: a Spark Connect
 server (scripts/connect-server.sh) and a job's driver on a cluster (scripts/submit.sh).
 
-    python -m trip_features.runtime.submit_conf [--env local] [--conf-dir DIR]   # a spark-submit argument a line
+    python -m trip_features.runtime.submit_conf [--env local] [--conf-dir DIR]
+
+prints them, a spark-submit argument a line.
 
 A session the project builds in-process gets conf's `spark.conf` (the heap, `spark.driver.memory`,
 among them) when its JVM starts; a JVM that spark-submit starts only has what its command line

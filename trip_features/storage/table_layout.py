@@ -1,7 +1,8 @@
 """The on-disk layout of every table the jobs write: a UTC `date` partition, one file per date,
 rows in a stable order, so reruns write the same rows in the same order under the same names.
 
-Hamilton has no Spark savers; the feature job writes here, then `trip_features.storage.file_publication` publishes.
+Hamilton has no Spark savers; the feature job writes here, then
+`trip_features.storage.file_publication` publishes.
 """
 
 from pathlib import Path
