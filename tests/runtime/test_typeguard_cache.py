@@ -77,3 +77,46 @@ def test_cached_instrumentation_is_typeguards_own(tmp_path):
     assert reused["functions"] == plain["functions"]
     # The checks still run: a wrongly typed argument is refused.
     assert plain["refused"] == reused["refused"] == "TypeCheckError"
+
+
+_UNPICKLE = """
+import pickle, sys
+apply = pickle.loads(sys.stdin.buffer.read())
+print(type(apply(None)).__name__)
+"""
+
+
+def _shipped(view, wrap: bool) -> bytes:
+    """A function as Spark ships it to a Python worker, capturing a Feast object."""
+    from pyspark import cloudpickle
+
+    from trip_features.offline_store.spark_store import quiet_feast_warnings
+    from trip_features.runtime.typeguard_cache import installed_first
+
+    shipped = installed_first(view) if wrap else view
+
+    def apply(batches, view=shipped):
+        quiet_feast_warnings()  # a global of the project's store, as in with_on_demand_features
+        return view
+
+    return cloudpickle.dumps(apply)
+
+
+@pytest.mark.parametrize("wrap", [True, False])
+def test_a_worker_unpickling_a_feast_object_installs_the_cache_first(tmp_path, wrap):
+    from feast import Entity
+
+    cache = tmp_path / "typeguard"
+    done = subprocess.run(
+        [sys.executable, "-c", _UNPICKLE],
+        input=_shipped(Entity(name="driver", join_keys=["driver_id"]), wrap),
+        capture_output=True,
+        env={**__import__("os").environ, "TRIP_FEATURES_TYPEGUARD_CACHE": str(cache)},
+        check=True,
+    )
+    assert done.stdout.decode().split() == ["Entity"]  # the object itself, unwrapped
+    written = len(list(cache.glob("*.code")))
+    if wrap:
+        assert written > 100  # Feast's instrumentation went through the cache
+    else:  # the default argument came first: Feast imported before the cache was installed
+        assert written == 0

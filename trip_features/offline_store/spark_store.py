@@ -46,6 +46,7 @@ from trip_features.offline_store.temporal_windows import (
     recent_trips,
     with_windows_at_rows,
 )
+from trip_features.runtime.typeguard_cache import installed_first
 
 _REGEX_NAMES = "spark.sql.parser.quotedRegexColumnNames"
 # An on-demand view's features as Spark columns: (frame, {feature: result column}) -> the frame
@@ -468,7 +469,9 @@ def with_on_demand_features(job: RetrievalJob, on_spark: Mapping[str, OnSpark] |
             + [StructField(name, from_arrow_type(kind)) for name, kind in declared.items()]
         )
 
-        def apply(batches, view=view, declared=declared):
+        shipped = installed_first(view)  # the workers install typeguard's cache, then Feast
+
+        def apply(batches, view=shipped, declared=declared):
             quiet_feast_warnings()  # in the Python worker
             for batch in batches:
                 table = pa.Table.from_batches([batch])

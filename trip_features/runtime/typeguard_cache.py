@@ -24,10 +24,12 @@ import tempfile
 from inspect import isfunction
 from pathlib import Path
 from types import FunctionType
+from typing import TypeVar
 
 from trip_features.runtime.config import cache_folder
 
 _installed = False
+T = TypeVar("T")
 
 
 def install() -> None:
@@ -47,6 +49,34 @@ def install() -> None:
         return
     salt = f"{version('typeguard')}|{importlib.util.MAGIC_NUMBER.hex()}|{sys.version}"
     _decorators.instrument = _cached(_decorators.instrument, folder, salt)
+
+
+def installed_first(obj: T) -> T:
+    """`obj` as a Spark function captures it for the Python workers: unpickled there, it installs
+    the cache before it imports Feast. (cloudpickle restores a function's default arguments
+    before its globals, so a Feast object captured by a UDF imported Feast in every worker with
+    typeguard's full instrumentation: 4 s a worker.) Only the unpickled copy is `obj` itself."""
+    return _InstalledFirst(obj)  # type: ignore[return-value]
+
+
+class _InstalledFirst:
+    __slots__ = ("obj",)
+
+    def __init__(self, obj) -> None:
+        self.obj = obj
+
+    def __reduce__(self):
+        # Pickle restores a call's arguments in order: the first calls install().
+        return _second, (_Install(), self.obj)
+
+
+class _Install:
+    def __reduce__(self):
+        return install, ()
+
+
+def _second(_, obj):
+    return obj
 
 
 def _cached(instrument, folder: Path, salt: str):
