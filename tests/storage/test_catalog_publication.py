@@ -183,43 +183,51 @@ def test_a_bad_schema_name_is_refused(tmp_path):
         CatalogPublisher(None, str(tmp_path), "bad name; DROP", pd.Timedelta("1d"))
 
 
-def _job(out: Path, metastore: Path, trips: str, *extra: str, kill_at: str | None = None):
-    """The feature job in a process of its own, on a metastore of its own (Derby opens in one
-    process at a time)."""
+# The feature job's command line; with --export-to, the same process then writes what its
+# metastore's views read (Derby opens in one process at a time: no other process could look).
+_JOB = f"""
+import sys
+from pyspark.sql import SparkSession
+from jobs import compute_features
+argv = sys.argv[1:]
+export = argv.pop() if argv[-2:-1] == ["--export-to"] else None
+code = compute_features.main(argv[:-1] if export else argv)
+if code == 0 and export:
+    spark = SparkSession.getActiveSession()
+    for table in {TABLES!r}:
+        spark.table("trip_features." + table).write.parquet(export + "/" + table)
+sys.exit(code)
+"""
+
+
+def _job(
+    out: Path,
+    metastore: Path,
+    trips: str,
+    *extra: str,
+    kill_at: str | None = None,
+    export_to: Path | None = None,
+):
+    """The feature job in a process of its own, on a metastore of its own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
     if kill_at:
         env["TRIP_FEATURES_KILL_AT"] = kill_at
     return subprocess.run(
-        [sys.executable, "-m", "jobs.compute_features", "--trips", trips, "--out", str(out)]
+        [sys.executable, "-c", _JOB, "--trips", trips, "--out", str(out)]
         + [
             "--set",
             "spark.conf.spark.sql.shuffle.partitions=2",
             "--set",
             "publication.kind=catalog",
         ]
-        + ["--set", f"paths.metastore={metastore}", *extra],
+        + ["--set", f"paths.metastore={metastore}", *extra]
+        + (["--export-to", str(export_to)] if export_to else []),
         cwd=PROJECT,
         env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
-
-
-def _exported(metastore: Path, folder: Path) -> dict[str, pd.DataFrame]:
-    """The views as a reader in another process sees them."""
-    script = (
-        "import sys; from trip_features.runtime.config import load_config; from trip_features.runtime.session import get_spark\n"
-        f"conf = load_config('local', ['paths.metastore={metastore}'])\n"
-        "spark = get_spark(conf)\n"
-        f"for t in {TABLES!r}:\n"
-        f"    spark.table('trip_features.' + t).write.parquet('{folder}/' + t)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return {t: _sorted(pd.read_parquet(folder / t)) for t in TABLES}
 
 
 @pytest.mark.slow
@@ -230,8 +238,19 @@ def test_a_run_killed_between_view_swaps_is_completed_by_the_next(spark, conf, t
     killed = _job(out, metastore, trips["new"], kill_at="publish:swapped:driver_activity")
     assert killed.returncode == -9, killed.stderr[-3000:]
     assert list((out / "_publications").glob("*.json")), "the unfinished swap left its plan"
-    # The next run completes that swap first, then publishes its own date.
-    rerun = _job(out, metastore, trips["old"], "--start", "2026-01-05", "--end", "2026-01-05")
+    # The next run completes that swap first, then publishes its own date; then its process reads
+    # the views, as any reader of that metastore would.
+    export = tmp_path / "export"
+    rerun = _job(
+        out,
+        metastore,
+        trips["old"],
+        "--start",
+        "2026-01-05",
+        "--end",
+        "2026-01-05",
+        export_to=export,
+    )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "completing the publication" in rerun.stderr
     # What the files publication gives for: old, then new (completed), then old on 2026-01-05.
@@ -240,7 +259,7 @@ def test_a_run_killed_between_view_swaps_is_completed_by_the_next(spark, conf, t
     compute_features.run(
         spark, conf, trips=trips["old"], out=str(files), start="2026-01-05", end="2026-01-05"
     )
-    seen = _exported(metastore, tmp_path / "export")
+    seen = {t: _sorted(pd.read_parquet(export / t)) for t in TABLES}
     for table in TABLES:
         pd.testing.assert_frame_equal(
             seen[table], _files(files, table), obj=table, check_dtype=False
