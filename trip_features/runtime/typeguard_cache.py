@@ -67,7 +67,7 @@ class _InstalledFirst:
 
     def __reduce__(self):
         # Pickle restores a call's arguments in order: the first calls install().
-        return _second, (_Install(), self.obj)
+        return _unwrapped, (_Install(), self.obj)
 
 
 class _Install:
@@ -75,7 +75,7 @@ class _Install:
         return install, ()
 
 
-def _second(_, obj):
+def _unwrapped(_installed, obj):
     return obj
 
 
