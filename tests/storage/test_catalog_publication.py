@@ -3,7 +3,9 @@ swapped in one statement each; the tables read through the views equal the files
 after a first run, a re-run of a date range, a killed run and two runs at once."""
 
 import itertools
+import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -183,45 +185,49 @@ def test_a_bad_schema_name_is_refused(tmp_path):
         CatalogPublisher(None, str(tmp_path), "bad name; DROP", pd.Timedelta("1d"))
 
 
-# The feature job's command line; with --export-to, the same process then writes what its
-# metastore's views read (Derby opens in one process at a time: no other process could look).
+# Feature job runs, one after the other, in one process: each a command line, optionally killed
+# at a point (the process then ends there) or followed by writing what its metastore's views
+# read (Derby opens in one process at a time: no other process could look).
 _JOB = f"""
-import sys
+import json, os, sys
 from pyspark.sql import SparkSession
 from jobs import compute_features
-argv = sys.argv[1:]
-export = argv.pop() if argv[-2:-1] == ["--export-to"] else None
-code = compute_features.main(argv[:-1] if export else argv)
-if code == 0 and export:
-    spark = SparkSession.getActiveSession()
-    for table in {TABLES!r}:
-        spark.table("trip_features." + table).write.parquet(export + "/" + table)
-sys.exit(code)
+for run in json.loads(sys.argv[1]):
+    if run["kill_at"]:
+        os.environ["TRIP_FEATURES_KILL_AT"] = run["kill_at"]
+    code = compute_features.main(run["argv"])
+    if code:
+        sys.exit(code)
+    if run["export_to"]:
+        spark = SparkSession.getActiveSession()
+        for table in {TABLES!r}:
+            spark.table("trip_features." + table).write.parquet(run["export_to"] + "/" + table)
 """
 
 
-def _job(
+def _run(
     out: Path,
     metastore: Path,
     trips: str,
     *extra: str,
     kill_at: str | None = None,
     export_to: Path | None = None,
-):
-    """The feature job in a process of its own, on a metastore of its own."""
+) -> dict:
+    """One run of the feature job, on a metastore of its own."""
+    argv = [
+        *("--trips", trips, "--out", str(out)),
+        *("--set", "spark.conf.spark.sql.shuffle.partitions=2"),
+        *("--set", "publication.kind=catalog", "--set", f"paths.metastore={metastore}"),
+        *extra,
+    ]
+    return {"argv": argv, "kill_at": kill_at, "export_to": export_to and str(export_to)}
+
+
+def _process(*runs: dict) -> subprocess.CompletedProcess:
+    """Runs of the feature job in a process of their own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
-    if kill_at:
-        env["TRIP_FEATURES_KILL_AT"] = kill_at
     return subprocess.run(
-        [sys.executable, "-c", _JOB, "--trips", trips, "--out", str(out)]
-        + [
-            "--set",
-            "spark.conf.spark.sql.shuffle.partitions=2",
-            "--set",
-            "publication.kind=catalog",
-        ]
-        + ["--set", f"paths.metastore={metastore}", *extra]
-        + (["--export-to", str(export_to)] if export_to else []),
+        [sys.executable, "-c", _JOB, json.dumps(runs)],
         cwd=PROJECT,
         env=env,
         capture_output=True,
@@ -233,24 +239,20 @@ def _job(
 @pytest.mark.slow
 def test_a_run_killed_between_view_swaps_is_completed_by_the_next(spark, conf, trips, tmp_path):
     out, metastore = tmp_path / "catalog", tmp_path / "metastore"
-    assert _job(out, metastore, trips["old"]).returncode == 0
-    # Killed after its first view (driver_activity) points at the new version, before the others.
-    killed = _job(out, metastore, trips["new"], kill_at="publish:swapped:driver_activity")
-    assert killed.returncode == -9, killed.stderr[-3000:]
-    assert list((out / "_publications").glob("*.json")), "the unfinished swap left its plan"
-    # The next run completes that swap first, then publishes its own date; then its process reads
-    # the views, as any reader of that metastore would.
-    export = tmp_path / "export"
-    rerun = _job(
-        out,
-        metastore,
-        trips["old"],
-        "--start",
-        "2026-01-05",
-        "--end",
-        "2026-01-05",
-        export_to=export,
+    # A first publication, then a run killed after its first view (driver_activity) points at
+    # the new version, before the others: one process, as the kill ends it.
+    killed = _process(
+        _run(out, metastore, trips["old"]),
+        _run(out, metastore, trips["new"], kill_at="publish:swapped:driver_activity"),
     )
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    assert re.findall(r"^run \S+: (\w+)", killed.stderr, re.M) == ["published"], killed.stderr
+    assert list((out / "_publications").glob("*.json")), "the unfinished swap left its plan"
+    # The next run, in a process of its own, completes that swap first, then publishes its own
+    # date; then it reads the views, as any reader of that metastore would.
+    export = tmp_path / "export"
+    dates = ("--start", "2026-01-05", "--end", "2026-01-05")
+    rerun = _process(_run(out, metastore, trips["old"], *dates, export_to=export))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "completing the publication" in rerun.stderr
     # What the files publication gives for: old, then new (completed), then old on 2026-01-05.
