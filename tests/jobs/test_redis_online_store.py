@@ -237,10 +237,10 @@ def test_connection_secrets_come_from_the_environment(conf, monkeypatch):
     assert "hunter2" not in online_store_settings(with_variable, expand=False)["connection_string"]
 
 
-def _materialize_job(conf, end: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
+def _materialize_job(conf, end: str, kill_at: str) -> subprocess.CompletedProcess:
+    """The materialize job in a process of its own, killed at `kill_at`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK", "SPARK"))}
-    if kill_at:
-        env["TRIP_FEATURES_KILL_AT"] = kill_at
+    env["TRIP_FEATURES_KILL_AT"] = kill_at
     overrides = [
         f"paths.{key}={getattr(conf.paths, key)}" for key in ("trips", "features", "registry")
     ] + ["spark.conf.spark.sql.shuffle.partitions=2"]
@@ -274,8 +274,9 @@ def test_an_interrupted_materialization_is_completed_and_nothing_older_replaces_
     assert killed.returncode == -9, killed.stderr[-3000:]
     _assert_serves(conf, activity, "driver_activity", ACTIVITY)
     _assert_serves(conf, until(stats, early), "trips_stats_3h", CALENDAR[-1:])
-    done = _materialize_job(conf, "2026-01-12")  # the same run again completes it
-    assert done.returncode == 0, done.stderr[-3000:]
+    # The same run again completes it: here, in this process (the process was what the kill
+    # needed; the rerun only has to find what the killed run left).
+    materialize.run(conf, start="2026-01-01", end="2026-01-12")
     _assert_serves(conf, stats, "trips_stats_3h", CALENDAR[-1:])
     # Materializing an earlier range again writes older rows: the newer ones stay served.
     materialize.run(conf, start="2026-01-01", end=early)
