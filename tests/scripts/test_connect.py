@@ -1,7 +1,8 @@
-"""A real Spark Connect server from scripts/connect-server.sh, every job run through it from fresh
-client processes, and the results equal to local mode: features, training sets of both services
+"""A real Spark Connect server from scripts/connect-server.sh, every job run through it from
+client processes of its own, and the results equal to local mode: features, training sets of both services
 (parquet, table and SQL entities), materialization and online lookups."""
 
+import json
 import os
 import subprocess
 import sys
@@ -40,6 +41,24 @@ def _job(
     return _client(server, "-m", f"jobs.{job}", "--remote", server, *args, cwd=workspace)
 
 
+# The entity rows as a table of the server's catalog, then jobs.training_set run through one
+# Connect session for each command line given. The session is the client's, as a notebook's is:
+# the jobs reuse it, so the client ships the project's code to it (as notebook_runner does).
+_TRAINING_SETS = """
+import json, sys
+from pyspark.sql import SparkSession
+from jobs import training_set
+from trip_features.runtime.session import ship_project
+url, entities, runs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+spark = SparkSession.builder.remote(url).getOrCreate()
+ship_project(spark)
+spark.read.parquet(entities).write.mode("overwrite").saveAsTable("connect_entities")
+for args in runs:
+    if training_set.main(["--remote", url, *args]):
+        sys.exit(f"jobs.training_set {args} failed")
+"""
+
+
 def _read(path: Path) -> pd.DataFrame:
     frame = pd.read_parquet(path)
     if "date" in frame:
@@ -71,42 +90,40 @@ def test_every_job_through_connect_equals_local_mode(server, spark, conf_at, tmp
             obj=table,
         )
     _job("register", server, remote)
-    _client(
-        server,
-        "-c",
-        "import sys; from pyspark.sql import SparkSession\n"
-        "s = SparkSession.builder.remote(sys.argv[1]).getOrCreate()\n"
-        "s.read.parquet(sys.argv[2]).write.mode('overwrite').saveAsTable('connect_entities')",
-        server,
-        str(tmp_path / "entities.parquet"),
-        cwd=remote,
-    )
     sources = {
         "parquet": str(tmp_path / "entities.parquet"),
         "table": "connect_entities",
         "sql": f"SELECT * FROM parquet.`{tmp_path / 'entities.parquet'}` ORDER BY label",
     }
     # Reading the entity rows does not depend on the service: each kind is asked once, and each
-    # service at least once (a client process costs seconds).
-    kinds_of = {"driver_activity_v1": ("parquet",), "driver_trips_v1": ("table", "sql")}
+    # service at least once. The training sets share one client process, as a notebook's cells
+    # share its session (a client process costs seconds).
+    asked = [
+        (service, kind, remote / f"ts_{service}_{kind}")
+        for service, kinds in {
+            "driver_activity_v1": ("parquet",),
+            "driver_trips_v1": ("table", "sql"),
+        }.items()
+        for kind in kinds
+    ]
+    runs = [
+        ["--entities", sources[kind], "--service", service, "--out", str(out)]
+        for service, kind, out in asked
+    ]
+    _client(
+        server,
+        "-c",
+        _TRAINING_SETS,
+        server,
+        sources["parquet"],
+        json.dumps(runs),
+        cwd=remote,
+    )
     for service in SERVICES:
         expected_out = tmp_path / "local" / f"ts_{service}"
         training_set.run(spark, local, sources["parquet"], service, str(expected_out))
         expected = pd.read_parquet(expected_out).sort_values("label", ignore_index=True)
-        for kind in kinds_of[service]:
-            source = sources[kind]
-            out = remote / f"ts_{service}_{kind}"
-            _job(
-                "training_set",
-                server,
-                remote,
-                "--entities",
-                source,
-                "--service",
-                service,
-                "--out",
-                str(out),
-            )
+        for kind, out in [(kind, out) for s, kind, out in asked if s == service]:
             got = pd.read_parquet(out).sort_values("label", ignore_index=True)
             pd.testing.assert_frame_equal(got, expected, obj=f"{service} from {kind}")
 
