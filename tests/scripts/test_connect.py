@@ -1,6 +1,6 @@
-"""A real Spark Connect server from scripts/connect-server.sh, every job run through it from
-client processes of its own, and the results equal to local mode: features, training sets of both services
-(parquet, table and SQL entities), materialization and online lookups."""
+"""A real Spark Connect server from scripts/connect-server.sh, every job run through it from client
+processes, and the results equal to local mode: features, training sets of both services (parquet,
+table and SQL entities), materialization and online lookups."""
 
 import json
 import os
