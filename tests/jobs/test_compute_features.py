@@ -51,6 +51,37 @@ def test_full_run_counts_every_trip_once(full_run):
         assert (frame["date"] == frame["event_timestamp"].dt.strftime("%Y-%m-%d")).all()
 
 
+def test_trips_landing_during_a_run_wait_for_the_next(spark, conf, tmp_path, monkeypatch):
+    """Every table of a run comes from the trips listed as it starts: a day's files landing in
+    the trips folder once the first table is written (a loader appending while the job runs) are
+    not read by the next table, which still holds one row per trip of the first; the next run
+    reads them."""
+    from trip_features.feature_runs import table_families
+
+    trips, landing = tmp_path / "trips", tmp_path / "landing"
+    first = generate_trips(rows=2_000, days=3, seed=8, drivers=20)
+    write_trips(first, trips)
+    later = generate_trips(rows=500, days=1, seed=9, drivers=20, start="2026-01-08")
+    later["trip_id"] += len(first)  # trip ids of their own
+    write_trips(later, landing)
+
+    def land_a_day(point: str) -> None:
+        if point == f"staged:{TABLES[0]}":
+            (landing / "date=2026-01-08").rename(trips / "date=2026-01-08")
+
+    monkeypatch.setattr(table_families, "checkpoint", land_a_day)
+    report = compute_features.run(spark, conf, trips=str(trips), out=str(tmp_path / "out"))
+    assert (trips / "date=2026-01-08").exists()  # landed mid-run
+    assert report.status == "published"
+    assert report.trips_read == len(first)
+    assert {report.rows_written[t] for t in TABLES} == {report.trips_accepted}
+    for table in TABLES:
+        assert len(_read(tmp_path / "out", table)) == report.trips_accepted, table
+    monkeypatch.undo()
+    again = compute_features.run(spark, conf, trips=str(trips), out=str(tmp_path / "out"))
+    assert again.trips_read == len(first) + len(later)
+
+
 def test_written_timestamps_are_microseconds(full_run):
     out, _ = full_run
     one_file = next((out / "driver_activity").rglob("*.parquet"))

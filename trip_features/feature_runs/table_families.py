@@ -30,7 +30,7 @@ from trip_features.quality.gate import (
     judge_table,
     take_input_counts,
 )
-from trip_features.quality.observed_inputs import ObservedInputs
+from trip_features.quality.observed_inputs import OBSERVED, ObservedInputs
 from trip_features.quality.quarantine_counts import reasons_by_date
 from trip_features.runtime.faults import checkpoint
 from trip_features.runtime.session import hamilton_adapters
@@ -59,6 +59,8 @@ class TableFamilies:
         history = self.catalogue.history()
         adapters = (self.adapter, *hamilton_adapters(spark))
         self.hamilton = build_driver("spark", conf.features, (trips_reader,), adapters=adapters)
+        upstream, _ = self.hamilton.graph.get_upstream_nodes([OBSERVED])
+        self.adapter.compute_once({n.name for n in upstream if not n.user_defined})
         self.inputs = {
             "spark": spark,
             "trips_location": request.trips,
