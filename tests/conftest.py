@@ -16,11 +16,14 @@ os.environ.setdefault(
 
 
 @pytest.fixture(scope="session")
-def conf(tmp_path_factory):
-    """The local configuration; the session has a Hive metastore of its own (embedded Derby) so
-    the catalog publication can be tested, while files publication stays the default."""
+def conf(request, tmp_path_factory):
+    """The local configuration. When a selected test is marked `metastore` (the catalog
+    publication), the session has a Hive metastore of its own (embedded Derby); otherwise its
+    catalog is in memory, as conf/local.yaml's, and no test waits ~3 s for Derby to start."""
     from trip_features.runtime.config import load_config
 
+    wanted = any(item.get_closest_marker("metastore") for item in request.session.items)
+    metastore = [f"paths.metastore={tmp_path_factory.mktemp('metastore')}"] if wanted else []
     return load_config(
         "local",
         [
@@ -30,8 +33,8 @@ def conf(tmp_path_factory):
             # it); it costs each column function five py4j round trips: a tenth of the fast tier.
             "spark.conf.spark.python.sql.dataFrameDebugging.enabled=false",
             "spark.app_name=trip-features-tests",
-            f"paths.metastore={tmp_path_factory.mktemp('metastore')}",
             f"paths.lineage_events={tmp_path_factory.mktemp('lineage') / 'events.jsonl'}",
+            *metastore,
         ],
     )
 

@@ -317,6 +317,7 @@ def test_the_feature_server_answers_online_requests(feast_conf):
 
 
 @pytest.mark.slow
+@pytest.mark.metastore
 def test_training_sets_over_catalog_tables_equal_those_over_folders(spark, conf_at, feast_conf):
     """With the catalog publication, Feast reads the views by name; the training sets of both
     services equal those read from the published folders, and so does the online store."""

@@ -20,7 +20,7 @@ from trip_features.runtime.config import apply_override
 from trip_features.runtime.errors import JobError
 from trip_features.storage.catalog_publication import CatalogPublisher
 
-pytestmark = pytest.mark.slow  # starts processes or servers: the full suite runs it
+pytestmark = [pytest.mark.slow, pytest.mark.metastore]  # slow: starts processes or servers
 
 PROJECT = Path(__file__).resolve().parents[2]
 TABLES = ("trips_stats_3h", "driver_activity", "quarantine")
