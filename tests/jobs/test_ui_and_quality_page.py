@@ -13,7 +13,7 @@ import time
 import pytest
 
 from jobs import quality_report, ui
-from tests.browser import is_blank, rendered, screenshot
+from tests.browser import is_blank, open_browser
 from tests.jobs.feast_serving import PROJECT
 
 pytestmark = pytest.mark.slow  # servers and a browser
@@ -68,6 +68,13 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module's pages; stopped by its pid."""
+    with open_browser() as chromium:
+        yield chromium
+
+
+@pytest.fixture(scope="module")
 def ui_server(feast_conf):
     """The UI server for this module's tests; stopped by its pid."""
     process, port = _start_ui(feast_conf[0])
@@ -78,36 +85,40 @@ def ui_server(feast_conf):
 
 
 def test_the_ui_shows_every_view_and_service_with_descriptions_and_code_versions(
-    ui_server, feast_conf, tmp_path
+    ui_server, feast_conf, browser, tmp_path
 ):
     from definitions.feature_store import feature_store
 
     base, _ = ui_server
     conf, _ = feast_conf
     store = feature_store(conf)
-    views = rendered(f"{base}/p/{store.project}/feature-view")
+    views = browser.rendered(f"{base}/p/{store.project}/feature-view")
     for view in ("driver_activity", "trips_stats_3h", "request_calendar"):
         assert view in views, f"{view} missing from the rendered feature view list"
-    services = rendered(f"{base}/p/{store.project}/feature-service")
+    services = browser.rendered(f"{base}/p/{store.project}/feature-service")
     for service in store.list_feature_services():
         assert service.name in services
     activity = store.get_feature_view("driver_activity")
-    page = rendered(f"{base}/p/{store.project}/feature-view/driver_activity")
+    page = browser.rendered(f"{base}/p/{store.project}/feature-view/driver_activity")
     for shown in (activity.description, activity.owner, activity.tags["code_version"]):
         assert shown in page, f"{shown!r} is not on the rendered view page"
-    feature = rendered(f"{base}/p/{store.project}/feature-view/driver_activity/feature/trips_24h")
+    feature = browser.rendered(
+        f"{base}/p/{store.project}/feature-view/driver_activity/feature/trips_24h"
+    )
     assert activity.features[1].description in feature  # from the feature catalogue
     service = store.get_feature_service("driver_trips_v1")
-    shown = rendered(f"{base}/p/{store.project}/feature-service/{service.name}")
+    shown = browser.rendered(f"{base}/p/{store.project}/feature-service/{service.name}")
     assert service.description in shown and service.owner in shown
     entity = store.get_entity("driver")
-    shown = rendered(f"{base}/p/{store.project}/entity/{entity.name}")
+    shown = browser.rendered(f"{base}/p/{store.project}/entity/{entity.name}")
     assert entity.description in shown and entity.owner in shown
     on_demand = store.get_on_demand_feature_view("request_calendar")
-    assert on_demand.description in rendered(
+    assert on_demand.description in browser.rendered(
         f"{base}/p/{store.project}/feature-view/request_calendar"
     )
-    shot = screenshot(f"{base}/p/{store.project}/feature-view/driver_activity", tmp_path / "v.png")
+    shot = browser.screenshot(
+        f"{base}/p/{store.project}/feature-view/driver_activity", tmp_path / "v.png"
+    )
     assert not is_blank(shot)
 
 
@@ -161,17 +172,17 @@ def test_the_ui_is_read_only_serves_only_the_project_and_checks_the_host(ui_serv
     assert "default-src 'self'" in headers["content-security-policy"]
 
 
-def test_lineage_and_quality_pages_beside_the_ui(ui_server):
+def test_lineage_and_quality_pages_beside_the_ui(ui_server, browser):
     base, _ = ui_server
-    lineage = rendered(f"{base}/lineage/driver_activity_now_view", wait_ms=2000)
+    lineage = browser.rendered(f"{base}/lineage/driver_activity_now_view", wait_ms=2000)
     assert "Lineage of driver_activity_now_view (on demand view driver_activity_now)" in lineage
     assert (
         "The windows of driver_activity at the request's time, from the driver's recent" in lineage
     )
     assert "driver_windowed" in lineage and "driver_trips_v1" in lineage
-    per_trip = rendered(f"{base}/lineage/driver_activity_view", wait_ms=2000)
+    per_trip = browser.rendered(f"{base}/lineage/driver_activity_view", wait_ms=2000)
     assert "Per trip of a driver: trip counts and distances over sliding windows." in per_trip
-    quality = rendered(f"{base}/quality", wait_ms=2000)
+    quality = browser.rendered(f"{base}/quality", wait_ms=2000)
     assert 'id="counts"' in quality
 
 
@@ -206,7 +217,7 @@ def broken_run(spark, feast_conf, tmp_path_factory):
     return tmp / "out" / "_reports", report
 
 
-def test_the_quality_page_shows_the_json_reports_numbers(broken_run, tmp_path):
+def test_the_quality_page_shows_the_json_reports_numbers(broken_run, browser, tmp_path):
     reports, run = broken_run
     report = json.loads((reports / "latest.json").read_text())
     assert report["run_id"] == run.run_id
@@ -219,7 +230,7 @@ def test_the_quality_page_shows_the_json_reports_numbers(broken_run, tmp_path):
     assert by_date == report["quarantine_reasons"]  # the chart's numbers add up
     page = reports / f"{report['run_id']}.html"
     assert page.exists() and (reports / "latest.html").read_text() == page.read_text()
-    dom = rendered(page.as_uri(), wait_ms=1000)
+    dom = browser.rendered(page.as_uri(), wait_ms=1000)
     measures = _numbers(dom, "data-measure")
     for key in ("trips_read", "trips_in_range", "trips_accepted", "trips_quarantined"):
         assert measures[key] == report[key], key
@@ -232,7 +243,7 @@ def test_the_quality_page_shows_the_json_reports_numbers(broken_run, tmp_path):
             assert nulls[f"{table}.{column}"] == stats["nulls"]
     assert dom.count("<svg") == 2  # quarantine by date, nulls per column: inline, no network
     assert not re.search(r'(src|href)="https?://', page.read_text())  # nothing to fetch
-    assert not is_blank(screenshot(page.as_uri(), tmp_path / "q.png", "1200,1600", 1000))
+    assert not is_blank(browser.screenshot(page.as_uri(), tmp_path / "q.png", "1200,1600", 1000))
 
 
 def test_bad_input_is_answered_with_what_to_do(feast_conf, tmp_path, capsys):
