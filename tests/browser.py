@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.processes import stop
 from tests.required_programs import required_program
 
 NAMES = ("chromium", "chromium-browser", "google-chrome")
@@ -54,13 +55,7 @@ def open_browser(timeout: float = 90) -> Iterator[Browser]:
         with connect(endpoint, max_size=None, open_timeout=timeout) as socket:
             yield Browser(socket, timeout)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, signal.SIGTERM, timeout=10)
         shutil.rmtree(profile, ignore_errors=True)
 
 

@@ -15,6 +15,7 @@ import pytest
 from jobs import quality_report, ui
 from tests.browser import is_blank, open_browser
 from tests.jobs.feast_serving import PROJECT
+from tests.processes import stop
 
 pytestmark = pytest.mark.slow  # servers and a browser
 PATHS = ("trips", "features", "registry", "online_store", "lineage_events")
@@ -58,13 +59,7 @@ def _start_ui(conf) -> tuple[subprocess.Popen, int]:
 
 def _stop(process: subprocess.Popen) -> None:
     """Ctrl-C (SIGINT) by pid; killed if it does not stop."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop(process, signal.SIGINT, timeout=20)
 
 
 @pytest.fixture(scope="module")
