@@ -69,6 +69,19 @@ def browser():
         yield chromium
 
 
+def test_the_browser_waits_for_a_pages_timers_up_to_the_budget(browser, tmp_path):
+    """What every rendered page here relies on: scripts run until the virtual-time budget ends
+    (network answers first), in milliseconds of the page's own clock, not the test's."""
+    page = tmp_path / "timer.html"
+    page.write_text(
+        '<div id="x">before</div><script>'
+        "setTimeout(() => { document.getElementById('x').textContent = 'after'; }, 3000);"
+        "</script>"
+    )
+    assert '<div id="x">after</div>' in browser.rendered(page.as_uri(), wait_ms=5000)
+    assert '<div id="x">before</div>' in browser.rendered(page.as_uri(), wait_ms=100)
+
+
 @pytest.fixture(scope="module")
 def ui_server(feast_conf):
     """The UI server for this module's tests; stopped by its pid."""

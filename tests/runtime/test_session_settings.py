@@ -74,3 +74,10 @@ def test_python_workers_import_none_of_hamiltons_extensions(spark, conf):
         yield os.environ.get("HAMILTON_AUTOLOAD_EXTENSIONS"), extensions
 
     assert spark.sparkContext.parallelize([0], 1).mapPartitions(imported).collect() == [("0", [])]
+
+
+def test_the_tests_session_has_a_metastore_only_when_a_selected_test_needs_one(spark, request):
+    """tests/conftest.py: Derby's start is paid only by runs that select a `metastore` test."""
+    wanted = any(item.get_closest_marker("metastore") for item in request.session.items)
+    catalog = spark.conf.get("spark.sql.catalogImplementation")
+    assert catalog == ("hive" if wanted else "in-memory")
