@@ -1,4 +1,5 @@
-"""The session the jobs build carries conf's JVM flags and input split size."""
+"""The session the jobs build carries conf's JVM flags and input split size; the tests' own session
+has a metastore only when a selected test needs one."""
 
 
 def _collectors(jvm) -> set[str]:
