@@ -1,6 +1,7 @@
 """No two of the project's modules share a file name: a name says which module it is, in a
 traceback, a search or an import, without its folder."""
 
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -10,15 +11,16 @@ SHARED_BY_DESIGN = {"__init__.py", "conftest.py"}
 
 
 def _modules() -> list[Path]:
-    return [
-        path
-        for path in ROOT.rglob("*.py")
-        if not any(
-            part.startswith(".") or part in NOT_SOURCES or part.endswith(".egg-info")
-            for part in path.relative_to(ROOT).parts[:-1]
-        )
-        and path.name not in SHARED_BY_DESIGN
-    ]
+    """The checkout's modules; hidden folders (.venv, .git) and made ones are not entered."""
+    found = []
+    for folder, subfolders, files in os.walk(ROOT):
+        subfolders[:] = [
+            name
+            for name in subfolders
+            if not (name.startswith(".") or name in NOT_SOURCES or name.endswith(".egg-info"))
+        ]
+        found += [Path(folder, name) for name in files if name.endswith(".py")]
+    return [path for path in found if path.name not in SHARED_BY_DESIGN]
 
 
 def test_no_two_modules_share_a_name():
