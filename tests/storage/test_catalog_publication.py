@@ -168,6 +168,12 @@ def test_two_runs_at_once_keep_both_date_ranges(spark, conf, trips, tmp_path, sc
     _assert_same(spark, schema, files)
 
 
+def test_hive_makes_its_session_folder_in_the_metastore_not_in_the_system_temp(spark, conf):
+    """Hive never removes it (SPARK-51571): in /tmp, its default, every job left one behind."""
+    spark.sql("SHOW DATABASES").collect()
+    assert (Path(conf.paths.metastore) / "hive_resources").is_dir()
+
+
 def test_a_session_without_a_metastore_is_told_what_to_use(conf, tmp_path, monkeypatch):
     class InMemory:
         class conf:  # noqa: N801 - mimics SparkSession.conf

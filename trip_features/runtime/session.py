@@ -204,6 +204,9 @@ def _with_metastore(builder, folder: Path):
         builder.enableHiveSupport()
         .config("spark.hadoop.javax.jdo.option.ConnectionURL", url)
         .config("spark.sql.warehouse.dir", str(folder / "warehouse"))
+        # Hive makes this folder for each session and never removes it (SPARK-51571): by default
+        # /tmp/<session id>_resources, one left behind by every job
+        .config("spark.hadoop.hive.downloaded.resources.dir", str(folder / "hive_resources"))
     )
 
 
