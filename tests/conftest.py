@@ -1,6 +1,7 @@
 """One local[2] Spark session for the whole run, built by the same helper the jobs use."""
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -8,11 +9,16 @@ import pytest
 
 os.environ["TZ"] = "UTC"  # before pandas or Spark read the process zone
 # Jobs the tests run (in process or not) without paths of their own emit their lineage events
-# here, not into the checkout's data/.
-os.environ.setdefault(
-    "TRIP_FEATURES_LINEAGE_EVENTS",
-    os.path.join(tempfile.mkdtemp(prefix="trip-features-tests-"), "events.jsonl"),
-)
+# here, not into the checkout's data/; the folder goes when the run ends.
+_DEFAULT_EVENTS = None
+if "TRIP_FEATURES_LINEAGE_EVENTS" not in os.environ:
+    _DEFAULT_EVENTS = tempfile.mkdtemp(prefix="trip-features-tests-")
+    os.environ["TRIP_FEATURES_LINEAGE_EVENTS"] = os.path.join(_DEFAULT_EVENTS, "events.jsonl")
+
+
+def pytest_unconfigure(config):
+    if _DEFAULT_EVENTS:
+        shutil.rmtree(_DEFAULT_EVENTS, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
