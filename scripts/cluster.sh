@@ -5,7 +5,7 @@
 #   scripts/cluster.sh status
 #   scripts/cluster.sh stop                                           # stops exactly what start started
 #
-# State (pids, ports, logs, worker folders) lives in $TRIP_FEATURES_CLUSTER_DIR (default .cluster/).
+# State (pids, ports, logs, worker folders with their executors' scratch files) lives in $TRIP_FEATURES_CLUSTER_DIR (default .cluster/).
 # Workers run their executors' Python as the driver asks (spark.pyspark.python), from their own
 # work folders: see scripts/submit.sh for how the project and its dependencies reach them.
 set -euo pipefail
@@ -70,7 +70,8 @@ start() {
   local url="spark://127.0.0.1:$port"
   for i in $(seq 1 "$workers"); do
     mkdir -p "$state/worker-$i"
-    nohup "$spark_home/bin/spark-class" org.apache.spark.deploy.worker.Worker "$url" \
+    # Executors' scratch files in the worker's folder, not /tmp: a worker that dies leaves them
+    SPARK_LOCAL_DIRS="$state/worker-$i/local" nohup "$spark_home/bin/spark-class" org.apache.spark.deploy.worker.Worker "$url" \
       --host 127.0.0.1 --cores "$cores" --memory "$memory" --webui-port "$(free_port)" \
       --work-dir "$state/worker-$i" >"$state/worker-$i.log" 2>&1 &
     echo $! >"$state/worker-$i.pid"

@@ -6,7 +6,7 @@
 #   scripts/connect-server.sh status
 #   scripts/connect-server.sh stop                                    # by its pid
 #
-# State (pid, url, log, the warehouse of its tables) lives in $TRIP_FEATURES_CONNECT_DIR (default .connect/). The server's Python
+# State (pid, url, log, the warehouse of its tables, its temp files) lives in $TRIP_FEATURES_CONNECT_DIR (default .connect/). The server's Python
 # workers run this project's interpreter ($PYTHON, default .venv/bin/python), which has the native
 # dependencies; the jobs ship the project's own code to each session (spark.addArtifacts).
 set -euo pipefail
@@ -29,6 +29,7 @@ stop() {
     echo "no Connect server running"
   fi
   rm -f "$state/server.pid" "$state/server.url"
+  rm -rf "$state/tmp"  # the stopped server's scratch files
 }
 
 start() {
@@ -59,8 +60,12 @@ start() {
   for line in "${submit_conf[@]}"; do
     if [[ "$line" == spark.executorEnv.*=* ]]; then worker_env+=("${line#spark.executorEnv.}"); fi
   done
+  # Its temp files (Spark's scratch folders, a folder per session for Connect's model cache) in
+  # $state/tmp, removed by stop, not in /tmp, where Spark leaves the sessions' folders behind.
+  mkdir -p "$state/tmp"
   # What sbin/start-connect-server.sh runs, in the foreground of a background job, so its pid is ours.
   SPARK_HOME="$spark_home" SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$python_bin" TZ=UTC \
+    SPARK_SUBMIT_OPTS="${SPARK_SUBMIT_OPTS:-} -Djava.io.tmpdir=$state/tmp" \
     nohup env "${worker_env[@]}" "$spark_home/bin/spark-submit" --master "$master" \
     --class org.apache.spark.sql.connect.service.SparkConnectServer \
     --name trip-features-connect \

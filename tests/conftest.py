@@ -191,9 +191,11 @@ def connect_server(tmp_path_factory, workers_python):
         server = ConnectServer(url, state)
         yield server
         assert server.alive(), server.obituary()
+        assert any((state / "tmp").iterdir()), "the server's temp files are not in its folder"
     finally:
         subprocess.run(["bash", script, "stop"], env=env, timeout=60, check=True)
         assert not (state / "server.pid").exists()
+        assert not (state / "tmp").exists(), "stop leaves the server's temp files behind"
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,8 @@ def cluster(tmp_path_factory):
         assert stopped.returncode == 0, stopped.stderr
         for pidfile in state.glob("*.pid"):
             pytest.fail(f"{pidfile} left behind")
+        # the executors' scratch files were in the workers' folders (not /tmp)
+        assert list(state.glob("worker-*/local/spark-*")), sorted(map(str, state.rglob("*")))
 
 
 def _submission(url: str, workers_python, *job) -> tuple[list[str], dict[str, str]]:
