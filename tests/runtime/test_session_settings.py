@@ -82,3 +82,33 @@ def test_the_tests_session_has_a_metastore_only_when_a_selected_test_needs_one(s
     wanted = any(item.get_closest_marker("metastore") for item in request.session.items)
     catalog = spark.conf.get("spark.sql.catalogImplementation")
     assert catalog == ("hive" if wanted else "in-memory")
+
+
+def test_the_code_shipped_to_connect_sessions_is_zipped_once_and_removed_with_the_process(tmp_path):
+    """ship_project (trip_features/runtime/session.py) uploads one zip a process to each session;
+    every job through Connect left its 230 KB zip in /tmp before."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = """
+import json, zipfile
+from trip_features.runtime.session import ship_project
+class Session:
+    def addArtifacts(self, path, pyfile):
+        print(json.dumps([path, pyfile, sorted(zipfile.ZipFile(path).namelist())]))
+ship_project(Session())
+ship_project(Session())
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    first, second = [json.loads(line) for line in run.stdout.splitlines()]
+    assert first == second and first[1] is True  # one zip, added as Python files
+    assert "transforms/feature_tables.py" in first[2] and "conf/base.yaml" in first[2]
+    assert first[0].startswith(str(tmp_path)) and list(tmp_path.iterdir()) == []

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -267,6 +269,7 @@ def ship_project(spark: SparkSession) -> None:
     global _shipped_zip
     if _shipped_zip is None:
         folder = Path(tempfile.mkdtemp(prefix="trip-features-code-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # uploaded: needed no longer
         _shipped_zip = folder / "trip_features_code.zip"
         with zipfile.ZipFile(_shipped_zip, "w", zipfile.ZIP_DEFLATED) as archive:
             for name in PROJECT_PACKAGES:
