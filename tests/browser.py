@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import re
 import shutil
 import signal
@@ -49,6 +50,8 @@ def open_browser(timeout: float = 90) -> Iterator[Browser]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # its singleton socket's folder too, which a stopped Chromium leaves in /tmp
+        env={**os.environ, "TMPDIR": profile},
     )
     try:
         endpoint = _endpoint(process, timeout)
