@@ -131,6 +131,7 @@ def redis_server(tmp_path_factory):
     import subprocess
     import time
 
+    from tests.processes import stop
     from tests.required_programs import required_program
 
     binary = required_program("redis-server", package="redis-server")
@@ -159,12 +160,7 @@ def redis_server(tmp_path_factory):
             time.sleep(0.1)
         yield f"127.0.0.1:{port}"
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, signal.SIGTERM, timeout=15)
 
 
 @pytest.fixture(scope="session")
