@@ -30,6 +30,8 @@ def conf(request, tmp_path_factory):
 
     wanted = any(item.get_closest_marker("metastore") for item in request.session.items)
     metastore = [f"paths.metastore={tmp_path_factory.mktemp('metastore')}"] if wanted else []
+    # the in-memory catalog's folder (made by the first table lookup) in the run's, not the cwd
+    warehouse = f"spark.conf.spark.sql.warehouse.dir={tmp_path_factory.mktemp('warehouse')}"
     return load_config(
         "local",
         [
@@ -40,7 +42,7 @@ def conf(request, tmp_path_factory):
             "spark.conf.spark.python.sql.dataFrameDebugging.enabled=false",
             "spark.app_name=trip-features-tests",
             f"paths.lineage_events={tmp_path_factory.mktemp('lineage') / 'events.jsonl'}",
-            *metastore,
+            *(metastore or [warehouse]),
         ],
     )
 

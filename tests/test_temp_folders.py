@@ -1,10 +1,12 @@
 """A test run leaves nothing behind in the system's temp folder: the default lineage events folder
-(tests/conftest.py) goes when the run ends. pytest's own folders are pytest's (it keeps three)."""
+(tests/conftest.py) goes when the run ends. pytest's own folders are pytest's (it keeps three).
+Nor in the checkout: the session's catalog keeps its warehouse in pytest's folder."""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
@@ -32,3 +34,13 @@ def test_a_run_removes_its_default_lineage_events_folder(tmp_path):
     events = Path(said.read_text())
     assert events.parent.parent == temp  # the run had its folder in the temp folder
     assert not events.parent.exists() and list(temp.iterdir()) == []
+
+
+def test_the_sessions_catalog_keeps_its_warehouse_in_the_runs_folder(spark, tmp_path_factory):
+    """With or without a metastore: an in-memory catalog made `spark-warehouse` in the cwd (the
+    checkout) at its first table lookup."""
+    assert not spark.catalog.tableExists("nowhere_table")
+    warehouse = Path(urlparse(spark.conf.get("spark.sql.warehouse.dir")).path)
+    assert warehouse.is_relative_to(tmp_path_factory.getbasetemp()), warehouse
+    if spark.conf.get("spark.sql.catalogImplementation") == "in-memory":
+        assert warehouse.is_dir()  # the lookup made it, there (a Hive metastore makes none)
