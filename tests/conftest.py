@@ -29,9 +29,13 @@ def conf(request, tmp_path_factory):
     from trip_features.runtime.config import load_config
 
     wanted = any(item.get_closest_marker("metastore") for item in request.session.items)
-    metastore = [f"paths.metastore={tmp_path_factory.mktemp('metastore')}"] if wanted else []
-    # the in-memory catalog's folder (made by the first table lookup) in the run's, not the cwd
-    warehouse = f"spark.conf.spark.sql.warehouse.dir={tmp_path_factory.mktemp('warehouse')}"
+    # Else the in-memory catalog's warehouse, which its first table lookup makes, in the run's
+    # folder: by default it is spark-warehouse/ in the cwd, the checkout.
+    catalog = (
+        f"paths.metastore={tmp_path_factory.mktemp('metastore')}"
+        if wanted
+        else f"spark.conf.spark.sql.warehouse.dir={tmp_path_factory.mktemp('warehouse')}"
+    )
     return load_config(
         "local",
         [
@@ -42,7 +46,7 @@ def conf(request, tmp_path_factory):
             "spark.conf.spark.python.sql.dataFrameDebugging.enabled=false",
             "spark.app_name=trip-features-tests",
             f"paths.lineage_events={tmp_path_factory.mktemp('lineage') / 'events.jsonl'}",
-            *(metastore or [warehouse]),
+            catalog,
         ],
     )
 
