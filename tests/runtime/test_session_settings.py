@@ -1,5 +1,6 @@
-"""The session the jobs build carries conf's JVM flags and input split size; the tests' own session
-has a metastore only when a selected test needs one."""
+"""The session the jobs build carries conf's JVM flags and input split size, and the code shipped to
+Connect sessions leaves nothing behind; the tests' own session has a metastore only when a
+selected test needs one."""
 
 
 def _collectors(jvm) -> set[str]:
